@@ -1,0 +1,246 @@
+//! Opening connections: every one is UTC, named, time-limited, and retried briefly.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use tokio_postgres::config::Host;
+
+/// How connections are opened.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `application_name` reported to the server (visible in `pg_stat_activity`).
+    pub application_name: String,
+    /// `statement_timeout` of every session; zero disables it.
+    pub statement_timeout: Duration,
+    /// How long to keep retrying a server that refuses or is starting up (Neon wakes from
+    /// scale-to-zero in a few seconds).
+    pub retry_budget: Duration,
+    /// The limit for one connection attempt, startup handshake included, so a port that
+    /// accepts TCP but never answers as PostgreSQL cannot hang us.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            application_name: "neonhub".to_owned(),
+            statement_timeout: Duration::from_secs(60),
+            retry_budget: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a connection could not be opened. Messages name the server, never the password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL does not parse.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// Nothing answered at the address (refused, unresolvable, timed out).
+    #[error("cannot reach PostgreSQL at {target}: {reason}")]
+    Unreachable {
+        /// host:port of the server.
+        target: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The server answered and refused us (bad credentials, unknown database, ...).
+    #[error("PostgreSQL at {target} refused the connection: {reason}")]
+    Rejected {
+        /// host:port of the server.
+        target: String,
+        /// The server's message.
+        reason: String,
+    },
+    /// Something answered that does not speak PostgreSQL's protocol, or the TLS handshake failed.
+    #[error("{target} did not complete a PostgreSQL handshake: {reason}")]
+    Handshake {
+        /// host:port of the server.
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The session settings could not be applied.
+    #[error("connected to {target}, but setting up the session failed: {reason}")]
+    Setup {
+        /// host:port of the server.
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ConnectError {
+    /// Whether waiting and trying again may help (the server is down, starting, or waking).
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            // 57P03: the database system is starting up / not yet accepting connections.
+            Self::Rejected { reason, .. } => {
+                reason.contains("starting up") || reason.contains("57P03")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The parsed form of a database URL, kept so errors can name the server.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    config: tokio_postgres::Config,
+    target: String,
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    // The URL may carry a password: show only where it points.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a `postgres://` URL or a `key=value` connection string.
+    pub fn parse(url: &str) -> Result<Self, ConnectError> {
+        if url.trim().is_empty() {
+            return Err(ConnectError::InvalidUrl("the URL is empty".to_owned()));
+        }
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+        if config.get_hosts().is_empty() {
+            return Err(ConnectError::InvalidUrl("the URL names no host".to_owned()));
+        }
+        let target = describe_target(&config);
+        Ok(Self { config, target })
+    }
+
+    /// `host:port/dbname` of the server, for messages.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The database name, if the URL names one.
+    pub fn dbname(&self) -> Option<&str> {
+        self.config.get_dbname()
+    }
+
+    /// The driver's configuration.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// The same server with another database name.
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        Self {
+            target: describe_target(&config),
+            config,
+        }
+    }
+
+    /// Opens a connection with [`ConnectOptions::default`].
+    pub async fn connect(&self) -> Result<AsyncPgConnection, ConnectError> {
+        self.connect_with(&ConnectOptions::default()).await
+    }
+
+    /// Opens a connection, retrying transient failures with backoff within the budget.
+    pub async fn connect_with(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<AsyncPgConnection, ConnectError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.connect_once(options).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if e.is_transient() && started.elapsed() + delay < options.retry_budget => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect_once(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<AsyncPgConnection, ConnectError> {
+        let mut config = self.config.clone();
+        config.application_name(&options.application_name);
+        config.connect_timeout(options.attempt_timeout);
+        let attempt = async {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| self.classify(&e))?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection)
+                .await
+                .map_err(|e| ConnectError::Setup {
+                    target: self.target.clone(),
+                    reason: e.to_string(),
+                })
+        };
+        let mut conn = tokio::time::timeout(options.attempt_timeout, attempt)
+            .await
+            .map_err(|_| ConnectError::Handshake {
+                target: self.target.clone(),
+                reason: format!("no PostgreSQL answer within {:?}", options.attempt_timeout),
+            })??;
+        // diesel-async already sets TimeZone UTC and UTF8; the timeout is ours. A session SET
+        // (not a startup option) because transaction-mode poolers reject unknown startup options.
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            options.statement_timeout.as_millis()
+        ))
+        .await
+        .map_err(|e| ConnectError::Setup {
+            target: self.target.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(conn)
+    }
+
+    fn classify(&self, e: &tokio_postgres::Error) -> ConnectError {
+        let target = self.target.clone();
+        if let Some(db) = e.as_db_error() {
+            return ConnectError::Rejected {
+                target,
+                reason: format!("{} ({})", db.message(), db.code().code()),
+            };
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return ConnectError::Unreachable {
+                    target,
+                    reason: io.to_string(),
+                };
+            }
+            source = s.source();
+        }
+        let reason = e.to_string();
+        if reason.contains("timed out") || reason.contains("timeout") {
+            return ConnectError::Unreachable { target, reason };
+        }
+        ConnectError::Handshake { target, reason }
+    }
+}
+
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "?".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    match config.get_dbname() {
+        Some(db) => format!("{host}:{port}/{db}"),
+        None => format!("{host}:{port}"),
+    }
+}

@@ -1,0 +1,212 @@
+//! The 17 PostgreSQL enum types of the schema as Rust enums.
+//!
+//! Each maps to its type in [`crate::schema::sql_types`]; the variants follow the
+//! database labels in order. Reading a label that this build does not know (one added
+//! to the type later) is a deserialization error naming the label, never a panic.
+
+use crate::pg_enum;
+
+pg_enum! {
+    /// The `AgentKind` enum type.
+    AgentKind {
+        Copilot = "COPILOT",
+        Workflow = "WORKFLOW",
+        Analyst = "ANALYST",
+    }
+}
+
+pg_enum! {
+    /// The `AgentStatus` enum type.
+    AgentStatus {
+        Draft = "DRAFT",
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+        Disabled = "DISABLED",
+    }
+}
+
+pg_enum! {
+    /// The `BudgetAllocationStatus` enum type.
+    BudgetAllocationStatus {
+        Planned = "planned",
+        Approved = "approved",
+        Executing = "executing",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+pg_enum! {
+    /// The `BudgetTransactionType` enum type.
+    BudgetTransactionType {
+        Allocate = "allocate",
+        Spend = "spend",
+        Reserve = "reserve",
+        Refund = "refund",
+        Adjustment = "adjustment",
+    }
+}
+
+pg_enum! {
+    /// The `CampaignStatus` enum type.
+    CampaignStatus {
+        Draft = "draft",
+        Scheduled = "scheduled",
+        Active = "active",
+        Paused = "paused",
+        Completed = "completed",
+        Archived = "archived",
+    }
+}
+
+pg_enum! {
+    /// The `ConnectorKind` enum type.
+    ConnectorKind {
+        Email = "EMAIL",
+        Sms = "SMS",
+        Whatsapp = "WHATSAPP",
+        Reddit = "REDDIT",
+        Instagram = "INSTAGRAM",
+        Facebook = "FACEBOOK",
+        X = "X",
+        Youtube = "YOUTUBE",
+        Tiktok = "TIKTOK",
+        GoogleAds = "GOOGLE_ADS",
+        GoogleSearchConsole = "GOOGLE_SEARCH_CONSOLE",
+        Shopify = "SHOPIFY",
+        Stripe = "STRIPE",
+        Slack = "SLACK",
+        Discord = "DISCORD",
+        Linkedin = "LINKEDIN",
+    }
+}
+
+pg_enum! {
+    /// The `ConsentStatus` enum type.
+    ConsentStatus {
+        Granted = "granted",
+        Revoked = "revoked",
+        Denied = "denied",
+        Pending = "pending",
+    }
+}
+
+pg_enum! {
+    /// The `ContentKind` enum type.
+    ContentKind {
+        Article = "article",
+        Email = "email",
+        SocialScript = "social_script",
+        AdCopy = "ad_copy",
+    }
+}
+
+pg_enum! {
+    /// The `ConversationKind` enum type.
+    ConversationKind {
+        Support = "support",
+        Campaign = "campaign",
+        Planning = "planning",
+        AdHoc = "ad_hoc",
+    }
+}
+
+pg_enum! {
+    /// The `DatasetKind` enum type.
+    DatasetKind {
+        Documents = "documents",
+        Faq = "faq",
+        Analytics = "analytics",
+    }
+}
+
+pg_enum! {
+    /// The `MarketingCampaignStatus` enum type.
+    MarketingCampaignStatus {
+        Draft = "draft",
+        Scheduled = "scheduled",
+        Active = "active",
+        Paused = "paused",
+        Completed = "completed",
+        Archived = "archived",
+    }
+}
+
+pg_enum! {
+    /// The `MarketingCampaignType` enum type.
+    MarketingCampaignType {
+        Email = "email",
+        Social = "social",
+        Ppc = "ppc",
+        Content = "content",
+        Seo = "seo",
+        Display = "display",
+        Video = "video",
+        Influencer = "influencer",
+        Event = "event",
+        Other = "other",
+    }
+}
+
+pg_enum! {
+    /// The `MarketingLeadGrade` enum type.
+    MarketingLeadGrade {
+        A = "A",
+        B = "B",
+        C = "C",
+        D = "D",
+        F = "F",
+    }
+}
+
+pg_enum! {
+    /// The `MarketingLeadStatus` enum type.
+    MarketingLeadStatus {
+        New = "new",
+        Contacted = "contacted",
+        Qualified = "qualified",
+        Nurturing = "nurturing",
+        Converted = "converted",
+        Lost = "lost",
+        Unqualified = "unqualified",
+    }
+}
+
+pg_enum! {
+    /// The `MarketingTouchpointType` enum type.
+    MarketingTouchpointType {
+        PageView = "page_view",
+        EmailOpen = "email_open",
+        EmailClick = "email_click",
+        AdImpression = "ad_impression",
+        AdClick = "ad_click",
+        SocialView = "social_view",
+        SocialClick = "social_click",
+        FormSubmit = "form_submit",
+        Download = "download",
+        VideoView = "video_view",
+        Call = "call",
+        Chat = "chat",
+    }
+}
+
+pg_enum! {
+    /// The `MessageRole` enum type.
+    MessageRole {
+        System = "system",
+        User = "user",
+        Assistant = "assistant",
+        Tool = "tool",
+    }
+}
+
+pg_enum! {
+    /// The `TrainStatus` enum type.
+    TrainStatus {
+        Queued = "queued",
+        Running = "running",
+        Completed = "completed",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}

@@ -1,0 +1,21 @@
+//! Errors shared by every crate of the workspace.
+
+/// A label read from (or given for) a PostgreSQL enum type that the Rust enum does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown label {label:?} for enum type {type_name}")]
+pub struct UnknownEnumLabel {
+    /// The PostgreSQL enum type.
+    pub type_name: &'static str,
+    /// The label that was not recognised.
+    pub label: String,
+}
+
+impl UnknownEnumLabel {
+    /// A new error for `label` of `type_name`.
+    pub fn new(type_name: &'static str, label: &str) -> Self {
+        Self {
+            type_name,
+            label: label.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+
+mod macros;
+
+pub mod catalog;
+pub mod citext;
+pub mod connection;
+pub mod enums;
+pub mod error;
+pub mod ids;
+pub mod migrate;
+pub mod time;
+
+/// The generated Diesel schema (`diesel print-schema`; never edit by hand).
+#[allow(missing_docs, non_snake_case)]
+#[rustfmt::skip]
+pub mod schema;
+
+mod verification_tokens_table;
+pub use verification_tokens_table::verification_tokens;
+
+pub use citext::Citext;
+pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
+pub use error::UnknownEnumLabel;
+pub use migrate::{MIGRATIONS, MigrateError};
+/// Re-exported so every crate names the same pgvector types.
+pub use pgvector;

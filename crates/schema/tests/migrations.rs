@@ -1,0 +1,197 @@
+//! The runner: idempotent, reversible, atomic per migration, safe to run twice at once.
+
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::FileBasedMigrations;
+use neonhub_schema::catalog::{Catalog, DiffOptions, diff};
+use neonhub_schema::migrate::{self, BASELINE_VERSION, MigrateError};
+use neonhub_testing::TestDatabase;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    sql_query(sql).get_result::<Count>(conn).await.unwrap().n
+}
+
+const OURS: &str = "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = 'public' AND c.relname <> '__diesel_schema_migrations'
+                               AND c.relname NOT LIKE '__diesel_schema_migrations%')
+                  + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                     WHERE n.nspname = 'public' AND t.typtype IN ('e', 'b', 'c', 'd') AND t.typname !~ '^_'
+                       AND t.typrelid = 0)
+                  + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql') AS n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_run_applies_nothing() {
+    let db = TestDatabase::empty().await;
+    let first = migrate::run_pending(db.url()).await.unwrap();
+    assert!(
+        first.iter().any(|m| m.starts_with(BASELINE_VERSION)),
+        "{first:?}"
+    );
+    let second = migrate::run_pending(db.url()).await.unwrap();
+    assert!(second.is_empty(), "second run applied {second:?}");
+    let status = migrate::status(db.url()).await.unwrap();
+    assert_eq!(status.applied.len(), first.len());
+    assert!(status.pending.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_down_leaves_nothing_and_up_again_rebuilds() {
+    let db = TestDatabase::empty().await;
+    let mut conn = db.connect().await;
+    assert_eq!(
+        count(&mut conn, OURS).await,
+        0,
+        "the empty database is not empty"
+    );
+
+    let applied = migrate::run_pending(db.url()).await.unwrap();
+    let built = Catalog::read(&mut conn).await.unwrap();
+    assert!(count(&mut conn, OURS).await > 75);
+
+    let reverted = migrate::revert(db.url(), applied.len(), true)
+        .await
+        .unwrap();
+    assert_eq!(reverted.len(), applied.len());
+    assert_eq!(
+        count(&mut conn, OURS).await,
+        0,
+        "something of ours is left after all down"
+    );
+
+    migrate::run_pending(db.url()).await.unwrap();
+    let rebuilt = Catalog::read(&mut conn).await.unwrap();
+    let differences = diff(&built, &rebuilt, &DiffOptions::default());
+    assert!(
+        differences.is_empty(),
+        "up after down differs: {differences:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reverting_the_baseline_needs_the_explicit_flag() {
+    let db = TestDatabase::empty().await;
+    let applied = migrate::run_pending(db.url()).await.unwrap();
+    let err = migrate::revert(db.url(), applied.len(), false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MigrateError::BaselineRevertRefused { .. }),
+        "{err}"
+    );
+    let mut conn = db.connect().await;
+    let tables = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .await;
+    assert_eq!(tables, 76, "the refused revert changed the database");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_is_rolled_back_and_earlier_ones_kept() {
+    let dir = std::env::temp_dir().join(format!("nh-migrations-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let baseline =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/00000000000000_baseline");
+    for (name, up, down) in [
+        ("00000000000000_baseline", None, None),
+        (
+            "20260101000000_good",
+            Some("CREATE TABLE good_one (id int);"),
+            Some("DROP TABLE good_one;"),
+        ),
+        (
+            "20260102000000_bad",
+            Some("CREATE TABLE half_done (id int);\nSELECT no_such_function();"),
+            Some("DROP TABLE half_done;"),
+        ),
+    ] {
+        let target = dir.join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        match (up, down) {
+            (Some(up), Some(down)) => {
+                std::fs::write(target.join("up.sql"), up).unwrap();
+                std::fs::write(target.join("down.sql"), down).unwrap();
+            }
+            _ => {
+                for f in ["up.sql", "down.sql"] {
+                    std::fs::copy(baseline.join(f), target.join(f)).unwrap();
+                }
+            }
+        }
+    }
+    let db = TestDatabase::empty().await;
+    let source = FileBasedMigrations::from_path(&dir).unwrap();
+    let err = migrate::run_pending_from(db.url(), source)
+        .await
+        .unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    match &err {
+        MigrateError::Failed {
+            migration,
+            applied,
+            reason,
+        } => {
+            assert_eq!(migration, "20260102000000_bad");
+            assert_eq!(applied, &["00000000000000_baseline", "20260101000000_good"]);
+            assert!(reason.contains("no_such_function"), "{reason}");
+            assert!(!err.to_string().contains('\n'), "not one line: {err}");
+        }
+        other => panic!("expected Failed, got {other}"),
+    }
+    let mut conn = db.connect().await;
+    let exists = |t: &str| {
+        format!(
+            "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = '{t}'"
+        )
+    };
+    assert_eq!(
+        count(&mut conn, &exists("good_one")).await,
+        1,
+        "the earlier migration was not kept"
+    );
+    assert_eq!(
+        count(&mut conn, &exists("half_done")).await,
+        0,
+        "the failing migration was not rolled back"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM __diesel_schema_migrations"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runners_at_once_apply_each_migration_once() {
+    let db = TestDatabase::empty().await;
+    let (a, b) = tokio::join!(
+        migrate::run_pending(db.url()),
+        migrate::run_pending(db.url())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let total = migrate::status(db.url()).await.unwrap().applied.len();
+    // One runner applied everything; the other waited for the lock and found nothing pending.
+    assert_eq!(a.len() + b.len(), total, "a: {a:?}, b: {b:?}");
+    assert!(
+        a.is_empty() || b.is_empty(),
+        "both applied: a: {a:?}, b: {b:?}"
+    );
+    let mut conn = db.connect().await;
+    let rows = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM __diesel_schema_migrations",
+    )
+    .await;
+    assert_eq!(rows as usize, total);
+}

@@ -1,0 +1,228 @@
+#![doc = include_str!("../README.md")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use neonhub_schema::DatabaseUrl;
+use neonhub_schema::migrate::{self, MIGRATIONS_HASH};
+use tokio::sync::OnceCell;
+
+/// The environment variable naming the test server (an admin URL: it creates databases).
+pub const TEST_DATABASE_URL_VAR: &str = "NEONHUB_TEST_DATABASE_URL";
+
+/// Advisory lock key under which templates are built (distinct from the migration lock).
+const TEMPLATE_LOCK_KEY: i64 = 0x4e48_5f54_4d50_4c54; // "NH_TMPLT"
+
+static TEMPLATE: OnceCell<()> = OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The test server's URL, from [`TEST_DATABASE_URL_VAR`].
+///
+/// # Panics
+/// When the variable is unset or malformed: tests must fail, not skip, without a server.
+pub fn server_url() -> DatabaseUrl {
+    let url = std::env::var(TEST_DATABASE_URL_VAR).unwrap_or_else(|_| {
+        panic!("{TEST_DATABASE_URL_VAR} is not set: run the tests through scripts/test.sh, which provisions PostgreSQL with pgvector")
+    });
+    DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: {e}"))
+}
+
+/// Name of the migrated template for this build's migrations.
+pub fn template_name() -> String {
+    format!("nh_tpl_{MIGRATIONS_HASH}")
+}
+
+/// Name of the shared database used by [`test_connection`].
+fn shared_name() -> String {
+    format!("nh_shared_{MIGRATIONS_HASH}")
+}
+
+/// A database that belongs to one test and is dropped when the value is dropped.
+pub struct TestDatabase {
+    name: String,
+    url: DatabaseUrl,
+    admin: DatabaseUrl,
+}
+
+impl TestDatabase {
+    /// A fresh clone of the migrated template.
+    pub async fn migrated() -> Self {
+        ensure_template().await;
+        Self::create(&format!("TEMPLATE \"{}\"", template_name())).await
+    }
+
+    /// An empty database (from `template0`: no extensions, no tables).
+    pub async fn empty() -> Self {
+        Self::create("TEMPLATE template0").await
+    }
+
+    async fn create(template_clause: &str) -> Self {
+        let admin = server_url();
+        let name = format!(
+            "nh_t_{}_{}_{}",
+            &MIGRATIONS_HASH[..8],
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = admin
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("test server: {e}"));
+        create_database(&mut conn, &name, template_clause).await;
+        let url = admin.with_dbname(&name);
+        Self { name, url, admin }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// A new connection to the database.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        self.url
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await; a short-lived thread with its own runtime does the DROP, so it
+        // works whichever runtime (or none) the test used.
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = admin.connect().await.ok()?;
+                conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// A connection to the shared migrated database inside a transaction that is never
+/// committed: everything the test writes vanishes with the connection.
+pub async fn test_connection() -> AsyncPgConnection {
+    ensure_template().await;
+    let mut conn = server_url()
+        .with_dbname(&shared_name())
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("shared test database: {e}"));
+    conn.begin_test_transaction()
+        .await
+        .expect("begin test transaction");
+    conn
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Builds the template (and the shared database) once per migration set, whichever
+/// process gets there first; the others wait on the advisory lock and find it built.
+async fn ensure_template() {
+    TEMPLATE
+        .get_or_init(|| async {
+            let admin = server_url();
+            let mut conn = admin
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("test server: {e}"));
+            sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<BigInt, _>(TEMPLATE_LOCK_KEY)
+                .execute(&mut conn)
+                .await
+                .expect("template lock");
+            let template = template_name();
+            if !database_exists(&mut conn, &template).await {
+                // Build under a scratch name and rename when complete, so a crash midway
+                // never leaves a half-migrated template under the real name.
+                let building = format!("{template}_building");
+                conn.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                ))
+                .await
+                .unwrap();
+                create_database(&mut conn, &building, "TEMPLATE template0").await;
+                migrate::run_pending(&admin.with_dbname(&building))
+                    .await
+                    .unwrap_or_else(|e| panic!("migrating the test template: {e}"));
+                retry_busy(
+                    &mut conn,
+                    &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""),
+                )
+                .await;
+                conn.batch_execute(&format!(
+                    "ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true"
+                ))
+                .await
+                .unwrap();
+            }
+            let shared = shared_name();
+            if !database_exists(&mut conn, &shared).await {
+                create_database(&mut conn, &shared, &format!("TEMPLATE \"{template}\"")).await;
+            }
+            sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<BigInt, _>(TEMPLATE_LOCK_KEY)
+                .execute(&mut conn)
+                .await
+                .expect("template unlock");
+        })
+        .await;
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    let row: Exists = sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<Text, _>(name)
+        .get_result(conn)
+        .await
+        .expect("pg_database");
+    row.n > 0
+}
+
+async fn create_database(conn: &mut AsyncPgConnection, name: &str, template_clause: &str) {
+    retry_busy(
+        conn,
+        &format!("CREATE DATABASE \"{name}\" {template_clause}"),
+    )
+    .await;
+}
+
+/// Runs DDL that fails while another session is briefly connected to the database involved
+/// (a connection that is closing, a concurrent clone of the same template).
+async fn retry_busy(conn: &mut AsyncPgConnection, sql: &str) {
+    let mut attempt = 0;
+    loop {
+        match conn.batch_execute(sql).await {
+            Ok(()) => return,
+            Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}

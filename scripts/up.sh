@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job: find or make PostgreSQL with pgvector, then bring the `neonhub` database up.
+# With DATABASE_URL set (and reachable) that database is used as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/provision.sh
+source scripts/lib/provision.sh
+user_url="${DATABASE_URL:-}"
+nh_provision
+if [ -n "$user_url" ] && [ "$NEONHUB_SERVER_URL" = "$user_url" ]; then
+  export DATABASE_URL="$user_url"
+else
+  if [ "$(nh_psql -d "$NEONHUB_SERVER_URL" -c "select count(*) from pg_database where datname = 'neonhub'")" = 0 ]; then
+    nh_say "creating database neonhub"
+    nh_psql -d "$NEONHUB_SERVER_URL" -c 'CREATE DATABASE neonhub'
+  fi
+  DATABASE_URL=$(nh_url_with_db "$NEONHUB_SERVER_URL" neonhub)
+  export DATABASE_URL
+fi
+cargo build --locked --quiet -p neonhub-cli
+./target/debug/neonhub migrate
+./target/debug/neonhub status

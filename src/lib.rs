@@ -1,0 +1,7 @@
+//! NeonHub's data layer: one facade over the workspace's crates.
+//!
+//! Depend on `neonhub` to get everything behind features, or on the individual
+//! crates (`neonhub-schema`, and the domain crates as they land) to link only what a
+//! service needs. See the repository README for the quick start.
+
+pub use neonhub_schema as schema;
