@@ -216,9 +216,31 @@ impl DatabaseUrl {
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                return ConnectError::Unreachable {
-                    target,
-                    reason: io.to_string(),
+                use std::io::ErrorKind::*;
+                // The driver reports bytes that are not PostgreSQL's protocol as io errors
+                // too, so only network-level kinds (and failed name lookups) mean unreachable.
+                let network = matches!(
+                    io.kind(),
+                    ConnectionRefused
+                        | ConnectionReset
+                        | ConnectionAborted
+                        | TimedOut
+                        | NotFound
+                        | AddrNotAvailable
+                        | HostUnreachable
+                        | NetworkUnreachable
+                        | NotConnected
+                ) || io.to_string().contains("lookup");
+                return if network {
+                    ConnectError::Unreachable {
+                        target,
+                        reason: io.to_string(),
+                    }
+                } else {
+                    ConnectError::Handshake {
+                        target,
+                        reason: format!("not a PostgreSQL server? ({io})"),
+                    }
                 };
             }
             source = s.source();

@@ -30,6 +30,22 @@ pub fn server_url() -> DatabaseUrl {
     DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: {e}"))
 }
 
+/// The test server's URL as text with another database name (for child processes).
+pub fn url_for_database(dbname: &str) -> String {
+    let url = std::env::var(TEST_DATABASE_URL_VAR).unwrap_or_default();
+    let Some(scheme_end) = url.find("://") else {
+        // key=value form: append, later keys win.
+        return format!("{url} dbname={dbname}");
+    };
+    let after = scheme_end + 3;
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url.as_str(), ""),
+    };
+    let authority_end = base[after..].find('/').map_or(base.len(), |i| after + i);
+    format!("{}/{dbname}{query}", &base[..authority_end])
+}
+
 /// Name of the migrated template for this build's migrations.
 pub fn template_name() -> String {
     format!("nh_tpl_{MIGRATIONS_HASH}")
@@ -79,6 +95,11 @@ impl TestDatabase {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The database's URL as text, for child processes such as the `neonhub` binary.
+    pub fn url_string(&self) -> String {
+        url_for_database(&self.name)
     }
 
     /// The database's URL.
