@@ -203,3 +203,49 @@ fn every_command_has_help() {
     }
     assert_eq!(neonhub(&["no-such-command"]).status.code(), Some(2));
 }
+
+#[test]
+fn requiring_tls_from_a_server_without_it_is_one_line_and_exit_3() {
+    let cluster = neonhub_testing::TestCluster::start(false);
+    let url = cluster.url(neonhub_testing::CLUSTER_PASSWORD, "sslmode=require");
+    let started = Instant::now();
+    assert_one_line_error(
+        &neonhub(&["status", "--database-url", &url]),
+        3,
+        "requires TLS (sslmode=require)",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_direct_url_comes_from_the_environment_and_falls_back_to_database_url() {
+    let db = TestDatabase::empty().await;
+    let good = db.url_string();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_neonhub"));
+        cmd.arg("status")
+            .env_remove("DATABASE_URL")
+            .env_remove("DIRECT_DATABASE_URL");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let unreachable = "postgres://postgres@127.0.0.1:1/nowhere";
+    let direct = run(&[
+        ("DATABASE_URL", unreachable),
+        ("DIRECT_DATABASE_URL", &good),
+    ]);
+    assert_eq!(direct.status.code(), Some(0), "{}", stderr(&direct));
+    let fallback = run(&[("DATABASE_URL", &good)]);
+    assert_eq!(fallback.status.code(), Some(0), "{}", stderr(&fallback));
+    assert!(
+        stdout(&fallback).contains("pending  00000000000000_baseline"),
+        "{}",
+        stdout(&fallback)
+    );
+}

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, SslMode};
 
 /// How connections are opened.
 #[derive(Debug, Clone)]
@@ -61,6 +61,12 @@ pub enum ConnectError {
         target: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The URL requires TLS and the server does not offer it.
+    #[error("the URL requires TLS (sslmode=require) but the server at {target} does not offer it")]
+    TlsUnavailable {
+        /// host:port of the server.
+        target: String,
     },
     /// The session settings could not be applied.
     #[error("connected to {target}, but setting up the session failed: {reason}")]
@@ -174,16 +180,30 @@ impl DatabaseUrl {
         config.application_name(&options.application_name);
         config.connect_timeout(options.attempt_timeout);
         let attempt = async {
-            let (client, connection) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(|e| self.classify(&e))?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection)
-                .await
-                .map_err(|e| ConnectError::Setup {
-                    target: self.target.clone(),
-                    reason: e.to_string(),
-                })
+            let setup = |e: diesel::ConnectionError| ConnectError::Setup {
+                target: self.target.clone(),
+                reason: e.to_string(),
+            };
+            // TLS only when the URL requires it: `prefer` (the driver's default) stays plain,
+            // so local and pooled connections pay no handshake they did not ask for.
+            if config.get_ssl_mode() == SslMode::Require {
+                let connector = crate::tls::require_connector();
+                let (client, connection) = config
+                    .connect(connector)
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection)
+                    .await
+                    .map_err(setup)
+            } else {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection)
+                    .await
+                    .map_err(setup)
+            }
         };
         let mut conn = tokio::time::timeout(options.attempt_timeout, attempt)
             .await
@@ -212,6 +232,17 @@ impl DatabaseUrl {
                 target,
                 reason: format!("{} ({})", db.message(), db.code().code()),
             };
+        }
+        let text = e.to_string();
+        let mut chain = text.clone();
+        let mut next = std::error::Error::source(e);
+        while let Some(s) = next {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            next = s.source();
+        }
+        if chain.contains("server does not support TLS") {
+            return ConnectError::TlsUnavailable { target };
         }
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
@@ -245,11 +276,16 @@ impl DatabaseUrl {
             }
             source = s.source();
         }
-        let reason = e.to_string();
-        if reason.contains("timed out") || reason.contains("timeout") {
-            return ConnectError::Unreachable { target, reason };
+        if text.contains("timed out") || text.contains("timeout") {
+            return ConnectError::Unreachable {
+                target,
+                reason: text,
+            };
         }
-        ConnectError::Handshake { target, reason }
+        ConnectError::Handshake {
+            target,
+            reason: text,
+        }
     }
 }
 

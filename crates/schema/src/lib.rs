@@ -9,7 +9,10 @@ pub mod enums;
 pub mod error;
 pub mod ids;
 pub mod migrate;
+pub mod pool;
+pub mod tenant;
 pub mod time;
+pub mod tls;
 
 /// The generated Diesel schema (`diesel print-schema`; never edit by hand).
 #[allow(missing_docs, non_snake_case)]
@@ -25,3 +28,5 @@ pub use error::UnknownEnumLabel;
 pub use migrate::{MIGRATIONS, MigrateError};
 /// Re-exported so every crate names the same pgvector types.
 pub use pgvector;
+pub use pool::{PgPool, PoolConfig, build_pool};
+pub use tenant::TenantScope;

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod cluster;
+pub use cluster::{CLUSTER_PASSWORD, TestCluster};
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

@@ -1,0 +1,71 @@
+//! The tenant scope: the one way repository code touches tenant-owned rows.
+
+use diesel::sql_query;
+use diesel::sql_types::Text;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+
+use crate::ids::OrganizationId;
+
+/// The name of the transaction-local setting that carries the current organization
+/// (what row-level security policies read).
+pub const CURRENT_ORG_SETTING: &str = "app.current_org";
+
+/// Proof that the holder may act for one organization.
+///
+/// There is no constructor from a bare id except [`TenantScope::trusted_system`], which
+/// is meant for jobs, the seed and the CLI and is easy to find in review; applications
+/// obtain a scope from `neonhub_identity::authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantScope {
+    org: OrganizationId,
+}
+
+impl TenantScope {
+    /// A scope for trusted system code (jobs, seed, CLI) that has no user to authorize.
+    pub fn trusted_system(org: OrganizationId) -> Self {
+        Self { org }
+    }
+
+    /// The organization this scope acts for.
+    pub fn organization_id(&self) -> &OrganizationId {
+        &self.org
+    }
+
+    /// Runs `work` in a transaction with `app.current_org` set to this organization
+    /// (`set_config(..., true)`: gone when the transaction ends). Commits when `work`
+    /// returns `Ok`, rolls back when it returns `Err`. Nested inside another transaction it
+    /// becomes a savepoint.
+    pub async fn transaction<R, E, F>(&self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
+    where
+        F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+        E: From<diesel::result::Error>,
+    {
+        AnsiTransactionManager::begin_transaction(conn).await?;
+        let outcome = match self.apply(conn).await {
+            Ok(()) => work(conn).await,
+            Err(e) => Err(e.into()),
+        };
+        match outcome {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
+                Ok(()) => Ok(value),
+                Err(commit_error) => {
+                    // A failed COMMIT leaves the transaction to roll back; report the commit error.
+                    let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+                    Err(commit_error.into())
+                }
+            },
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(conn).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply(&self, conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+        sql_query("SELECT set_config('app.current_org', $1, true)")
+            .bind::<Text, _>(self.org.as_str())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,237 @@
+//! Connections, the pool and TLS against real servers.
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::{Bool, Integer, Text};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::{ConnectError, ConnectOptions, DatabaseUrl, PoolConfig, build_pool};
+use neonhub_testing::{CLUSTER_PASSWORD, TestCluster, server_url};
+
+#[derive(QueryableByName)]
+struct Settings {
+    #[diesel(sql_type = Text)]
+    tz: String,
+    #[diesel(sql_type = Text)]
+    app: String,
+    #[diesel(sql_type = Text)]
+    timeout: String,
+}
+
+#[derive(QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+#[derive(QueryableByName)]
+struct Ssl {
+    #[diesel(sql_type = Bool)]
+    ssl: bool,
+}
+
+async fn backend_pid(conn: &mut AsyncPgConnection) -> i32 {
+    sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(conn)
+        .await
+        .unwrap()
+        .pid
+}
+
+async fn uses_tls(conn: &mut AsyncPgConnection) -> bool {
+    sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<Ssl>(conn)
+        .await
+        .unwrap()
+        .ssl
+}
+
+#[tokio::test]
+async fn every_connection_is_utc_named_and_time_limited() {
+    let options = ConnectOptions {
+        application_name: "nh-settings-test".into(),
+        statement_timeout: Duration::from_millis(250),
+        ..ConnectOptions::default()
+    };
+    let mut conn = server_url().connect_with(&options).await.unwrap();
+    let s: Settings = sql_query(
+        "SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app, \
+         current_setting('statement_timeout') AS timeout",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (s.tz.as_str(), s.app.as_str(), s.timeout.as_str()),
+        ("UTC", "nh-settings-test", "250ms")
+    );
+    let err = sql_query("SELECT pg_sleep(2)")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn connecting_retries_until_the_server_answers() {
+    // A port that starts forwarding to the real server only after a second, as a compute
+    // waking from scale-to-zero would.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = server_url();
+    let upstream = match server.config().get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => format!(
+            "{h}:{}",
+            server.config().get_ports().first().unwrap_or(&5432)
+        ),
+        _ => panic!("the test server must be reached over TCP"),
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let mut config = server.config().clone();
+    config.host("127.0.0.1").port(port);
+    let url = format!(
+        "host=127.0.0.1 port={port} user={} dbname={}",
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or("postgres")
+    );
+    let url = DatabaseUrl::parse(&url).unwrap();
+
+    let no_retry = ConnectOptions {
+        retry_budget: Duration::ZERO,
+        ..ConnectOptions::default()
+    };
+    let err = url.connect_with(&no_retry).await.map(drop).unwrap_err();
+    assert!(matches!(err, ConnectError::Unreachable { .. }), "{err}");
+
+    let started = Instant::now();
+    let mut conn = url
+        .connect()
+        .await
+        .expect("retried until the port answered");
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "connected before the port opened?"
+    );
+    assert!(backend_pid(&mut conn).await > 0);
+}
+
+#[tokio::test]
+async fn the_pool_limits_checks_health_and_retires_old_connections() {
+    let config = PoolConfig {
+        max_size: 2,
+        connection_timeout: Duration::from_millis(300),
+        max_lifetime: Some(Duration::from_millis(400)),
+        ..PoolConfig::default()
+    };
+    let pool = build_pool(&server_url(), &config);
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    assert!(
+        pool.get().await.is_err(),
+        "a third checkout from a pool of two succeeded"
+    );
+    drop((a, b));
+
+    // Health check on checkout: a connection the server killed is replaced, not handed out.
+    let pid = backend_pid(&mut pool.get().await.unwrap()).await;
+    let mut admin = server_url().connect().await.unwrap();
+    sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let replaced = backend_pid(&mut conn).await;
+    assert_ne!(replaced, pid, "the killed connection came back");
+    drop(conn);
+
+    // Max lifetime: after it, a checkout opens a new backend.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let fresh = backend_pid(&mut pool.get().await.unwrap()).await;
+    assert_ne!(fresh, replaced, "a connection outlived max_lifetime");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sslmode_require_encrypts_and_wrong_passwords_are_refused() {
+    let cluster = TestCluster::start(true);
+    let mut tls = DatabaseUrl::parse(&cluster.url(CLUSTER_PASSWORD, "sslmode=require"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert!(
+        uses_tls(&mut tls).await,
+        "sslmode=require connected without TLS"
+    );
+    let mut plain = DatabaseUrl::parse(&cluster.url(CLUSTER_PASSWORD, "sslmode=disable"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert!(!uses_tls(&mut plain).await);
+
+    let started = Instant::now();
+    let err = DatabaseUrl::parse(&cluster.url("wrong-password", "sslmode=require"))
+        .unwrap()
+        .connect()
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::Rejected { .. }), "{err}");
+    assert!(
+        err.to_string().contains("password authentication failed"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("wrong-password"),
+        "the password leaked into {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a refusal was retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requiring_tls_from_a_server_without_it_fails_clearly() {
+    let cluster = TestCluster::start(false);
+    let err = DatabaseUrl::parse(&cluster.url(CLUSTER_PASSWORD, "sslmode=require"))
+        .unwrap()
+        .connect()
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectError::TlsUnavailable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the URL requires TLS (sslmode=require) but the server at 127.0.0.1:{}/postgres does not offer it",
+            cluster.port()
+        )
+    );
+}
+
+#[test]
+fn debug_of_a_url_hides_the_password() {
+    let url =
+        DatabaseUrl::parse("postgres://app:s3cr3t-token@db.example.com:6543/neonhub").unwrap();
+    let shown = format!("{url:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("db.example.com:6543/neonhub"), "{shown}");
+}
