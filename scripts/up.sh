@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: find or make PostgreSQL with pgvector, then bring the `neonhub` database up.
+# The main job: find or make PostgreSQL with pgvector, then `neonhub up` (migrate, seed, verify).
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +18,5 @@ else
   export DATABASE_URL
 fi
 cargo build --locked --quiet -p neonhub-cli
-./target/debug/neonhub migrate
-./target/debug/neonhub status
+# Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
+./target/debug/neonhub up "$@"

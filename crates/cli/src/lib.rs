@@ -1,11 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+pub mod seed;
+pub mod seed_data;
+pub mod verify;
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use neonhub_schema::migrate::{self, MigrateError};
 use neonhub_schema::{ConnectError, DatabaseUrl};
+
+use crate::seed::{SeedError, SeedReport};
+use crate::verify::{VerifyError, VerifyReport};
 
 /// Exit code: the command did what it was asked.
 pub const EXIT_OK: u8 = 0;
@@ -54,32 +61,83 @@ pub enum Command {
     },
     /// Show applied migrations with their times, and pending ones.
     Status,
+    /// Create the demo organization, admin, connectors and agents (idempotent).
+    Seed {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report on the live database and check its expectations.
+    Verify {
+        /// Also expect the seed's rows.
+        #[arg(long)]
+        expect_seed: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Migrate, seed and verify, in that order.
+    Up {
+        /// Skip the seed (for environments that must not get the demo admin).
+        #[arg(long)]
+        no_seed: bool,
+        /// Print the verify report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Everything a command can fail with; each maps to one exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// No usable database.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// Migrating failed.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// Seeding failed (and wrote nothing).
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// Verification could not run.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Verification ran and expectations failed.
+    #[error("verify failed: {0}")]
+    Expectations(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Connect(_) | Self::Migrate(MigrateError::Connect(_)) => EXIT_NO_DATABASE,
+            _ => EXIT_FAILED,
+        }
+    }
 }
 
 /// The URLs a command works with.
 #[derive(Debug)]
 struct Urls {
+    app: DatabaseUrl,
     direct: DatabaseUrl,
 }
 
 impl Cli {
     fn urls(&self) -> Result<Urls, ConnectError> {
-        let app = self.database_url.as_deref().filter(|u| !u.is_empty());
-        let direct = self
-            .direct_database_url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .or(app)
-            .ok_or_else(|| {
-                ConnectError::InvalidUrl(
-                    "no database URL: set DATABASE_URL or pass --database-url".to_owned(),
-                )
-            })?;
-        if let Some(app) = app {
-            DatabaseUrl::parse(app)?;
-        }
+        let given = |u: &Option<String>| u.as_deref().filter(|u| !u.is_empty()).map(str::to_owned);
+        let (app, direct) = (given(&self.database_url), given(&self.direct_database_url));
+        let missing = || {
+            ConnectError::InvalidUrl(
+                "no database URL: set DATABASE_URL or pass --database-url".to_owned(),
+            )
+        };
+        let app_text = app.clone().or_else(|| direct.clone()).ok_or_else(missing)?;
+        let direct_text = direct.or(app).ok_or_else(missing)?;
         Ok(Urls {
-            direct: DatabaseUrl::parse(direct)?,
+            app: DatabaseUrl::parse(&app_text)?,
+            direct: DatabaseUrl::parse(&direct_text)?,
         })
     }
 }
@@ -112,19 +170,12 @@ where
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn exit_code(e: &MigrateError) -> u8 {
-    match e {
-        MigrateError::Connect(_) => EXIT_NO_DATABASE,
-        _ => EXIT_FAILED,
-    }
-}
-
-async fn execute(cli: &Cli) -> Result<(), MigrateError> {
+async fn execute(cli: &Cli) -> Result<(), CliError> {
     let urls = cli.urls()?;
     match &cli.command {
         Command::Migrate {
@@ -142,26 +193,8 @@ async fn execute(cli: &Cli) -> Result<(), MigrateError> {
                 reverted.len(),
                 urls.direct.target()
             );
-            Ok(())
         }
-        Command::Migrate { revert: None, .. } => {
-            let applied = migrate::run_pending(&urls.direct)
-                .await
-                .inspect_err(print_partial)?;
-            for name in &applied {
-                println!("applied {name}");
-            }
-            if applied.is_empty() {
-                println!("nothing to apply: {} is up to date", urls.direct.target());
-            } else {
-                println!(
-                    "{} migration(s) applied to {}",
-                    applied.len(),
-                    urls.direct.target()
-                );
-            }
-            Ok(())
-        }
+        Command::Migrate { revert: None, .. } => drop(apply_migrations(&urls, true).await?),
         Command::Status => {
             let status = migrate::status(&urls.direct).await?;
             println!("database {}", urls.direct.target());
@@ -181,9 +214,107 @@ async fn execute(cli: &Cli) -> Result<(), MigrateError> {
                 status.applied.len(),
                 status.pending.len()
             );
-            Ok(())
+        }
+        Command::Seed { json } => {
+            let report = run_seed(&urls).await?;
+            if *json {
+                println!("{}", to_json(&report));
+            } else {
+                print_seed(&report);
+            }
+        }
+        Command::Verify { expect_seed, json } => run_verify(&urls, *expect_seed, *json).await?,
+        Command::Up { no_seed, json } => {
+            let applied = apply_migrations(&urls, !*json).await?;
+            let seeded = if *no_seed {
+                None
+            } else {
+                Some(run_seed(&urls).await?)
+            };
+            if let (Some(report), false) = (&seeded, *json) {
+                print_seed(report);
+            }
+            let report = verify::verify(&mut urls.app.connect().await?, !*no_seed).await?;
+            if *json {
+                let up = serde_json::json!({"migrations_applied": applied, "seed": seeded, "verify": report});
+                println!("{}", to_json(&up));
+            } else {
+                print_verify(&urls, &report);
+            }
+            expectations_met(&report)?;
         }
     }
+    Ok(())
+}
+
+/// Applies pending migrations, printing what it applied when `print` is set.
+async fn apply_migrations(urls: &Urls, print: bool) -> Result<Vec<String>, CliError> {
+    let applied = migrate::run_pending(&urls.direct)
+        .await
+        .inspect_err(print_partial)?;
+    if !print {
+        return Ok(applied);
+    }
+    for name in &applied {
+        println!("applied {name}");
+    }
+    if applied.is_empty() {
+        println!("nothing to apply: {} is up to date", urls.direct.target());
+    } else {
+        println!(
+            "{} migration(s) applied to {}",
+            applied.len(),
+            urls.direct.target()
+        );
+    }
+    Ok(applied)
+}
+
+async fn run_seed(urls: &Urls) -> Result<SeedReport, CliError> {
+    let mut conn = urls.app.connect().await?;
+    Ok(seed::seed(&mut conn).await?)
+}
+
+fn print_seed(report: &SeedReport) {
+    for t in &report.tables {
+        println!(
+            "seed {:<22} {} created, {} existing",
+            t.table, t.created, t.existing
+        );
+    }
+    println!(
+        "seed: {} row(s) created, {} already present",
+        report.created(),
+        report.existing()
+    );
+}
+
+async fn run_verify(urls: &Urls, expect_seed: bool, json: bool) -> Result<(), CliError> {
+    let mut conn = urls.app.connect().await?;
+    let report: VerifyReport = verify::verify(&mut conn, expect_seed).await?;
+    if json {
+        println!("{}", to_json(&report));
+    } else {
+        print_verify(urls, &report);
+    }
+    expectations_met(&report)
+}
+
+fn print_verify(urls: &Urls, report: &VerifyReport) {
+    println!("database                    {}", urls.app.target());
+    println!("{report}");
+}
+
+fn expectations_met(report: &VerifyReport) -> Result<(), CliError> {
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Expectations(report.failures.join("; ")))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialize")
 }
 
 /// A failed run still applied (or reverted) the migrations before the failing one: say so.

@@ -192,6 +192,9 @@ fn every_command_has_help() {
         vec!["--help"],
         vec!["migrate", "--help"],
         vec!["status", "--help"],
+        vec!["seed", "--help"],
+        vec!["verify", "--help"],
+        vec!["up", "--help"],
     ] {
         let out = neonhub(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

@@ -1,0 +1,255 @@
+//! `neonhub verify`: the smoke report of a live database, computed from it.
+
+use diesel::sql_query;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::catalog::{Catalog, CatalogError, Extension};
+use neonhub_schema::migrate::{self, MigrateError};
+
+use crate::seed_data::SEED_COUNTS;
+
+/// Tables the migration chain builds (the reference's 75; later migrations add columns
+/// and indexes, not tables).
+pub const EXPECTED_TABLES: usize = 75;
+/// Extensions the schema needs.
+pub const REQUIRED_EXTENSIONS: &[&str] = &["citext", "uuid-ossp", "vector"];
+
+/// Why verification could not run at all (as opposed to running and finding problems).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Reading the catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Reading the migration status failed.
+    #[error(transparent)]
+    Migrations(#[from] MigrateError),
+    /// A count failed.
+    #[error("counting rows failed: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Rows of one seeded table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeededTable {
+    /// Table name.
+    pub table: String,
+    /// Rows it holds.
+    pub rows: i64,
+    /// Rows the seed creates in it.
+    pub seed_rows: i64,
+}
+
+/// The report; `failures` lists every expectation that did not hold.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    /// `server_version`.
+    pub server_version: String,
+    /// Installed extensions.
+    pub extensions: Vec<Extension>,
+    /// Applied migrations.
+    pub migrations_applied: usize,
+    /// Pending migrations.
+    pub migrations_pending: Vec<String>,
+    /// Tables in `public` (bookkeeping excluded).
+    pub tables: usize,
+    /// Tables with at least one foreign key.
+    pub tables_with_foreign_keys: usize,
+    /// Tables with a unique index other than the primary key.
+    pub tables_with_unique_indexes: usize,
+    /// Tables with a non-unique index.
+    pub tables_with_other_indexes: usize,
+    /// Tables with any index besides the primary key.
+    pub tables_with_any_secondary_index: usize,
+    /// Tables with a jsonb column.
+    pub tables_with_jsonb: usize,
+    /// jsonb columns in all.
+    pub jsonb_columns: usize,
+    /// Tables with a vector column.
+    pub tables_with_vectors: usize,
+    /// ANN indexes (hnsw, ivfflat) as `table.index`.
+    pub vector_indexes: Vec<String>,
+    /// Row counts of the tables the seed writes.
+    pub seeded_tables: Vec<SeededTable>,
+    /// Failed expectations, each naming what is wrong.
+    pub failures: Vec<String>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Reads the report from the database; seed counts are expectations only with `expect_seed`.
+pub async fn verify(
+    conn: &mut AsyncPgConnection,
+    expect_seed: bool,
+) -> Result<VerifyReport, VerifyError> {
+    let catalog = Catalog::read(conn).await?;
+    let status = migrate::status_on(conn).await?;
+    let tables = catalog.tables.values();
+    let count = |pred: &dyn Fn(&neonhub_schema::catalog::Table) -> bool| {
+        tables.clone().filter(|t| pred(t)).count()
+    };
+    let jsonb_columns = tables
+        .clone()
+        .flat_map(|t| &t.columns)
+        .filter(|c| c.sql_type == "jsonb")
+        .count();
+    let vector_indexes = catalog
+        .tables
+        .iter()
+        .flat_map(|(name, t)| {
+            t.indexes
+                .iter()
+                .filter(|i| matches!(i.method.as_str(), "hnsw" | "ivfflat"))
+                .map(move |i| format!("{name}.{}", i.name))
+        })
+        .collect();
+
+    let mut seeded_tables = Vec::new();
+    for (table, expected) in SEED_COUNTS {
+        let n = if catalog.tables.contains_key(*table) {
+            // Table names come from our own constant list, never from input.
+            sql_query(format!("SELECT count(*) AS n FROM public.{table}"))
+                .get_result::<Count>(conn)
+                .await?
+                .n
+        } else {
+            0
+        };
+        seeded_tables.push(SeededTable {
+            table: (*table).to_owned(),
+            rows: n,
+            seed_rows: *expected,
+        });
+    }
+
+    let mut report = VerifyReport {
+        server_version: catalog.server_version.clone(),
+        extensions: catalog.extensions.clone(),
+        migrations_applied: status.applied.len(),
+        migrations_pending: status.pending,
+        tables: catalog.tables.len(),
+        tables_with_foreign_keys: count(&|t| !t.foreign_keys.is_empty()),
+        tables_with_unique_indexes: count(&|t| !t.unique.is_empty()),
+        tables_with_other_indexes: count(&|t| !t.indexes.is_empty()),
+        tables_with_any_secondary_index: count(&|t| !t.unique.is_empty() || !t.indexes.is_empty()),
+        tables_with_jsonb: count(&|t| t.columns.iter().any(|c| c.sql_type == "jsonb")),
+        jsonb_columns,
+        tables_with_vectors: count(&|t| t.columns.iter().any(|c| c.sql_type == "vector")),
+        vector_indexes,
+        seeded_tables,
+        failures: Vec::new(),
+    };
+    report.failures = failures(&report, &catalog, expect_seed);
+    Ok(report)
+}
+
+fn failures(report: &VerifyReport, catalog: &Catalog, expect_seed: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in REQUIRED_EXTENSIONS {
+        match catalog.extension_version(ext) {
+            None => out.push(format!("extension {ext} is not installed")),
+            Some(v)
+                if *ext == "vector"
+                    && migrate::evaluate_pgvector("", Some((None, Some(v)))).is_err() =>
+            {
+                out.push(format!("extension vector {v} is older than 0.8.0"))
+            }
+            Some(_) => {}
+        }
+    }
+    for pending in &report.migrations_pending {
+        out.push(format!("migration {pending} is pending"));
+    }
+    if report.tables != EXPECTED_TABLES {
+        out.push(format!(
+            "{} tables, expected {EXPECTED_TABLES}",
+            report.tables
+        ));
+    }
+    if expect_seed {
+        for t in &report.seeded_tables {
+            if t.rows < t.seed_rows {
+                out.push(format!(
+                    "{} holds {} rows, the seed creates {}",
+                    t.table, t.rows, t.seed_rows
+                ));
+            }
+        }
+    }
+    out
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "server                      PostgreSQL {}",
+            self.server_version
+        )?;
+        let exts: Vec<String> = self
+            .extensions
+            .iter()
+            .map(|e| format!("{} {}", e.name, e.version))
+            .collect();
+        writeln!(f, "extensions                  {}", exts.join(", "))?;
+        writeln!(
+            f,
+            "migrations                  {} applied, {} pending",
+            self.migrations_applied,
+            self.migrations_pending.len()
+        )?;
+        writeln!(f, "tables                      {}", self.tables)?;
+        writeln!(
+            f,
+            "  with foreign keys         {}",
+            self.tables_with_foreign_keys
+        )?;
+        writeln!(
+            f,
+            "  with unique indexes       {}",
+            self.tables_with_unique_indexes
+        )?;
+        writeln!(
+            f,
+            "  with non-unique indexes   {}",
+            self.tables_with_other_indexes
+        )?;
+        writeln!(
+            f,
+            "  with any secondary index  {}",
+            self.tables_with_any_secondary_index
+        )?;
+        writeln!(
+            f,
+            "  with jsonb columns        {} ({} columns)",
+            self.tables_with_jsonb, self.jsonb_columns
+        )?;
+        writeln!(
+            f,
+            "  with vector columns       {}",
+            self.tables_with_vectors
+        )?;
+        let vix = if self.vector_indexes.is_empty() {
+            "none".to_owned()
+        } else {
+            self.vector_indexes.join(", ")
+        };
+        writeln!(f, "vector indexes              {vix}")?;
+        writeln!(f, "seeded tables (rows / seed)")?;
+        for t in &self.seeded_tables {
+            writeln!(f, "  {:<26}{} / {}", t.table, t.rows, t.seed_rows)?;
+        }
+        if self.failures.is_empty() {
+            write!(f, "verify: ok")
+        } else {
+            writeln!(f, "verify: {} failed expectation(s)", self.failures.len())?;
+            for failure in &self.failures {
+                writeln!(f, "  FAILED {failure}")?;
+            }
+            Ok(())
+        }
+    }
+}
