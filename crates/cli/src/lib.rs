@@ -14,6 +14,15 @@ use neonhub_schema::{ConnectError, DatabaseUrl};
 use crate::seed::{SeedError, SeedReport};
 use crate::verify::{VerifyError, VerifyReport};
 
+/// Prints a line to stdout. A reader that went away (`neonhub verify | head`) is not an
+/// error worth a panic: the rest of the output is simply dropped.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Exit code: the command did what it was asked.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the operation failed (a migration failed, a refusal, a failed check).
@@ -186,9 +195,9 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
                 .await
                 .inspect_err(print_partial)?;
             for name in &reverted {
-                println!("reverted {name}");
+                out!("reverted {name}");
             }
-            println!(
+            out!(
                 "{} migration(s) reverted on {}",
                 reverted.len(),
                 urls.direct.target()
@@ -197,19 +206,19 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
         Command::Migrate { revert: None, .. } => drop(apply_migrations(&urls, true).await?),
         Command::Status => {
             let status = migrate::status(&urls.direct).await?;
-            println!("database {}", urls.direct.target());
+            out!("database {}", urls.direct.target());
             for m in &status.applied {
                 let name = m.name.as_deref().unwrap_or("(unknown to this build)");
-                println!(
+                out!(
                     "applied  {}  {name}  at {} UTC",
                     m.version,
                     m.run_on.format("%Y-%m-%d %H:%M:%S")
                 );
             }
             for name in &status.pending {
-                println!("pending  {name}");
+                out!("pending  {name}");
             }
-            println!(
+            out!(
                 "{} applied, {} pending",
                 status.applied.len(),
                 status.pending.len()
@@ -218,7 +227,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
         Command::Seed { json } => {
             let report = run_seed(&urls).await?;
             if *json {
-                println!("{}", to_json(&report));
+                out!("{}", to_json(&report));
             } else {
                 print_seed(&report);
             }
@@ -237,7 +246,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             let report = verify::verify(&mut urls.app.connect().await?, !*no_seed).await?;
             if *json {
                 let up = serde_json::json!({"migrations_applied": applied, "seed": seeded, "verify": report});
-                println!("{}", to_json(&up));
+                out!("{}", to_json(&up));
             } else {
                 print_verify(&urls, &report);
             }
@@ -256,12 +265,12 @@ async fn apply_migrations(urls: &Urls, print: bool) -> Result<Vec<String>, CliEr
         return Ok(applied);
     }
     for name in &applied {
-        println!("applied {name}");
+        out!("applied {name}");
     }
     if applied.is_empty() {
-        println!("nothing to apply: {} is up to date", urls.direct.target());
+        out!("nothing to apply: {} is up to date", urls.direct.target());
     } else {
-        println!(
+        out!(
             "{} migration(s) applied to {}",
             applied.len(),
             urls.direct.target()
@@ -277,12 +286,14 @@ async fn run_seed(urls: &Urls) -> Result<SeedReport, CliError> {
 
 fn print_seed(report: &SeedReport) {
     for t in &report.tables {
-        println!(
+        out!(
             "seed {:<22} {} created, {} existing",
-            t.table, t.created, t.existing
+            t.table,
+            t.created,
+            t.existing
         );
     }
-    println!(
+    out!(
         "seed: {} row(s) created, {} already present",
         report.created(),
         report.existing()
@@ -293,7 +304,7 @@ async fn run_verify(urls: &Urls, expect_seed: bool, json: bool) -> Result<(), Cl
     let mut conn = urls.app.connect().await?;
     let report: VerifyReport = verify::verify(&mut conn, expect_seed).await?;
     if json {
-        println!("{}", to_json(&report));
+        out!("{}", to_json(&report));
     } else {
         print_verify(urls, &report);
     }
@@ -301,8 +312,8 @@ async fn run_verify(urls: &Urls, expect_seed: bool, json: bool) -> Result<(), Cl
 }
 
 fn print_verify(urls: &Urls, report: &VerifyReport) {
-    println!("database                    {}", urls.app.target());
-    println!("{report}");
+    out!("database                    {}", urls.app.target());
+    out!("{report}");
 }
 
 fn expectations_met(report: &VerifyReport) -> Result<(), CliError> {
@@ -321,7 +332,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 fn print_partial(e: &MigrateError) {
     if let MigrateError::Failed { applied, .. } = e {
         for name in applied {
-            println!("done before the failure (kept): {name}");
+            out!("done before the failure (kept): {name}");
         }
     }
 }

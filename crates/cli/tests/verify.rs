@@ -134,3 +134,44 @@ async fn up_migrates_seeds_and_verifies_and_no_seed_skips_the_demo_rows() {
         "--no-seed seeded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_without_pgvector_fails_naming_it() {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    // The vector columns depend on the type: CASCADE drops them with it.
+    conn.batch_execute("DROP EXTENSION vector CASCADE")
+        .await
+        .unwrap();
+    let report = verify(&mut conn, false).await.unwrap();
+    assert_eq!(
+        report.failures,
+        vec!["extension vector is not installed".to_owned()]
+    );
+    assert_eq!(report.tables_with_vectors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_is_not_neonhub_fails_naming_why() {
+    let db = TestDatabase::empty().await;
+    let mut conn = db.connect().await;
+    conn.batch_execute("CREATE TABLE invoices_of_someone_else (id int primary key)")
+        .await
+        .unwrap();
+    let report = verify(&mut conn, false).await.unwrap();
+    for expected in [
+        "extension citext is not installed",
+        "extension uuid-ossp is not installed",
+        "extension vector is not installed",
+        "migration 00000000000000_baseline is pending",
+        "1 tables, expected 75",
+    ] {
+        assert!(
+            report.failures.contains(&expected.to_owned()),
+            "{expected:?} not in {:?}",
+            report.failures
+        );
+    }
+    let out = neonhub(&["verify", "--database-url", &db.url_string()]);
+    assert_eq!(out.status.code(), Some(1));
+}
