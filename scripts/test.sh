@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
 nh_provision
+nh_ensure_pgbouncer
+command -v openssl >/dev/null 2>&1 || nh_apt_install openssl   # the TLS tests generate a certificate
 export NEONHUB_TEST_DATABASE_URL="$NEONHUB_SERVER_URL"
 cargo test --workspace --locked "$@"

@@ -104,21 +104,37 @@ nh_server_is_local() {
   case "$host" in socket|127.0.0.1|::1) return 0 ;; *) return 1 ;; esac
 }
 
+NH_TRIXIE_LIST=/etc/apt/sources.list.d/neonhub-trixie-src.sources
+
+# Adds a deb-src entry for Debian trixie (source packages only) once.
+nh_ensure_trixie_src() {
+  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || nh_apt_install debian-archive-keyring
+  if [ ! -f "$NH_TRIXIE_LIST" ]; then
+    nh_say "adding a deb-src entry for Debian trixie ($NH_TRIXIE_LIST)"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$NH_TRIXIE_LIST"
+  fi
+  # Once per run: the entry may predate lists that were cleaned since.
+  if [ -z "${NH_APT_UPDATED:-}" ]; then
+    apt-get update -qq >/dev/null 2>&1 || nh_die "apt-get update failed"
+    NH_APT_UPDATED=1
+  fi
+}
+
+nh_print_trixie_src_commands() {
+  printf '  %s\n' "printf 'Types: deb-src\\nURIs: http://deb.debian.org/debian\\nSuites: trixie\\nComponents: main\\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\\n' | sudo tee $NH_TRIXIE_LIST" \
+    "sudo apt-get update" >&2
+}
+
 nh_build_pgvector_from_debian_source() {
-  local major="$1" src="$NH_ROOT/target/neonhub-build" list=/etc/apt/sources.list.d/neonhub-trixie-src.sources
+  local major="$1" src="$NH_ROOT/target/neonhub-build/pgvector"
   nh_say "building pgvector from Debian's source package (trixie) against postgresql-server-dev-$major"
   if ! nh_is_root; then
-    printf '  %s\n' "printf 'Types: deb-src\\nURIs: http://deb.debian.org/debian\\nSuites: trixie\\nComponents: main\\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\\n' | sudo tee $list" \
-      "sudo apt-get update" "sudo apt-get install -y postgresql-server-dev-$major build-essential dpkg-dev debian-archive-keyring" \
+    nh_print_trixie_src_commands
+    printf '  %s\n' "sudo apt-get install -y postgresql-server-dev-$major build-essential dpkg-dev" \
       "cd /tmp && apt-get source pgvector && cd pgvector-*/ && make PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config && sudo make install PG_CONFIG=/usr/lib/postgresql/$major/bin/pg_config" >&2
     NH_NEED_ROOT=1; return
   fi
-  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || nh_apt_install debian-archive-keyring
-  if [ ! -f "$list" ]; then
-    nh_say "adding a deb-src entry for Debian trixie ($list)"
-    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$list"
-  fi
-  apt-get update -qq >/dev/null 2>&1 || nh_die "apt-get update failed"
+  nh_ensure_trixie_src
   nh_apt_install "postgresql-server-dev-$major" build-essential dpkg-dev
   rm -rf "$src" && mkdir -p "$src"
   (cd "$src" && apt-get source -qq pgvector >/dev/null 2>&1) || nh_die "apt-get source pgvector failed"
@@ -147,6 +163,45 @@ nh_ensure_pgvector() {
   have=$(nh_psql -d "$url" -c "select default_version from pg_available_extensions where name = 'vector'")
   [ -n "$have" ] && nh_version_ge "$have" "$NH_PGVECTOR_MIN" || nh_die "pgvector is still not available on the server"
   nh_say "pgvector $have installed"
+}
+
+NH_PGBOUNCER_MIN="1.21"
+
+# pgbouncer 1.21+ (prepared statements in transaction mode) for the pooler tests; sets
+# and exports NEONHUB_PGBOUNCER. Bookworm ships 1.18, so it is built from Debian's trixie
+# source package into target/ (no install) when no new enough one is found.
+nh_ensure_pgbouncer() {
+  local have candidate src dir
+  if [ -n "${NEONHUB_PGBOUNCER:-}" ] && [ -x "$NEONHUB_PGBOUNCER" ]; then export NEONHUB_PGBOUNCER; return; fi
+  for bin in "$(command -v pgbouncer 2>/dev/null)" "$NH_ROOT"/target/neonhub-build/pgbouncer/pgbouncer-*/pgbouncer; do
+    [ -n "$bin" ] && [ -x "$bin" ] || continue
+    have=$("$bin" --version 2>/dev/null | awk '/PgBouncer/ {print $2}')
+    if [ -n "$have" ] && nh_version_ge "$have" "$NH_PGBOUNCER_MIN"; then
+      NEONHUB_PGBOUNCER="$bin"; export NEONHUB_PGBOUNCER; nh_say "pgbouncer $have: $bin"; return
+    fi
+  done
+  candidate=$(apt-cache policy pgbouncer 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -n "$candidate" ] && [ "$candidate" != "(none)" ] && nh_version_ge "${candidate%%-*}" "$NH_PGBOUNCER_MIN"; then
+    nh_apt_install pgbouncer
+    [ -z "${NH_NEED_ROOT:-}" ] || nh_die "not root: run the commands above, then run this script again"
+    NEONHUB_PGBOUNCER=$(command -v pgbouncer); export NEONHUB_PGBOUNCER; return
+  fi
+  nh_say "building pgbouncer from Debian's source package (trixie) into target/neonhub-build/pgbouncer"
+  if ! nh_is_root; then
+    nh_print_trixie_src_commands
+    printf '  %s\n' "sudo apt-get install -y libevent-dev pkg-config build-essential dpkg-dev" >&2
+    nh_die "not root: run the commands above, then run this script again"
+  fi
+  nh_ensure_trixie_src
+  nh_apt_install libevent-dev pkg-config build-essential dpkg-dev
+  src="$NH_ROOT/target/neonhub-build/pgbouncer"
+  rm -rf "$src" && mkdir -p "$src"
+  (cd "$src" && apt-get source -qq pgbouncer >/dev/null 2>&1) || nh_die "apt-get source pgbouncer failed"
+  dir=$(ls -d "$src"/pgbouncer-*/ | head -n 1)
+  (cd "$dir" && ./configure --without-cares --without-openssl >/dev/null 2>&1 && make -s -j2 >/dev/null 2>&1) \
+    || nh_die "building pgbouncer failed"
+  NEONHUB_PGBOUNCER="${dir%/}/pgbouncer"; export NEONHUB_PGBOUNCER
+  nh_say "pgbouncer $("$NEONHUB_PGBOUNCER" --version | awk '/PgBouncer/ {print $2}') built: $NEONHUB_PGBOUNCER"
 }
 
 nh_provision() {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod migrate;
 pub mod pool;
+pub mod pooler;
 pub mod tenant;
 pub mod time;
 pub mod tls;

@@ -153,7 +153,7 @@ fn is_root() -> bool {
 }
 
 /// initdb and postgres refuse to run as root; as root, clusters belong to `postgres`.
-fn as_server_user(cmd: &mut Command) -> Command {
+pub(crate) fn as_server_user(cmd: &mut Command) -> Command {
     if is_root() {
         let mut wrapped = Command::new("runuser");
         wrapped
@@ -181,7 +181,7 @@ fn run_as_server_user(cmd: &mut Command) {
     );
 }
 
-fn chown_to_server_user(dir: &Path) {
+pub(crate) fn chown_to_server_user(dir: &Path) {
     if is_root() {
         let status = Command::new("chown")
             .arg("-R")

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod cluster;
+mod pgbouncer;
 pub use cluster::{CLUSTER_PASSWORD, TestCluster};
+pub use pgbouncer::{PGBOUNCER_VAR, TestPgBouncer};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
