@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod drift;
 pub mod seed;
 pub mod seed_data;
 pub mod verify;
@@ -8,7 +9,9 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use neonhub_schema::catalog::Catalog;
 use neonhub_schema::migrate::{self, MigrateError};
+use neonhub_schema::pooler::{PoolerVerdict, check_pooler};
 use neonhub_schema::{ConnectError, DatabaseUrl};
 
 use crate::seed::{SeedError, SeedReport};
@@ -85,6 +88,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare the live database with the catalog the migrations build; exit 1 on drift.
+    Drift {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take over a database built by NeonHub's own tooling: check its catalog, record the baseline, migrate.
+    Adopt,
+    /// Prove whether prepared statements survive the pooler at the database URL (exit 0 ok, 1 broken, 2 inconclusive).
+    CheckPooler {
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the live catalog as JSON (`--normalized`: without server and extension versions).
+    Catalog {
+        /// Leave out what varies between servers, as the shipped expected catalog does.
+        #[arg(long)]
+        normalized: bool,
+    },
     /// Migrate, seed and verify, in that order.
     Up {
         /// Skip the seed (for environments that must not get the demo admin).
@@ -114,6 +137,15 @@ pub enum CliError {
     /// Verification ran and expectations failed.
     #[error("verify failed: {0}")]
     Expectations(String),
+    /// The catalog could not be read.
+    #[error(transparent)]
+    Catalog(#[from] neonhub_schema::catalog::CatalogError),
+    /// The live catalog differs from the expected one.
+    #[error("drift: {0} difference(s) from the expected catalog")]
+    Drift(usize),
+    /// The pooler self-test did not say ok.
+    #[error("pooler {0}")]
+    Pooler(PoolerVerdict),
 }
 
 impl CliError {
@@ -121,6 +153,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Connect(_) | Self::Migrate(MigrateError::Connect(_)) => EXIT_NO_DATABASE,
+            Self::Pooler(verdict) => verdict.exit_code(),
             _ => EXIT_FAILED,
         }
     }
@@ -233,6 +266,57 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             }
         }
         Command::Verify { expect_seed, json } => run_verify(&urls, *expect_seed, *json).await?,
+        Command::Drift { json } => {
+            let report = drift::drift_of(&mut urls.app.connect().await?).await?;
+            if *json {
+                out!("{}", to_json(&report));
+            } else {
+                out!("{report}");
+            }
+            if !report.differences.is_empty() {
+                return Err(CliError::Drift(report.differences.len()));
+            }
+        }
+        Command::Adopt => match migrate::adopt(&urls.direct)
+            .await
+            .inspect_err(print_partial)?
+        {
+            migrate::AdoptOutcome::AlreadyManaged => {
+                out!(
+                    "nothing to adopt: {} already records its migrations (use `neonhub migrate`)",
+                    urls.direct.target()
+                )
+            }
+            migrate::AdoptOutcome::Adopted { applied } => {
+                out!(
+                    "adopted {}: baseline recorded as applied",
+                    urls.direct.target()
+                );
+                for name in &applied {
+                    out!("applied {name}");
+                }
+            }
+        },
+        Command::CheckPooler { json } => {
+            let verdict = check_pooler(&urls.app).await?;
+            if *json {
+                out!("{}", to_json(&verdict));
+            } else {
+                out!("pooler {verdict}");
+            }
+            if !matches!(verdict, PoolerVerdict::Ok(_)) {
+                return Err(CliError::Pooler(verdict));
+            }
+        }
+        Command::Catalog { normalized } => {
+            let catalog = Catalog::read(&mut urls.app.connect().await?).await?;
+            let catalog = if *normalized {
+                catalog.normalized()
+            } else {
+                catalog
+            };
+            out!("{}", catalog.to_json());
+        }
         Command::Up { no_seed, json } => {
             let applied = apply_migrations(&urls, !*json).await?;
             let seeded = if *no_seed {
@@ -243,7 +327,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             if let (Some(report), false) = (&seeded, *json) {
                 print_seed(report);
             }
-            let report = verify::verify(&mut urls.app.connect().await?, !*no_seed).await?;
+            let report = verify::verify_url(&urls.app, !*no_seed).await?;
             if *json {
                 let up = serde_json::json!({"migrations_applied": applied, "seed": seeded, "verify": report});
                 out!("{}", to_json(&up));
@@ -301,8 +385,7 @@ fn print_seed(report: &SeedReport) {
 }
 
 async fn run_verify(urls: &Urls, expect_seed: bool, json: bool) -> Result<(), CliError> {
-    let mut conn = urls.app.connect().await?;
-    let report: VerifyReport = verify::verify(&mut conn, expect_seed).await?;
+    let report: VerifyReport = verify::verify_url(&urls.app, expect_seed).await?;
     if json {
         out!("{}", to_json(&report));
     } else {

@@ -5,6 +5,8 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::catalog::{Catalog, CatalogError, Extension};
 use neonhub_schema::migrate::{self, MigrateError};
+use neonhub_schema::pooler::{PoolerVerdict, check_pooler};
+use neonhub_schema::{ConnectError, DatabaseUrl};
 
 use crate::seed_data::SEED_COUNTS;
 
@@ -23,6 +25,9 @@ pub enum VerifyError {
     /// Reading the migration status failed.
     #[error(transparent)]
     Migrations(#[from] MigrateError),
+    /// A connection failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// A count failed.
     #[error("counting rows failed: {0}")]
     Database(#[from] diesel::result::Error),
@@ -70,6 +75,8 @@ pub struct VerifyReport {
     pub vector_indexes: Vec<String>,
     /// Row counts of the tables the seed writes.
     pub seeded_tables: Vec<SeededTable>,
+    /// The pooler self-test at the database URL (only set by [`verify_url`]).
+    pub pooler: Option<PoolerVerdict>,
     /// Failed expectations, each naming what is wrong.
     pub failures: Vec<String>,
 }
@@ -140,9 +147,22 @@ pub async fn verify(
         tables_with_vectors: count(&|t| t.columns.iter().any(|c| c.sql_type == "vector")),
         vector_indexes,
         seeded_tables,
+        pooler: None,
         failures: Vec::new(),
     };
     report.failures = failures(&report, &catalog, expect_seed);
+    Ok(report)
+}
+
+/// [`verify`] on a fresh connection to `url`, plus the pooler self-test at that URL; a
+/// broken pooler is a failed expectation, an inconclusive one is reported only.
+pub async fn verify_url(url: &DatabaseUrl, expect_seed: bool) -> Result<VerifyReport, VerifyError> {
+    let mut report = verify(&mut url.connect().await?, expect_seed).await?;
+    let verdict = check_pooler(url).await?;
+    if let PoolerVerdict::Broken(_) = &verdict {
+        report.failures.push(format!("pooler {verdict}"));
+    }
+    report.pooler = Some(verdict);
     Ok(report)
 }
 
@@ -238,6 +258,9 @@ impl std::fmt::Display for VerifyReport {
             self.vector_indexes.join(", ")
         };
         writeln!(f, "vector indexes              {vix}")?;
+        if let Some(pooler) = &self.pooler {
+            writeln!(f, "pooler                      {pooler}")?;
+        }
         writeln!(f, "seeded tables (rows / seed)")?;
         for t in &self.seeded_tables {
             writeln!(f, "  {:<26}{} / {}", t.table, t.rows, t.seed_rows)?;

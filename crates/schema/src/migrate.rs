@@ -87,6 +87,15 @@ pub enum MigrateError {
         /// How many migrations were asked for.
         count: usize,
     },
+    /// The database to adopt does not have the baseline's catalog.
+    #[error("refusing to adopt: the catalog differs from the baseline in {} item(s): {}", .differences.len(), .differences.join("; "))]
+    AdoptRefused {
+        /// Every difference, named.
+        differences: Vec<String>,
+    },
+    /// Reading the catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// Anything else the runner's bookkeeping reported.
     #[error("migration bookkeeping failed: {0}")]
     Internal(String),
@@ -139,25 +148,30 @@ where
 {
     let mut conn = url.connect_with(&migration_options()).await?;
     check_pgvector(&mut conn, url.target()).await?;
-    with_lock(conn, move |harness| {
-        let pending = harness
-            .pending_migrations(source)
-            .map_err(|e| MigrateError::Internal(e.to_string()))?;
-        let mut applied = Vec::new();
-        for migration in pending {
-            let name = migration.name().to_string();
-            if let Err(e) = harness.run_migration(&*migration) {
-                return Err(MigrateError::Failed {
-                    migration: name,
-                    applied,
-                    reason: one_line(&e.to_string()),
-                });
-            }
-            applied.push(name);
+    with_lock(conn, move |harness| apply_pending(harness, source)).await
+}
+
+/// Applies the pending migrations of `source` one by one, each in its own transaction.
+fn apply_pending<S: MigrationSource<Pg>>(
+    harness: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+    source: S,
+) -> Result<Vec<String>, MigrateError> {
+    let pending = harness
+        .pending_migrations(source)
+        .map_err(|e| MigrateError::Internal(e.to_string()))?;
+    let mut applied = Vec::new();
+    for migration in pending {
+        let name = migration.name().to_string();
+        if let Err(e) = harness.run_migration(&*migration) {
+            return Err(MigrateError::Failed {
+                migration: name,
+                applied,
+                reason: one_line(&e.to_string()),
+            });
         }
-        Ok(applied)
-    })
-    .await
+        applied.push(name);
+    }
+    Ok(applied)
 }
 
 /// Reverts the last `count` applied migrations, newest first; returns their names.
@@ -221,6 +235,82 @@ where
         Ok(reverted)
     })
     .await
+}
+
+/// What `adopt` did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AdoptOutcome {
+    /// The database already records its migrations: nothing was done.
+    AlreadyManaged,
+    /// The baseline was recorded as applied, then these later migrations were applied.
+    Adopted {
+        /// Migrations applied after recording the baseline.
+        applied: Vec<String>,
+    },
+}
+
+/// Takes over a database that NeonHub's own tooling built: its catalog must equal the
+/// baseline (extension versions aside; a missing `uuid-ossp` is created), then the
+/// baseline is recorded as applied and the later migrations run, all under the migration
+/// lock. A database that already records migrations is left alone.
+pub async fn adopt(url: &DatabaseUrl) -> Result<AdoptOutcome, MigrateError> {
+    use crate::catalog::{Catalog, DiffKind, DiffOptions, diff};
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+    let mut conn = url.connect_with(&migration_options()).await?;
+    check_pgvector(&mut conn, url.target()).await?;
+    sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn)
+        .await?;
+    let outcome = async {
+        if !status_on(&mut conn).await?.applied.is_empty() {
+            return Ok(None);
+        }
+        let live = Catalog::read(&mut conn).await?;
+        let options = DiffOptions {
+            ignore_extension_versions: true,
+            ..DiffOptions::default()
+        };
+        let differences: Vec<String> = diff(&Catalog::baseline(), &live, &options)
+            .into_iter()
+            // The reference deployment enables uuid-ossp by hand; one built without it is still ours.
+            .filter(|d| !(d.kind == DiffKind::Missing && d.object == "extension uuid-ossp"))
+            .map(|d| d.to_string())
+            .collect();
+        if !differences.is_empty() {
+            return Err(MigrateError::AdoptRefused { differences });
+        }
+        conn.transaction(async |tx| {
+            tx.batch_execute(&format!(
+                "CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\" WITH SCHEMA public; {}; \
+                 INSERT INTO __diesel_schema_migrations (version) VALUES ('{BASELINE_VERSION}')",
+                diesel::migration::CREATE_MIGRATIONS_TABLE
+                    .trim()
+                    .trim_end_matches(';')
+            ))
+            .await
+        })
+        .await?;
+        Ok(Some(()))
+    }
+    .await;
+    let outcome = match outcome {
+        Ok(Some(())) => {
+            // The advisory lock is re-entrant within a session: the runner takes it again.
+            let applied =
+                with_lock(conn, move |harness| apply_pending(harness, MIGRATIONS)).await?;
+            return Ok(AdoptOutcome::Adopted { applied });
+        }
+        Ok(None) => Ok(AdoptOutcome::AlreadyManaged),
+        Err(e) => Err(e),
+    };
+    sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn)
+        .await?;
+    outcome
 }
 
 #[derive(QueryableByName)]

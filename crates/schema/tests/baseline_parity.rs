@@ -126,3 +126,35 @@ async fn every_kind_of_difference_is_named() {
         found.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_expected_catalog_is_what_the_migrations_build() {
+    let db = TestDatabase::migrated().await;
+    let live = Catalog::read(&mut db.connect().await)
+        .await
+        .unwrap()
+        .normalized();
+    let expected = Catalog::from_json(neonhub_schema::catalog::EXPECTED_JSON).expect(
+        "crates/schema/expected_catalog.json is a catalog: run scripts/check-schema.sh --write",
+    );
+    let differences: Vec<String> = diff(&expected, &live, &DiffOptions::default())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "expected_catalog.json is stale (run scripts/check-schema.sh --write):\n{}",
+        differences.join("\n")
+    );
+    // The chain is a superset of the reference: nothing of the baseline may go missing.
+    let lost: Vec<String> = diff(&Catalog::baseline(), &live, &versions_ignored())
+        .iter()
+        .filter(|d| d.kind != DiffKind::Extra)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "later migrations changed the baseline:\n{}",
+        lost.join("\n")
+    );
+}
