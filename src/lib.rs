@@ -5,3 +5,7 @@
 //! service needs. See the repository README for the quick start.
 
 pub use neonhub_schema as schema;
+
+/// Retrieval: embedding spaces, datasets, documents, chunks, conversations, messages.
+#[cfg(feature = "rag")]
+pub use neonhub_rag as rag;

@@ -85,8 +85,22 @@ async fn reverting_the_baseline_is_refused_without_the_flag() {
         neonhub(&["migrate", "--database-url", &url]).status.code(),
         Some(0)
     );
-    let refused = neonhub(&["migrate", "--revert", "1", "--database-url", &url]);
-    assert_one_line_error(&refused, 1, "drop every table");
+    // The newest migration alone reverts without the flag and comes back as pending.
+    let newest = neonhub(&["migrate", "--revert", "1", "--database-url", &url]);
+    assert_eq!(newest.status.code(), Some(0), "{}", stderr(&newest));
+    assert!(
+        !stdout(&newest).contains("reverted 00000000000000_baseline"),
+        "{}",
+        stdout(&newest)
+    );
+    assert!(stdout(&neonhub(&["status", "--database-url", &url])).contains(" 1 pending"));
+    assert_eq!(
+        neonhub(&["migrate", "--database-url", &url]).status.code(),
+        Some(0)
+    );
+
+    let refused = neonhub(&["migrate", "--revert", "100", "--database-url", &url]);
+    assert_one_line_error(&refused, 1, "pass --allow-drop-all-data");
     let status = stdout(&neonhub(&["status", "--database-url", &url]));
     assert!(
         status.contains("0 pending"),
@@ -96,7 +110,7 @@ async fn reverting_the_baseline_is_refused_without_the_flag() {
     let done = neonhub(&[
         "migrate",
         "--revert",
-        "1",
+        "100",
         "--allow-drop-all-data",
         "--database-url",
         &url,

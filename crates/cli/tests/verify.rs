@@ -61,6 +61,8 @@ async fn each_broken_expectation_is_named() {
         vec![
             "extension uuid-ossp is not installed".to_owned(),
             "migration 00000000000000_baseline is pending".to_owned(),
+            "migration 20261125000000_embedding_space_for_messages_and_memories is pending"
+                .to_owned(),
             "74 tables, expected 75".to_owned(),
         ]
     );

@@ -81,7 +81,7 @@ pub enum MigrateError {
     },
     /// Reverting would drop the baseline (every table and its data) and it was not allowed.
     #[error(
-        "reverting {count} migration(s) would revert the baseline and drop every table with its data; pass the flag that allows it to do so"
+        "reverting {count} migration(s) would revert the baseline and drop every table with its data; pass --allow-drop-all-data to do so"
     )]
     BaselineRevertRefused {
         /// How many migrations were asked for.

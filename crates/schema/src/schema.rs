@@ -905,6 +905,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         expiresAt -> Nullable<Timestamp>,
+        embeddingSpaceId -> Nullable<Text>,
     }
 }
 
@@ -922,6 +923,7 @@ diesel::table! {
         embedding -> Nullable<Vector>,
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
+        embeddingSpaceId -> Nullable<Text>,
     }
 }
 
@@ -1541,10 +1543,12 @@ diesel::joinable!(marketing_leads -> organizations (organizationId));
 diesel::joinable!(marketing_metrics -> organizations (organizationId));
 diesel::joinable!(marketing_touchpoints -> marketing_campaigns (campaignId));
 diesel::joinable!(marketing_touchpoints -> marketing_leads (leadId));
+diesel::joinable!(mem_embeddings -> embedding_spaces (embeddingSpaceId));
 diesel::joinable!(mem_embeddings -> events (sourceEventId));
 diesel::joinable!(mem_embeddings -> organizations (organizationId));
 diesel::joinable!(mem_embeddings -> people (personId));
 diesel::joinable!(messages -> conversations (conversationId));
+diesel::joinable!(messages -> embedding_spaces (embeddingSpaceId));
 diesel::joinable!(messages -> users (authorId));
 diesel::joinable!(model_versions -> organizations (organizationId));
 diesel::joinable!(organization_members -> organization_roles (roleId));

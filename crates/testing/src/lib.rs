@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod cluster;
+pub mod fixtures;
 mod pgbouncer;
 pub use cluster::{CLUSTER_PASSWORD, TestCluster};
 pub use pgbouncer::{PGBOUNCER_VAR, TestPgBouncer};

@@ -1,0 +1,269 @@
+//! Documents: the source texts that chunks are cut from.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::{
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
+    Selectable, SelectableHelper,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::ids::{DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId, UserId};
+use neonhub_schema::schema::documents;
+use neonhub_schema::{TenantScope, time};
+use serde_json::Value;
+
+use crate::page::{Page, PageRequest, keyed, keyset, page_of};
+use crate::{Dataset, EmbeddingSpace, RagError};
+
+/// A document.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = documents, check_for_backend(diesel::pg::Pg))]
+pub struct Document {
+    /// Id.
+    pub id: DocumentId,
+    /// The dataset it belongs to, if any.
+    #[diesel(column_name = datasetId)]
+    pub dataset_id: Option<DatasetId>,
+    /// Owning organization.
+    #[diesel(column_name = organizationId)]
+    pub organization_id: OrganizationId,
+    /// The user who owns it.
+    #[diesel(column_name = ownerId)]
+    pub owner_id: UserId,
+    /// Its embedding space, if any.
+    #[diesel(column_name = embeddingSpaceId)]
+    pub embedding_space_id: Option<EmbeddingSpaceId>,
+    /// Title.
+    pub title: String,
+    /// Full text.
+    pub content: String,
+    /// Workflow status (`draft` by default).
+    pub status: String,
+    /// Metadata.
+    pub metadata: Option<Value>,
+    /// Created (UTC).
+    #[diesel(column_name = createdAt)]
+    pub created_at: NaiveDateTime,
+    /// Last changed (UTC).
+    #[diesel(column_name = updatedAt)]
+    pub updated_at: NaiveDateTime,
+}
+
+keyed!(Document);
+
+/// A document to create.
+#[derive(Debug, Clone)]
+pub struct NewDocument<'a> {
+    /// Its dataset (must be in the organization).
+    pub dataset_id: Option<&'a DatasetId>,
+    /// Owner (a user; users are global).
+    pub owner_id: &'a UserId,
+    /// Its space (must be in the organization).
+    pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
+    /// Title.
+    pub title: &'a str,
+    /// Full text.
+    pub content: &'a str,
+    /// Status; `None` takes the schema's default (`draft`).
+    pub status: Option<&'a str>,
+    /// Metadata.
+    pub metadata: Option<&'a Value>,
+}
+
+/// What may change on a document (`Some(None)` clears a nullable column).
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = documents)]
+pub struct DocumentChanges<'a> {
+    /// New dataset (checked against the organization).
+    #[diesel(column_name = datasetId)]
+    pub dataset_id: Option<Option<&'a DatasetId>>,
+    /// New space (checked against the organization).
+    #[diesel(column_name = embeddingSpaceId)]
+    pub embedding_space_id: Option<Option<&'a EmbeddingSpaceId>>,
+    /// New title.
+    pub title: Option<&'a str>,
+    /// New text.
+    pub content: Option<&'a str>,
+    /// New status.
+    pub status: Option<&'a str>,
+    /// New metadata.
+    pub metadata: Option<Option<&'a Value>>,
+}
+
+impl Document {
+    /// Creates a document; its dataset and space, if any, must be in this organization.
+    pub async fn create(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        new: &NewDocument<'_>,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                check_parents(tx, scope, new.dataset_id, new.embedding_space_id).await?;
+                let now = time::now();
+                diesel::insert_into(documents::table)
+                    .values((
+                        documents::id.eq(DocumentId::generate()),
+                        documents::datasetId.eq(new.dataset_id),
+                        documents::organizationId.eq(scope.organization_id()),
+                        documents::ownerId.eq(new.owner_id),
+                        documents::embeddingSpaceId.eq(new.embedding_space_id),
+                        documents::title.eq(new.title),
+                        documents::content.eq(new.content),
+                        documents::status.eq(new.status.unwrap_or("draft")),
+                        documents::metadata.eq(new.metadata),
+                        documents::createdAt.eq(now),
+                        documents::updatedAt.eq(now),
+                    ))
+                    .returning(Self::as_returning())
+                    .get_result(tx)
+                    .await
+                    .map_err(RagError::from)
+            })
+            .await
+    }
+
+    /// The document with `id` in this organization.
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))
+            })
+            .await
+    }
+
+    /// The organization's documents, newest first; only those of `dataset` when given.
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        dataset: Option<&DatasetId>,
+        page: &PageRequest,
+    ) -> Result<Page<Self>, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let mut query = documents::table
+                    .filter(documents::organizationId.eq(scope.organization_id()))
+                    .into_boxed();
+                if let Some(dataset) = dataset {
+                    query = query.filter(documents::datasetId.eq(dataset));
+                }
+                let rows = keyset!(query, documents, page)
+                    .select(Self::as_select())
+                    .load(tx)
+                    .await?;
+                Ok(page_of(rows, page))
+            })
+            .await
+    }
+
+    /// Applies `changes` and sets `updatedAt`.
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+        changes: &DocumentChanges<'_>,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                check_parents(
+                    tx,
+                    scope,
+                    changes.dataset_id.flatten(),
+                    changes.embedding_space_id.flatten(),
+                )
+                .await?;
+                diesel::update(documents::table)
+                    .filter(
+                        documents::id
+                            .eq(id)
+                            .and(documents::organizationId.eq(scope.organization_id())),
+                    )
+                    .set((changes, documents::updatedAt.eq(time::now())))
+                    .returning(Self::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| not_found(id))
+            })
+            .await
+    }
+
+    /// Deletes the document and its chunks.
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let n = diesel::delete(documents::table)
+                    .filter(
+                        documents::id
+                            .eq(id)
+                            .and(documents::organizationId.eq(scope.organization_id())),
+                    )
+                    .execute(tx)
+                    .await?;
+                if n == 0 { Err(not_found(id)) } else { Ok(()) }
+            })
+            .await
+    }
+
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(documents::table
+            .filter(
+                documents::id
+                    .eq(id)
+                    .and(documents::organizationId.eq(scope.organization_id())),
+            )
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+
+    /// The document as a parent another row links to: refused unless in this organization.
+    pub(crate) async fn parent(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Self, RagError> {
+        Self::find(tx, scope, id)
+            .await?
+            .ok_or_else(|| RagError::ForeignParent {
+                entity: "document",
+                id: id.to_string(),
+            })
+    }
+}
+
+async fn check_parents(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    dataset: Option<&DatasetId>,
+    space: Option<&EmbeddingSpaceId>,
+) -> Result<(), RagError> {
+    if let Some(dataset) = dataset {
+        Dataset::parent(tx, scope, dataset).await?;
+    }
+    if let Some(space) = space {
+        EmbeddingSpace::parent(tx, scope, space).await?;
+    }
+    Ok(())
+}
+
+fn not_found(id: &DocumentId) -> RagError {
+    RagError::NotFound {
+        entity: "document",
+        id: id.to_string(),
+    }
+}

@@ -1,0 +1,106 @@
+//! The RAG crate's errors: database failures plus one variant per business failure.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Everything a RAG repository function can fail with. Nothing is written when it fails.
+#[derive(Debug, thiserror::Error)]
+pub enum RagError {
+    /// The row does not exist in this organization (it may exist in another: not said).
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A referenced parent is not in this organization (or does not exist).
+    #[error("{entity} {id} does not belong to this organization")]
+    ForeignParent {
+        /// The parent's kind.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The embedding space name is taken in this organization.
+    #[error("an embedding space named {0:?} already exists in this organization")]
+    DuplicateSpaceName(String),
+    /// The dataset slug is taken in this organization.
+    #[error("a dataset with slug {0:?} already exists in this organization")]
+    DuplicateDatasetSlug(String),
+    /// The chunk index is taken in this dataset.
+    #[error("dataset {dataset} already has a chunk at index {idx}")]
+    DuplicateChunkIndex {
+        /// The dataset.
+        dataset: String,
+        /// The index.
+        idx: i32,
+    },
+    /// A space's provider or model is not acceptable.
+    #[error("invalid embedding space {field}: {reason}")]
+    InvalidSpace {
+        /// `name`, `provider` or `model`.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A dimension outside 1 to 4000 (pgvector indexes `halfvec` up to 4000).
+    #[error(
+        "dimension {0} is out of range: 1 to 4000 (vector indexes reach 2000, halfvec indexes 4000)"
+    )]
+    DimensionOutOfRange(i32),
+    /// A vector's length differs from its space's dimension.
+    #[error("vector has {got} dimensions, the embedding space has {expected}")]
+    DimensionMismatch {
+        /// The space's dimension.
+        expected: i32,
+        /// The vector's length.
+        got: usize,
+    },
+    /// A vector with no components.
+    #[error("vector is empty")]
+    EmptyVector,
+    /// A vector component that is NaN or infinite.
+    #[error("vector component {position} is {value} (NaN and infinities are refused)")]
+    NonFiniteVector {
+        /// Zero-based position.
+        position: usize,
+        /// The value, as text.
+        value: String,
+    },
+    /// A vector on a row that names no embedding space.
+    #[error("a vector needs an embedding space: the row names none")]
+    VectorWithoutSpace,
+    /// A chunk's document belongs to another dataset.
+    #[error("document {document} belongs to dataset {document_dataset}, not {dataset}")]
+    DocumentNotInDataset {
+        /// The document.
+        document: String,
+        /// The dataset it belongs to.
+        document_dataset: String,
+        /// The dataset the chunk names.
+        dataset: String,
+    },
+    /// A chunk's space differs from its dataset's space.
+    #[error("embedding space {space} differs from dataset {dataset}'s space {dataset_space}")]
+    SpaceMismatch {
+        /// The space the chunk names.
+        space: String,
+        /// The dataset.
+        dataset: String,
+        /// The dataset's space.
+        dataset_space: String,
+    },
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[from] DieselError),
+}
+
+/// The name of the unique constraint or index a violation reports, if it is one.
+pub(crate) fn unique_violation(e: &DieselError) -> Option<&str> {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name()
+        }
+        _ => None,
+    }
+}
