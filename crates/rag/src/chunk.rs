@@ -1,6 +1,7 @@
 //! Chunks: embedded pieces of a document, reached through their dataset and document.
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::{
     AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
     Selectable, SelectableHelper,
@@ -17,7 +18,7 @@ use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::{Dataset, Document, EmbeddingSpace, RagError, validate_vector};
 
 /// A chunk.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = chunks, check_for_backend(diesel::pg::Pg))]
 pub struct Chunk {
     /// Id.

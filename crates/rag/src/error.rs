@@ -90,6 +90,12 @@ pub enum RagError {
         /// The dataset's space.
         dataset_space: String,
     },
+    /// A search filter names a column the table does not offer.
+    #[error("invalid search filter: {0}")]
+    InvalidFilter(String),
+    /// A connection (for index builds) could not be opened.
+    #[error(transparent)]
+    Connect(#[from] neonhub_schema::ConnectError),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[from] DieselError),

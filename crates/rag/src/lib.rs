@@ -5,17 +5,28 @@ mod conversation;
 mod dataset;
 mod document;
 mod error;
+mod index;
 mod message;
 mod page;
+mod search;
 mod space;
 mod vector;
+mod vector_table;
 
 pub use chunk::{Chunk, ChunkChanges, NewChunk};
 pub use conversation::{Conversation, ConversationChanges, NewConversation};
 pub use dataset::{Dataset, DatasetChanges, NewDataset};
 pub use document::{Document, DocumentChanges, NewDocument};
 pub use error::RagError;
+pub use index::{
+    BuildOutcome, BuildProgress, IndexManager, IndexMethod, IndexSpec, VectorIndex, ivfflat_lists,
+};
 pub use message::{Message, MessageChanges, NewMessage};
 pub use page::{Cursor, Page, PageRequest};
+pub use search::{
+    Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES, Hit, IterativeScan, SearchFilter, SearchOptions,
+    SearchStatement, explain, search_statement, vector_search,
+};
 pub use space::{EmbeddingSpace, EmbeddingSpaceChanges, MAX_DIMENSION, NewEmbeddingSpace};
 pub use vector::validate_vector;
+pub use vector_table::{Distance, VectorTable};

@@ -1,6 +1,7 @@
 //! Messages: the turns of a conversation, reached through it.
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::{
     AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
     Selectable, SelectableHelper,
@@ -17,7 +18,7 @@ use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::{Conversation, EmbeddingSpace, RagError, validate_vector};
 
 /// A message.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct Message {
     /// Id.

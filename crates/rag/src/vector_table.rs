@@ -1,0 +1,174 @@
+//! The four vector tables and the distance functions, shared by indexes and search.
+
+use crate::RagError;
+
+/// A table with a `vector` column and an `"embeddingSpaceId"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorTable {
+    /// `chunks` (this crate).
+    #[default]
+    Chunks,
+    /// `messages` (this crate).
+    Messages,
+    /// `brand_voices` (campaigns).
+    BrandVoices,
+    /// `mem_embeddings` (CRM).
+    MemEmbeddings,
+}
+
+impl VectorTable {
+    /// Every vector table.
+    pub const ALL: [Self; 4] = [
+        Self::Chunks,
+        Self::Messages,
+        Self::BrandVoices,
+        Self::MemEmbeddings,
+    ];
+
+    /// The table's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Chunks => "chunks",
+            Self::Messages => "messages",
+            Self::BrandVoices => "brand_voices",
+            Self::MemEmbeddings => "mem_embeddings",
+        }
+    }
+
+    /// A short tag for index names (which must fit 63 bytes).
+    pub(crate) const fn tag(self) -> &'static str {
+        match self {
+            Self::Chunks => "chunks",
+            Self::Messages => "msgs",
+            Self::BrandVoices => "voices",
+            Self::MemEmbeddings => "mems",
+        }
+    }
+
+    /// Whether the table has a `metadata` jsonb column (filterable by containment).
+    pub const fn has_metadata(self) -> bool {
+        !matches!(self, Self::BrandVoices)
+    }
+}
+
+impl std::str::FromStr for VectorTable {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown vector table {s:?}"))
+    }
+}
+
+/// How vectors are compared.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// Cosine distance (`<=>`).
+    #[default]
+    Cosine,
+    /// Euclidean distance (`<->`).
+    L2,
+    /// Negative inner product (`<#>`).
+    InnerProduct,
+}
+
+impl Distance {
+    /// The pgvector operator.
+    pub const fn operator(self) -> &'static str {
+        match self {
+            Self::Cosine => "<=>",
+            Self::L2 => "<->",
+            Self::InnerProduct => "<#>",
+        }
+    }
+
+    pub(crate) const fn tag(self) -> &'static str {
+        match self {
+            Self::Cosine => "cos",
+            Self::L2 => "l2",
+            Self::InnerProduct => "ip",
+        }
+    }
+
+    /// The operator class for `vector` or `halfvec`.
+    pub(crate) fn opclass(self, cast: VectorCast) -> String {
+        let family = match self {
+            Self::Cosine => "cosine",
+            Self::L2 => "l2",
+            Self::InnerProduct => "ip",
+        };
+        format!("{}_{family}_ops", cast.type_name())
+    }
+}
+
+impl std::str::FromStr for Distance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cosine" | "cos" => Ok(Self::Cosine),
+            "l2" => Ok(Self::L2),
+            "ip" | "inner_product" => Ok(Self::InnerProduct),
+            other => Err(format!("unknown distance {other:?} (cosine, l2, ip)")),
+        }
+    }
+}
+
+/// The typed cast a space's vectors are indexed and searched through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VectorCast {
+    Vector(i32),
+    HalfVec(i32),
+}
+
+/// pgvector's index limits: `vector` up to 2000 dimensions, `halfvec` up to 4000.
+pub(crate) const MAX_VECTOR_INDEX_DIM: i32 = 2000;
+
+impl VectorCast {
+    pub(crate) fn for_dimension(dimension: i32) -> Result<Self, RagError> {
+        match dimension {
+            1..=MAX_VECTOR_INDEX_DIM => Ok(Self::Vector(dimension)),
+            2001..=crate::MAX_DIMENSION => Ok(Self::HalfVec(dimension)),
+            other => Err(RagError::DimensionOutOfRange(other)),
+        }
+    }
+
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Self::Vector(_) => "vector",
+            Self::HalfVec(_) => "halfvec",
+        }
+    }
+
+    /// `embedding::vector(384)`: the expression both the index and the query must repeat.
+    pub(crate) fn expression(self, column: &str) -> String {
+        match self {
+            Self::Vector(d) => format!("({column}::vector({d}))"),
+            Self::HalfVec(d) => format!("({column}::halfvec({d}))"),
+        }
+    }
+
+    /// The bound query vector, cast alike.
+    pub(crate) fn parameter(self, n: usize) -> String {
+        match self {
+            Self::Vector(d) => format!("${n}::vector({d})"),
+            Self::HalfVec(d) => format!("${n}::vector({d})::halfvec({d})"),
+        }
+    }
+}
+
+/// A string as an SQL literal. Space ids go into index predicates and queries as literals,
+/// never as parameters: a parameter in the predicate defeats the partial index under a
+/// generic plan.
+pub(crate) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The partial-index predicate of a space; queries repeat it verbatim.
+pub(crate) fn space_predicate(space_id: &str) -> String {
+    format!("\"embeddingSpaceId\" = {}", literal(space_id))
+}
