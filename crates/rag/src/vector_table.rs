@@ -3,7 +3,9 @@
 use crate::RagError;
 
 /// A table with a `vector` column and an `"embeddingSpaceId"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VectorTable {
     /// `chunks` (this crate).

@@ -230,10 +230,10 @@ async fn an_invalid_leftover_is_detected_and_rebuilt() {
     let mut conn = c.db.connect().await;
     // A row whose vector has the wrong length (written around the repository) makes the
     // cast fail mid-build: CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
-    conn.batch_execute(&format!(
+    conn.batch_execute(
         r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding)
-           SELECT 'bad', "datasetId", "documentId", "embeddingSpaceId", -1, 'bad', '[1,2,3]' FROM chunks LIMIT 1"#
-    ))
+           SELECT 'bad', "datasetId", "documentId", "embeddingSpaceId", -1, 'bad', '[1,2,3]' FROM chunks LIMIT 1"#,
+    )
     .await
     .unwrap();
     let manager = IndexManager::new(c.db.url().clone());
