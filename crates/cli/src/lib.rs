@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod drift;
+pub mod index_cmd;
 pub mod seed;
 pub mod seed_data;
 pub mod verify;
@@ -19,6 +20,8 @@ use crate::verify::{VerifyError, VerifyReport};
 
 /// Prints a line to stdout. A reader that went away (`neonhub verify | head`) is not an
 /// error worth a panic: the rest of the output is simply dropped.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -108,6 +111,9 @@ pub enum Command {
         #[arg(long)]
         normalized: bool,
     },
+    /// Manage the vector indexes of an organization's embedding spaces.
+    #[command(subcommand)]
+    Index(index_cmd::IndexCommand),
     /// Migrate, seed and verify, in that order.
     Up {
         /// Skip the seed (for environments that must not get the demo admin).
@@ -143,6 +149,12 @@ pub enum CliError {
     /// The live catalog differs from the expected one.
     #[error("drift: {0} difference(s) from the expected catalog")]
     Drift(usize),
+    /// A RAG operation failed.
+    #[error(transparent)]
+    Rag(#[from] neonhub_rag::RagError),
+    /// An argument names something that does not exist.
+    #[error("{0}")]
+    Usage(String),
     /// The pooler self-test did not say ok.
     #[error("pooler {0}")]
     Pooler(PoolerVerdict),
@@ -308,6 +320,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
                 return Err(CliError::Pooler(verdict));
             }
         }
+        Command::Index(command) => index_cmd::run(&urls.direct, command).await?,
         Command::Catalog { normalized } => {
             let catalog = Catalog::read(&mut urls.app.connect().await?).await?;
             let catalog = if *normalized {

@@ -5,6 +5,7 @@ mod conversation;
 mod dataset;
 mod document;
 mod error;
+mod hybrid;
 mod index;
 mod message;
 mod page;
@@ -18,6 +19,7 @@ pub use conversation::{Conversation, ConversationChanges, NewConversation};
 pub use dataset::{Dataset, DatasetChanges, NewDataset};
 pub use document::{Document, DocumentChanges, NewDocument};
 pub use error::RagError;
+pub use hybrid::{HybridHit, HybridOptions, hybrid_statement};
 pub use index::{
     BuildOutcome, BuildProgress, IndexManager, IndexMethod, IndexSpec, VectorIndex, ivfflat_lists,
 };

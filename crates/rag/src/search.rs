@@ -142,6 +142,8 @@ pub enum Bind {
     Timestamp(NaiveDateTime),
     /// A bigint.
     BigInt(i64),
+    /// A double.
+    Double(f64),
 }
 
 impl Bind {
@@ -153,6 +155,7 @@ impl Bind {
             Self::Json(_) => "jsonb",
             Self::Timestamp(_) => "timestamp",
             Self::BigInt(_) => "bigint",
+            Self::Double(_) => "float8",
         }
     }
 
@@ -164,6 +167,7 @@ impl Bind {
             Self::Json(j) => literal(&j.to_string()),
             Self::Timestamp(t) => literal(&t.to_string()),
             Self::BigInt(n) => n.to_string(),
+            Self::Double(x) => format!("{x:?}::float8"),
         }
     }
 }
@@ -189,6 +193,7 @@ impl SearchStatement {
                 Bind::Json(j) => query.bind::<Jsonb, _>(j),
                 Bind::Timestamp(t) => query.bind::<Timestamp, _>(t),
                 Bind::BigInt(n) => query.bind::<BigInt, _>(n),
+                Bind::Double(x) => query.bind::<Double, _>(x),
             };
         }
         query

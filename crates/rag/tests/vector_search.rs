@@ -773,9 +773,8 @@ async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
         index.definition
     );
 
-    // 40 rows: the planner rightly prefers the btree on the space column. Hidden inside a
-    // rolled-back transaction (DDL is transactional), the plan shows whether the halfvec
-    // index matches the query's expression and predicate.
+    // 40 rows: the planner rightly prefers the btree on the space column; hidden, the plan
+    // shows whether the halfvec index matches the query's expression and predicate.
     let statement = search_statement(
         &scope,
         VectorTable::Chunks,
@@ -788,27 +787,7 @@ async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
         },
     )
     .unwrap();
-    let types: Vec<&str> = statement.binds.iter().map(Bind::type_name).collect();
-    let args: Vec<String> = statement.binds.iter().map(Bind::literal).collect();
-    conn.batch_execute(&format!(
-        r#"BEGIN; DROP INDEX "chunks_embeddingSpaceId_idx"; SET LOCAL enable_seqscan = off; PREPARE knn({}) AS {}"#,
-        types.join(", "),
-        statement.sql
-    ))
-    .await
-    .unwrap();
-    let lines: Vec<Line> = sql_query(format!("EXPLAIN EXECUTE knn({})", args.join(", ")))
-        .load(&mut conn)
-        .await
-        .unwrap();
-    conn.batch_execute("ROLLBACK; DEALLOCATE knn")
-        .await
-        .unwrap();
-    let plan = lines
-        .into_iter()
-        .map(|l| l.line)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let plan = common::plan_with_space_btree_hidden(&mut conn, &statement).await;
     assert!(uses(&plan, &index.name), "{plan}");
     let hits: Vec<Hit<Chunk>> = vector_search(
         &mut conn,

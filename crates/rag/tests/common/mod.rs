@@ -91,3 +91,44 @@ pub fn new_chunk<'a>(t: &'a Tenant, idx: i32, embedding: Option<&'a Vector>) -> 
         metadata: None,
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The plan of `statement` with the btree on `chunks."embeddingSpaceId"` hidden and
+/// sequential scans off, inside a transaction that is rolled back (DDL is transactional).
+/// On a tiny test table the planner rightly prefers that btree; hiding it shows whether a
+/// specialised index matches the statement's expressions and predicates. Use it on a
+/// database of the test's own: the DROP locks `chunks` until the rollback.
+pub async fn plan_with_space_btree_hidden(
+    conn: &mut AsyncPgConnection,
+    statement: &SearchStatement,
+) -> String {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let types: Vec<&str> = statement.binds.iter().map(Bind::type_name).collect();
+    let args: Vec<String> = statement.binds.iter().map(Bind::literal).collect();
+    conn.batch_execute(&format!(
+        r#"BEGIN; DROP INDEX "chunks_embeddingSpaceId_idx"; SET LOCAL enable_seqscan = off; PREPARE hidden_plan({}) AS {}"#,
+        types.join(", "),
+        statement.sql
+    ))
+    .await
+    .unwrap();
+    let lines: Vec<PlanLine> =
+        diesel::sql_query(format!("EXPLAIN EXECUTE hidden_plan({})", args.join(", ")))
+            .load(conn)
+            .await
+            .unwrap();
+    conn.batch_execute("ROLLBACK; DEALLOCATE hidden_plan")
+        .await
+        .unwrap();
+    lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,175 @@
+//! Hybrid search: full-text and vector rankings fused by reciprocal rank fusion, in one
+//! SQL statement.
+//!
+//! Each side ranks its `candidates` best chunks (the vector side through the space's
+//! index, the text side through the GIN index on `to_tsvector('english', text)`); a chunk
+//! scores `vector_weight / (rrf_k + vector_rank) + text_weight / (rrf_k + text_rank)`, a
+//! missing side contributing nothing.
+
+use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::sql_types::{BigInt, Double, Nullable};
+use diesel_async::AsyncPgConnection;
+use neonhub_schema::TenantScope;
+use pgvector::Vector;
+
+use crate::search::{
+    Bind, SearchFilter, SearchOptions, SearchStatement, settings_sql, where_clauses,
+};
+use crate::vector_table::{VectorCast, VectorTable};
+use crate::{Chunk, EmbeddingSpace, RagError, validate_vector};
+
+/// How to fuse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HybridOptions {
+    /// Vector-side options (k is the number of fused results returned).
+    pub search: SearchOptions,
+    /// Candidates each side ranks before fusion.
+    pub candidates: i64,
+    /// Weight of the vector ranking.
+    pub vector_weight: f64,
+    /// Weight of the text ranking.
+    pub text_weight: f64,
+    /// RRF's k (60 in the original paper): damps the head of each ranking.
+    pub rrf_k: f64,
+}
+
+impl Default for HybridOptions {
+    fn default() -> Self {
+        Self {
+            search: SearchOptions::default(),
+            candidates: 50,
+            vector_weight: 1.0,
+            text_weight: 1.0,
+            rrf_k: 60.0,
+        }
+    }
+}
+
+/// A fused result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HybridHit {
+    /// The chunk.
+    pub chunk: Chunk,
+    /// Its fused score (higher is better).
+    pub score: f64,
+    /// Its rank among the vector candidates, if it was one.
+    pub vector_rank: Option<i64>,
+    /// Its rank among the text matches, if it was one.
+    pub text_rank: Option<i64>,
+}
+
+impl QueryableByName<Pg> for HybridHit {
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, Pg>) -> diesel::deserialize::Result<Self> {
+        use diesel::row::NamedRow;
+        Ok(Self {
+            chunk: Chunk::build(row)?,
+            score: NamedRow::get::<Double, f64>(row, "score")?,
+            vector_rank: NamedRow::get::<Nullable<BigInt>, Option<i64>>(row, "vector_rank")?,
+            text_rank: NamedRow::get::<Nullable<BigInt>, Option<i64>>(row, "text_rank")?,
+        })
+    }
+}
+
+/// Builds the hybrid statement (exposed so its plan can be inspected).
+pub fn hybrid_statement(
+    scope: &TenantScope,
+    space: &EmbeddingSpace,
+    query: &Vector,
+    text: &str,
+    filter: &SearchFilter,
+    options: &HybridOptions,
+) -> Result<SearchStatement, RagError> {
+    if space.organization_id != *scope.organization_id() {
+        return Err(RagError::ForeignParent {
+            entity: "embedding space",
+            id: space.id.to_string(),
+        });
+    }
+    validate_vector(query, space.dimension)?;
+    let cast = VectorCast::for_dimension(space.dimension)?;
+    let mut binds = vec![Bind::Vector(query.clone())];
+    let distance = format!(
+        "{} {} {}",
+        cast.expression("t.embedding"),
+        options.search.distance.operator(),
+        cast.parameter(1)
+    );
+    let clauses =
+        where_clauses(VectorTable::Chunks, scope, space, filter, &mut binds, "t")?.join(" AND ");
+    let mut param = |bind: Bind| {
+        binds.push(bind);
+        format!("${}", binds.len())
+    };
+    let text_param = param(Bind::Text(text.to_owned()));
+    let candidates = param(Bind::BigInt(options.candidates.max(1)));
+    let (wv, wt, rrf_k) = (
+        param(Bind::Double(options.vector_weight)),
+        param(Bind::Double(options.text_weight)),
+        param(Bind::Double(options.rrf_k)),
+    );
+    let k = param(Bind::BigInt(options.search.k.max(1)));
+    let tsv = "to_tsvector('english'::regconfig, t.text)";
+    let sql = format!(
+        "WITH vec AS (\
+             SELECT v.id, row_number() OVER (ORDER BY v.distance) AS rank FROM (\
+                 SELECT t.id, {distance} AS distance FROM public.chunks t WHERE {clauses} \
+                 ORDER BY {distance} LIMIT {candidates}) v), \
+         lex AS (\
+             SELECT l.id, row_number() OVER (ORDER BY l.score DESC, l.id) AS rank FROM (\
+                 SELECT t.id, ts_rank_cd({tsv}, q) AS score \
+                 FROM public.chunks t, websearch_to_tsquery('english'::regconfig, {text_param}) q \
+                 WHERE {clauses} AND {tsv} @@ q ORDER BY score DESC LIMIT {candidates}) l), \
+         fused AS (\
+             SELECT coalesce(vec.id, lex.id) AS id, vec.rank AS vector_rank, lex.rank AS text_rank, \
+                    coalesce({wv} / ({rrf_k} + vec.rank), 0) + coalesce({wt} / ({rrf_k} + lex.rank), 0) AS score \
+             FROM vec FULL OUTER JOIN lex ON vec.id = lex.id) \
+         SELECT t.*, f.score::float8 AS score, f.vector_rank, f.text_rank \
+         FROM fused f JOIN public.chunks t ON t.id = f.id ORDER BY f.score DESC, t.id LIMIT {k}"
+    );
+    Ok(SearchStatement {
+        settings: settings_sql(&options.search, !filter.is_empty()),
+        sql,
+        binds,
+    })
+}
+
+impl Chunk {
+    /// The chunks of `space` best matching both `query` (by vector) and `text` (full
+    /// text, web-search syntax), fused by reciprocal rank fusion, best first.
+    pub async fn hybrid_search(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        text: &str,
+        filter: &SearchFilter,
+        options: &HybridOptions,
+    ) -> Result<Vec<HybridHit>, RagError> {
+        let statement = hybrid_statement(scope, space, query, text, filter, options)?;
+        scope
+            .transaction(conn, async |tx| statement.run::<HybridHit>(tx).await)
+            .await
+    }
+
+    /// The `k` chunks of `space` nearest to `query`, nearest first (see [`crate::vector_search`]).
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<Vec<crate::Hit<Chunk>>, RagError> {
+        crate::vector_search(
+            conn,
+            scope,
+            VectorTable::Chunks,
+            space,
+            query,
+            filter,
+            options,
+        )
+        .await
+    }
+}

@@ -1,0 +1,248 @@
+//! Hybrid search: where the text and vector rankings disagree, fusion shows both.
+
+mod common;
+
+use common::*;
+use neonhub_rag::*;
+use neonhub_testing::test_connection;
+
+#[tokio::test]
+async fn fusion_combines_rankings_that_disagree_and_weights_move_it() {
+    let mut conn = test_connection().await;
+    let t = tenant(&mut conn).await;
+    // The query vector is nearest to B, then C, then A; the text matches A best, then C.
+    let chunks = [
+        (
+            0,
+            "Neon sign repair: a step by step repair guide for neon signs",
+            v(&[0.0, 0.0, 1.0]),
+        ),
+        (
+            1,
+            "Keep the studio lights maintained and dust free",
+            v(&[1.0, 0.0, 0.0]),
+        ),
+        (2, "Which neon sign should you buy", v(&[0.7, 0.0, 0.7])),
+    ];
+    let mut ids = Vec::new();
+    for (idx, text, vector) in &chunks {
+        let mut new = new_chunk(&t, *idx, Some(vector));
+        new.text = text;
+        ids.push(Chunk::create(&mut conn, &t.scope, &new).await.unwrap().id);
+    }
+    let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
+    let query = v(&[1.0, 0.0, 0.05]);
+    let text = "neon sign";
+    let order = |hits: &[HybridHit]| hits.iter().map(|h| h.chunk.id.clone()).collect::<Vec<_>>();
+
+    let vector_only = Chunk::search(
+        &mut conn,
+        &t.scope,
+        &t.space,
+        &query,
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        vector_only.iter().map(|h| &h.row.id).collect::<Vec<_>>(),
+        [b, c, a]
+    );
+
+    let fused = Chunk::hybrid_search(
+        &mut conn,
+        &t.scope,
+        &t.space,
+        &query,
+        text,
+        &SearchFilter::default(),
+        &HybridOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        order(&fused),
+        [a.clone(), c.clone(), b.clone()],
+        "{fused:#?}"
+    );
+    assert_eq!(
+        (fused[0].vector_rank, fused[0].text_rank),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        (fused[2].vector_rank, fused[2].text_rank),
+        (Some(1), None),
+        "B has no text match"
+    );
+    let expected_a = 1.0 / 63.0 + 1.0 / 61.0;
+    assert!(
+        (fused[0].score - expected_a).abs() < 1e-9,
+        "{} != {expected_a}",
+        fused[0].score
+    );
+
+    let text_off = HybridOptions {
+        text_weight: 0.0,
+        ..HybridOptions::default()
+    };
+    let by_vector = Chunk::hybrid_search(
+        &mut conn,
+        &t.scope,
+        &t.space,
+        &query,
+        text,
+        &SearchFilter::default(),
+        &text_off,
+    )
+    .await
+    .unwrap();
+    assert_eq!(order(&by_vector), [b.clone(), c.clone(), a.clone()]);
+    let vector_off = HybridOptions {
+        vector_weight: 0.0,
+        ..HybridOptions::default()
+    };
+    let by_text = Chunk::hybrid_search(
+        &mut conn,
+        &t.scope,
+        &t.space,
+        &query,
+        text,
+        &SearchFilter::default(),
+        &vector_off,
+    )
+    .await
+    .unwrap();
+    assert_eq!(order(&by_text)[..2], [a.clone(), c.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_text_side_can_use_the_gin_index() {
+    let db = neonhub_testing::TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    let t = tenant(&mut conn).await;
+    let statement = hybrid_statement(
+        &t.scope,
+        &t.space,
+        &v(&[1.0, 0.0, 0.0]),
+        "neon",
+        &SearchFilter::default(),
+        &HybridOptions::default(),
+    )
+    .unwrap();
+    let plan = plan_with_space_btree_hidden(&mut conn, &statement).await;
+    assert!(
+        plan.contains("Bitmap Index Scan on chunks_text_search_idx"),
+        "{plan}"
+    );
+}
+
+#[derive(diesel::QueryableByName, Debug)]
+#[diesel(table_name = neonhub_schema::schema::brand_voices)]
+struct VoiceRow {
+    id: String,
+}
+
+#[tokio::test]
+async fn messages_and_brand_voices_search_through_the_same_machinery() {
+    use diesel_async::SimpleAsyncConnection;
+    use neonhub_schema::enums::{ConversationKind, MessageRole};
+    let mut conn = test_connection().await;
+    let t = tenant(&mut conn).await;
+    let conversation = Conversation::create(
+        &mut conn,
+        &t.scope,
+        &NewConversation {
+            kind: ConversationKind::Support,
+            title: None,
+            created_by_id: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let body = serde_json::json!({"text": "hi"});
+    let mut ids = Vec::new();
+    for vector in [
+        v(&[1.0, 0.0, 0.0]),
+        v(&[0.0, 1.0, 0.0]),
+        v(&[0.9, 0.1, 0.0]),
+    ] {
+        let m = Message::create(
+            &mut conn,
+            &t.scope,
+            &conversation.id,
+            &NewMessage {
+                author_id: None,
+                role: MessageRole::User,
+                content_json: &body,
+                embedding: Some(&vector),
+                embedding_space_id: Some(&t.space.id),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(m.id);
+    }
+    let filter = SearchFilter::default().with("conversationId", conversation.id.to_string());
+    let hits: Vec<Hit<Message>> = vector_search(
+        &mut conn,
+        &t.scope,
+        VectorTable::Messages,
+        &t.space,
+        &v(&[1.0, 0.05, 0.0]),
+        &filter,
+        &SearchOptions {
+            k: 2,
+            ..SearchOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.row.id.clone()).collect::<Vec<_>>(),
+        [ids[0].clone(), ids[2].clone()]
+    );
+
+    // Brand voices belong to the campaigns crate; the search takes its row type.
+    conn.batch_execute(&format!(
+        r#"INSERT INTO brands (id, "organizationId", name, slug, "updatedAt") VALUES ('b1', '{org}', 'B', 'b', now());
+           INSERT INTO brand_voices (id, "brandId", "embeddingSpaceId", "promptTemplate", "styleRulesJson", embedding, "updatedAt")
+           VALUES ('warm', 'b1', '{space}', 'p', '{{}}', '[1,0,0]', now()), ('cold', 'b1', '{space}', 'p', '{{}}', '[0,0,1]', now());"#,
+        org = t.scope.organization_id(),
+        space = t.space.id
+    ))
+    .await
+    .unwrap();
+    let voices: Vec<Hit<VoiceRow>> = vector_search(
+        &mut conn,
+        &t.scope,
+        VectorTable::BrandVoices,
+        &t.space,
+        &v(&[0.0, 0.1, 1.0]),
+        &SearchFilter::default().with("brandId", "b1"),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        voices.iter().map(|h| h.row.id.as_str()).collect::<Vec<_>>(),
+        ["cold", "warm"]
+    );
+    let err = vector_search::<VoiceRow>(
+        &mut conn,
+        &t.scope,
+        VectorTable::BrandVoices,
+        &t.space,
+        &v(&[0.0, 0.1, 1.0]),
+        &SearchFilter {
+            metadata: Some(serde_json::json!({})),
+            ..SearchFilter::default()
+        },
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, RagError::InvalidFilter(_)), "{err}");
+}
