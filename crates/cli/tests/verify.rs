@@ -56,16 +56,16 @@ async fn each_broken_expectation_is_named() {
     .await
     .unwrap();
     let report = verify(&mut conn, false).await.unwrap();
-    assert_eq!(
-        report.failures,
-        vec![
-            "extension uuid-ossp is not installed".to_owned(),
-            "migration 00000000000000_baseline is pending".to_owned(),
-            "migration 20261125000000_embedding_space_for_messages_and_memories is pending"
-                .to_owned(),
-            "74 tables, expected 75".to_owned(),
-        ]
-    );
+    let mut expected = vec!["extension uuid-ossp is not installed".to_owned()];
+    // Every migration of this build is pending once the bookkeeping rows are gone.
+    let pending = neonhub_schema::migrate::status_on(&mut conn)
+        .await
+        .unwrap()
+        .pending;
+    assert!(pending.len() >= 2, "{pending:?}");
+    expected.extend(pending.iter().map(|m| format!("migration {m} is pending")));
+    expected.push("74 tables, expected 75".to_owned());
+    assert_eq!(report.failures, expected);
     let out = neonhub(&["verify", "--database-url", &db.url_string()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -260,10 +260,7 @@ pub async fn adopt(url: &DatabaseUrl) -> Result<AdoptOutcome, MigrateError> {
 
     let mut conn = url.connect_with(&migration_options()).await?;
     check_pgvector(&mut conn, url.target()).await?;
-    sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-        .execute(&mut conn)
-        .await?;
+    acquire_migration_lock(&mut conn).await?;
     let outcome = async {
         if !status_on(&mut conn).await?.applied.is_empty() {
             return Ok(None);
@@ -367,6 +364,32 @@ pub async fn status_on(conn: &mut AsyncPgConnection) -> Result<MigrationStatus, 
     Ok(MigrationStatus { applied, pending })
 }
 
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// Takes the session-level migration lock, waiting by polling `pg_try_advisory_lock`.
+///
+/// A session blocked inside `pg_advisory_lock` holds a snapshot for as long as it waits,
+/// and `CREATE INDEX CONCURRENTLY` in the runner holding the lock waits for every older
+/// snapshot of the database: the two would deadlock. Between polls this session holds none.
+async fn acquire_migration_lock(conn: &mut AsyncPgConnection) -> Result<(), MigrateError> {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let row: Locked = sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+            .get_result(conn)
+            .await?;
+        if row.locked {
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
 /// Runs `work` on a blocking thread with the migration lock held by this session.
 async fn with_lock<T, F>(mut conn: AsyncPgConnection, work: F) -> Result<T, MigrateError>
 where
@@ -375,10 +398,7 @@ where
         + Send
         + 'static,
 {
-    sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-        .execute(&mut conn)
-        .await?;
+    acquire_migration_lock(&mut conn).await?;
     // diesel_migrations is synchronous: run it on a blocking thread through the wrapper,
     // which drives the async connection with the current runtime's handle.
     let (result, wrapper) = tokio::task::spawn_blocking(move || {
