@@ -90,6 +90,17 @@ pub enum RagError {
         /// The dataset's space.
         dataset_space: String,
     },
+    /// A row of a bulk ingest is refused; nothing of the batch was written.
+    #[error("row {position} of the batch: {source}")]
+    BatchRow {
+        /// Zero-based position in the batch.
+        position: usize,
+        /// Why.
+        source: Box<RagError>,
+    },
+    /// The COPY connection failed.
+    #[error("bulk copy failed: {0}")]
+    Copy(tokio_postgres::Error),
     /// A search filter names a column the table does not offer.
     #[error("invalid search filter: {0}")]
     InvalidFilter(String),

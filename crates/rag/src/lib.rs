@@ -7,6 +7,7 @@ mod document;
 mod error;
 mod hybrid;
 mod index;
+mod ingest;
 mod message;
 mod page;
 mod search;
@@ -23,6 +24,7 @@ pub use hybrid::{HybridHit, HybridOptions, hybrid_statement};
 pub use index::{
     BuildOutcome, BuildProgress, IndexManager, IndexMethod, IndexSpec, VectorIndex, ivfflat_lists,
 };
+pub use ingest::{ChunkRow, IngestTarget};
 pub use message::{Message, MessageChanges, NewMessage};
 pub use page::{Cursor, Page, PageRequest};
 pub use search::{

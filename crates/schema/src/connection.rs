@@ -225,6 +225,70 @@ impl DatabaseUrl {
         Ok(conn)
     }
 
+    /// Opens a plain tokio-postgres client with the same settings (TLS, UTC, name,
+    /// timeout, retries): for work diesel-async cannot do, such as binary COPY. The
+    /// connection task is spawned on the current runtime.
+    pub async fn connect_raw(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<tokio_postgres::Client, ConnectError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.connect_raw_once(options).await {
+                Ok(client) => return Ok(client),
+                Err(e) if e.is_transient() && started.elapsed() + delay < options.retry_budget => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect_raw_once(
+        &self,
+        options: &ConnectOptions,
+    ) -> Result<tokio_postgres::Client, ConnectError> {
+        let mut config = self.config.clone();
+        config.application_name(&options.application_name);
+        config.connect_timeout(options.attempt_timeout);
+        let attempt = async {
+            if config.get_ssl_mode() == SslMode::Require {
+                let (client, connection) = config
+                    .connect(crate::tls::require_connector())
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                tokio::spawn(connection);
+                Ok::<_, ConnectError>(client)
+            } else {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
+        };
+        let client = tokio::time::timeout(options.attempt_timeout, attempt)
+            .await
+            .map_err(|_| ConnectError::Handshake {
+                target: self.target.clone(),
+                reason: format!("no PostgreSQL answer within {:?}", options.attempt_timeout),
+            })??;
+        client
+            .batch_execute(&format!(
+                "SET TimeZone = 'UTC'; SET statement_timeout = {}",
+                options.statement_timeout.as_millis()
+            ))
+            .await
+            .map_err(|e| ConnectError::Setup {
+                target: self.target.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(client)
+    }
+
     fn classify(&self, e: &tokio_postgres::Error) -> ConnectError {
         let target = self.target.clone();
         if let Some(db) = e.as_db_error() {

@@ -1,0 +1,337 @@
+//! Bulk ingest of chunks: thousands per call, all or nothing.
+//!
+//! [`Chunk::insert_many`] is the main path: one `INSERT ... SELECT FROM unnest(...)` in
+//! the scope's transaction. [`Chunk::copy_in`] streams binary COPY on a dedicated
+//! tokio-postgres connection for the largest loads (diesel-async does not expose COPY);
+//! that connection owns its transaction and re-checks tenant, parents and vectors inside
+//! it. Every row is validated before anything is written, and an error names the row's
+//! position in the batch.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::{ExpressionMethods, QueryDsl};
+use diesel::sql_types::{Array, Integer, Jsonb, Nullable, Text, Timestamp};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
+use neonhub_schema::schema::documents;
+use neonhub_schema::{ConnectOptions, DatabaseUrl, TenantScope, time};
+use pgvector::Vector;
+use serde_json::Value;
+
+use crate::{Chunk, Dataset, EmbeddingSpace, RagError, validate_vector};
+
+/// One chunk of a bulk ingest (its dataset and space are the batch's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkRow {
+    /// Its document (in the organization and in the batch's dataset).
+    pub document_id: DocumentId,
+    /// Position in the dataset (unique there).
+    pub idx: i32,
+    /// Text.
+    pub text: String,
+    /// Embedding, checked against the space.
+    pub embedding: Option<Vector>,
+    /// Metadata.
+    pub metadata: Option<Value>,
+}
+
+/// Where a batch goes: a dataset and the space its vectors live in.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestTarget<'a> {
+    /// The dataset.
+    pub dataset: &'a DatasetId,
+    /// The embedding space.
+    pub space: &'a EmbeddingSpaceId,
+}
+
+#[derive(QueryableByName)]
+struct Idx {
+    #[diesel(sql_type = Integer)]
+    idx: i32,
+}
+
+fn at(position: usize, error: RagError) -> RagError {
+    RagError::BatchRow {
+        position,
+        source: Box::new(error),
+    }
+}
+
+/// Everything about a batch that needs no database: vectors, and indexes repeated in it.
+fn check_rows(rows: &[ChunkRow], dimension: i32) -> Result<(), RagError> {
+    let mut seen = HashSet::with_capacity(rows.len());
+    for (position, row) in rows.iter().enumerate() {
+        if let Some(v) = &row.embedding {
+            validate_vector(v, dimension).map_err(|e| at(position, e))?;
+        }
+        if !seen.insert(row.idx) {
+            return Err(at(
+                position,
+                RagError::DuplicateChunkIndex {
+                    dataset: String::new(),
+                    idx: row.idx,
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The parents: dataset and space in the scope and agreeing; returns the space's dimension.
+async fn check_target(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    target: IngestTarget<'_>,
+) -> Result<i32, RagError> {
+    let dataset = Dataset::parent(tx, scope, target.dataset).await?;
+    let space = EmbeddingSpace::parent(tx, scope, target.space).await?;
+    if let Some(dataset_space) = dataset
+        .embedding_space_id
+        .as_ref()
+        .filter(|s| *s != target.space)
+    {
+        return Err(RagError::SpaceMismatch {
+            space: space.id.to_string(),
+            dataset: dataset.id.to_string(),
+            dataset_space: dataset_space.to_string(),
+        });
+    }
+    Ok(space.dimension)
+}
+
+/// Documents and indexes against the database, in the writing transaction.
+async fn check_against_database(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    target: IngestTarget<'_>,
+    rows: &[ChunkRow],
+) -> Result<(), RagError> {
+    let wanted: Vec<&DocumentId> = rows
+        .iter()
+        .map(|r| &r.document_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let found: HashMap<DocumentId, Option<DatasetId>> = documents::table
+        .filter(documents::id.eq_any(&wanted))
+        .filter(documents::organizationId.eq(scope.organization_id()))
+        .select((documents::id, documents::datasetId))
+        .load::<(DocumentId, Option<DatasetId>)>(tx)
+        .await?
+        .into_iter()
+        .collect();
+    for (position, row) in rows.iter().enumerate() {
+        match found.get(&row.document_id) {
+            None => {
+                return Err(at(
+                    position,
+                    RagError::ForeignParent {
+                        entity: "document",
+                        id: row.document_id.to_string(),
+                    },
+                ));
+            }
+            Some(Some(other)) if other != target.dataset => {
+                return Err(at(
+                    position,
+                    RagError::DocumentNotInDataset {
+                        document: row.document_id.to_string(),
+                        document_dataset: other.to_string(),
+                        dataset: target.dataset.to_string(),
+                    },
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
+    let taken: Vec<Idx> =
+        sql_query(r#"SELECT idx FROM chunks WHERE "datasetId" = $1 AND idx = ANY($2)"#)
+            .bind::<Text, _>(target.dataset.as_str())
+            .bind::<Array<Integer>, _>(&idxs)
+            .load(tx)
+            .await?;
+    if let Some(taken) = taken.iter().next() {
+        let position = rows
+            .iter()
+            .position(|r| r.idx == taken.idx)
+            .unwrap_or_default();
+        return Err(at(
+            position,
+            RagError::DuplicateChunkIndex {
+                dataset: target.dataset.to_string(),
+                idx: taken.idx,
+            },
+        ));
+    }
+    Ok(())
+}
+
+impl Chunk {
+    /// Inserts `rows` into `target` in one statement (`INSERT ... SELECT FROM unnest`), in
+    /// the scope's transaction (a savepoint inside the caller's). All or nothing; returns
+    /// the number of rows written.
+    pub async fn insert_many(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        target: IngestTarget<'_>,
+        rows: &[ChunkRow],
+    ) -> Result<usize, RagError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        scope
+            .transaction(conn, async |tx| {
+                let dimension = check_target(tx, scope, target).await?;
+                check_rows(rows, dimension)?;
+                check_against_database(tx, scope, target, rows).await?;
+                let ids: Vec<String> = rows.iter().map(|_| ChunkId::generate().into_string()).collect();
+                let docs: Vec<&str> = rows.iter().map(|r| r.document_id.as_str()).collect();
+                let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
+                let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+                let vectors: Vec<Option<&Vector>> = rows.iter().map(|r| r.embedding.as_ref()).collect();
+                let metadata: Vec<Option<&Value>> = rows.iter().map(|r| r.metadata.as_ref()).collect();
+                let written = sql_query(
+                    r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
+                       SELECT u.id, $7, u.doc, $8, u.idx, u.text, u.embedding, u.metadata, $9
+                       FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::vector[], $6::jsonb[])
+                            AS u(id, doc, idx, text, embedding, metadata)"#,
+                )
+                .bind::<Array<Text>, _>(&ids)
+                .bind::<Array<Text>, _>(&docs)
+                .bind::<Array<Integer>, _>(&idxs)
+                .bind::<Array<Text>, _>(&texts)
+                .bind::<Array<Nullable<pgvector::sql_types::Vector>>, _>(&vectors)
+                .bind::<Array<Nullable<Jsonb>>, _>(&metadata)
+                .bind::<Text, _>(target.dataset.as_str())
+                .bind::<Text, _>(target.space.as_str())
+                .bind::<Timestamp, _>(time::now())
+                .execute(tx)
+                .await?;
+                Ok(written)
+            })
+            .await
+    }
+
+    /// Streams `rows` into `target` with binary COPY on a dedicated connection to `url`,
+    /// which owns its transaction: tenant, parents, indexes and vectors are re-checked
+    /// inside it before the first byte is copied. All or nothing; returns the rows written.
+    pub async fn copy_in(
+        url: &DatabaseUrl,
+        scope: &TenantScope,
+        target: IngestTarget<'_>,
+        rows: &[ChunkRow],
+    ) -> Result<u64, RagError> {
+        use tokio_postgres::binary_copy::BinaryCopyInWriter;
+        use tokio_postgres::types::{ToSql, Type};
+
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // First the full checks, for errors that name the row: through diesel on a
+        // connection of their own. The COPY's transaction then re-checks ownership itself,
+        // and the foreign keys and unique index hold whatever happens in between.
+        let mut check = url.connect().await?;
+        let dimension = scope
+            .transaction(&mut check, async |tx| {
+                let dimension = check_target(tx, scope, target).await?;
+                check_rows(rows, dimension)?;
+                check_against_database(tx, scope, target, rows).await?;
+                Ok::<_, RagError>(dimension)
+            })
+            .await?;
+        let mut client = url
+            .connect_raw(&ConnectOptions {
+                application_name: "neonhub-copy".to_owned(),
+                ..ConnectOptions::default()
+            })
+            .await?;
+        let tx = client.transaction().await.map_err(RagError::Copy)?;
+        // Re-check inside the COPY's own transaction: the tenant still owns dataset and
+        // space, the dataset's space is unchanged, every document is still there.
+        tokio_postgres::Transaction::execute(
+            &tx,
+            "SELECT set_config('app.current_org', $1, true)",
+            &[&scope.organization_id().as_str()],
+        )
+        .await
+        .map_err(RagError::Copy)?;
+        let owned = tx
+            .query_one(
+                r#"SELECT (SELECT count(*) FROM datasets d WHERE d.id = $1 AND d."organizationId" = $3
+                              AND (d."embeddingSpaceId" IS NULL OR d."embeddingSpaceId" = $2))
+                        + (SELECT count(*) FROM embedding_spaces s WHERE s.id = $2 AND s."organizationId" = $3 AND s.dimension = $4)
+                        + (SELECT count(*) FROM documents o WHERE o.id = ANY($5) AND o."organizationId" = $3
+                              AND (o."datasetId" IS NULL OR o."datasetId" = $1)) AS n"#,
+                &[
+                    &target.dataset.as_str(),
+                    &target.space.as_str(),
+                    &scope.organization_id().as_str(),
+                    &dimension,
+                    &rows.iter().map(|r| r.document_id.as_str()).collect::<HashSet<_>>().into_iter().collect::<Vec<_>>(),
+                ],
+            )
+            .await
+            .map_err(RagError::Copy)?
+            .get::<_, i64>(0);
+        let documents = rows
+            .iter()
+            .map(|r| &r.document_id)
+            .collect::<HashSet<_>>()
+            .len() as i64;
+        if owned != 2 + documents {
+            return Err(RagError::ForeignParent {
+                entity: "dataset, space or document",
+                id: target.dataset.to_string(),
+            });
+        }
+        let vector_type = tx
+            .prepare("SELECT $1::vector")
+            .await
+            .map_err(RagError::Copy)?
+            .params()[0]
+            .clone();
+        let sink = tx
+            .copy_in(r#"COPY chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt") FROM STDIN (FORMAT binary)"#)
+            .await
+            .map_err(RagError::Copy)?;
+        let types = [
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::TEXT,
+            vector_type,
+            Type::JSONB,
+            Type::TIMESTAMP,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        tokio::pin!(writer);
+        let now: NaiveDateTime = time::now();
+        for row in rows {
+            let id = ChunkId::generate().into_string();
+            let values: [&(dyn ToSql + Sync); 9] = [
+                &id,
+                &target.dataset.as_str(),
+                &row.document_id.as_str(),
+                &target.space.as_str(),
+                &row.idx,
+                &row.text,
+                &row.embedding,
+                &row.metadata,
+                &now,
+            ];
+            writer
+                .as_mut()
+                .write(&values)
+                .await
+                .map_err(RagError::Copy)?;
+        }
+        let written = writer.as_mut().finish().await.map_err(RagError::Copy)?;
+        tx.commit().await.map_err(RagError::Copy)?;
+        Ok(written)
+    }
+}
