@@ -153,7 +153,7 @@ async fn check_against_database(
             .bind::<Array<Integer>, _>(&idxs)
             .load(tx)
             .await?;
-    if let Some(taken) = taken.iter().next() {
+    if let Some(taken) = <[Idx]>::first(&taken) {
         let position = rows
             .iter()
             .position(|r| r.idx == taken.idx)
