@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: find or make PostgreSQL with pgvector, then `neonhub up` (migrate, seed, verify).
+# The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
+# then the RAG example (examples/rag_search.rs).
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +21,5 @@ fi
 cargo build --locked --quiet -p neonhub-cli
 # Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
 ./target/debug/neonhub up "$@"
+# Then retrieval end to end: a space, a corpus, its index, a plain, a filtered and a hybrid search.
+cargo run --locked --quiet --example rag_search
