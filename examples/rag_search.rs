@@ -142,7 +142,11 @@ fn load(
         .iter()
         .map(|q| ((*q).to_owned(), toy_embed(q, TOY_DIMENSION)))
         .collect();
-        return Ok((items, queries, format!("toy-hash-{TOY_DIMENSION}")));
+        return Ok(Corpus {
+            items,
+            queries,
+            model: format!("toy-hash-{TOY_DIMENSION}"),
+        });
     };
     let (mut items, mut queries) = (Vec::new(), Vec::new());
     for (n, line) in std::fs::read_to_string(path)?
@@ -172,7 +176,11 @@ fn load(
     if queries.is_empty() {
         queries.push((items[0].text.clone(), items[0].vector.clone()));
     }
-    Ok((items, queries, "user-vectors".to_owned()))
+    Ok(Corpus {
+        items,
+        queries,
+        model: "user-vectors".to_owned(),
+    })
 }
 
 /// The example's own organization and user (found or made), so it never touches real data.
@@ -234,7 +242,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let direct = std::env::var("DIRECT_DATABASE_URL").unwrap_or_else(|_| url.clone());
     let (url, direct) = (DatabaseUrl::parse(&url)?, DatabaseUrl::parse(&direct)?);
     let vectors = flag("--vectors");
-    let (items, queries, model) = load(vectors.as_deref())?;
+    let Corpus {
+        items,
+        queries,
+        model,
+    } = load(vectors.as_deref())?;
     let dimension = items[0].vector.as_slice().len() as i32;
 
     let mut conn = url.connect().await?;
