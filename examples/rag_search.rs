@@ -120,10 +120,15 @@ struct Item {
     metadata: Value,
 }
 
+/// What the example ingests and asks.
+struct Corpus {
+    items: Vec<Item>,
+    queries: Vec<(String, Vector)>,
+    model: String,
+}
+
 /// The corpus and queries: the toy embedder's, or the user's JSONL file.
-fn load(
-    vectors: Option<&str>,
-) -> Result<(Vec<Item>, Vec<(String, Vector)>, String), Box<dyn Error>> {
+fn load(vectors: Option<&str>) -> Result<Corpus, Box<dyn Error>> {
     let Some(path) = vectors else {
         let items = CORPUS
             .iter()
