@@ -127,11 +127,11 @@ pub fn hybrid_statement(
          SELECT t.*, f.score::float8 AS score, f.vector_rank, f.text_rank \
          FROM fused f JOIN public.chunks t ON t.id = f.id ORDER BY f.score DESC, t.id LIMIT {k}"
     );
-    Ok(SearchStatement {
-        settings: settings_sql(&options.search, !filter.is_empty()),
+    Ok(SearchStatement::new(
+        settings_sql(&options.search, !filter.is_empty()),
         sql,
         binds,
-    })
+    ))
 }
 
 impl Chunk {

@@ -10,6 +10,7 @@ mod index;
 mod ingest;
 mod message;
 mod page;
+mod prepared;
 mod search;
 mod space;
 mod vector;

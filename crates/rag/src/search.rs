@@ -199,19 +199,38 @@ impl SearchStatement {
         query
     }
 
-    /// Runs the settings (if any) pipelined with the query, in the caller's transaction.
+    /// A statement from SQL and binds, renumbered so it can be cached as prepared.
+    pub(crate) fn new(settings: Option<String>, sql: String, binds: Vec<Bind>) -> Self {
+        let (sql, binds) = crate::prepared::renumber(&sql, binds);
+        Self {
+            settings,
+            sql,
+            binds,
+        }
+    }
+
+    /// Runs the settings (if any) pipelined with the query, in the caller's transaction;
+    /// both are cached prepared statements after their first run on a connection.
     pub(crate) async fn run<T>(&self, tx: &mut AsyncPgConnection) -> Result<Vec<T>, RagError>
     where
         T: QueryableByName<Pg> + Send + 'static,
     {
         let shared: &AsyncPgConnection = tx;
+        let query = crate::prepared::PreparedSql {
+            sql: &self.sql,
+            binds: &self.binds,
+        };
         let rows = match &self.settings {
             Some(settings) => {
-                let set = sql_query(settings.as_str()).execute(&mut &*shared);
-                let load = self.query().load::<T>(&mut &*shared);
+                let set = crate::prepared::PreparedSql {
+                    sql: settings,
+                    binds: &[],
+                }
+                .execute(&mut &*shared);
+                let load = query.load::<T>(&mut &*shared);
                 tokio::try_join!(set, load)?.1
             }
-            None => self.query().load::<T>(&mut &*shared).await?,
+            None => query.load::<T>(&mut &*shared).await?,
         };
         Ok(rows)
     }
@@ -331,11 +350,11 @@ pub fn search_statement(
         clauses.join(" AND "),
         binds.len()
     );
-    Ok(SearchStatement {
-        settings: settings_sql(options, !filter.is_empty()),
+    Ok(SearchStatement::new(
+        settings_sql(options, !filter.is_empty()),
         sql,
         binds,
-    })
+    ))
 }
 
 /// The k rows of `table` in `space` nearest to `query`, nearest first. `T` is the row type

@@ -1,10 +1,14 @@
 //! The tenant scope: the one way repository code touches tenant-owned rows.
 
-use diesel::sql_query;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
 use crate::ids::OrganizationId;
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `set_config(name, value, is_local)`.
+    fn set_config(name: Text, value: Text, is_local: Bool) -> Text;
+}
 
 /// The name of the transaction-local setting that carries the current organization
 /// (what row-level security policies read).
@@ -62,8 +66,8 @@ impl TenantScope {
     }
 
     async fn apply(&self, conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
-        sql_query("SELECT set_config('app.current_org', $1, true)")
-            .bind::<Text, _>(self.org.as_str())
+        // A typed query, so diesel-async keeps it prepared: one round trip per scope.
+        diesel::select(set_config(CURRENT_ORG_SETTING, self.org.as_str(), true))
             .execute(conn)
             .await
             .map(drop)
