@@ -493,6 +493,20 @@ fn main() {
                     ..SearchOptions::default()
                 },
             ),
+            (
+                "ef_search 200",
+                SearchOptions {
+                    ef_search: Some(200),
+                    ..SearchOptions::default()
+                },
+            ),
+            (
+                "ef_search 400",
+                SearchOptions {
+                    ef_search: Some(400),
+                    ..SearchOptions::default()
+                },
+            ),
         ] {
             let (r, _) = recall(&mut b, &SearchFilter::default(), "", &options).await;
             b.report
