@@ -158,18 +158,7 @@ impl DatabaseUrl {
         &self,
         options: &ConnectOptions,
     ) -> Result<AsyncPgConnection, ConnectError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.connect_once(options).await {
-                Ok(conn) => return Ok(conn),
-                Err(e) if e.is_transient() && started.elapsed() + delay < options.retry_budget => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retrying(options, || self.connect_once(options)).await
     }
 
     async fn connect_once(
@@ -232,18 +221,7 @@ impl DatabaseUrl {
         &self,
         options: &ConnectOptions,
     ) -> Result<tokio_postgres::Client, ConnectError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.connect_raw_once(options).await {
-                Ok(client) => return Ok(client),
-                Err(e) if e.is_transient() && started.elapsed() + delay < options.retry_budget => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retrying(options, || self.connect_raw_once(options)).await
     }
 
     async fn connect_raw_once(
@@ -349,6 +327,27 @@ impl DatabaseUrl {
         ConnectError::Handshake {
             target,
             reason: text,
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the retry budget is spent, with
+/// exponential backoff (100 ms doubling to 1 s) between transient failures.
+async fn retrying<T, F, Fut>(options: &ConnectOptions, mut attempt: F) -> Result<T, ConnectError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectError>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.is_transient() && started.elapsed() + delay < options.retry_budget => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
         }
     }
 }
