@@ -7,7 +7,6 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_rag::*;
 use neonhub_schema::catalog::{Catalog, DiffOptions, MANAGED_INDEX_PREFIX, diff};
-use neonhub_schema::enums::DatasetKind;
 use neonhub_schema::pgvector::Vector;
 use neonhub_testing::{TestDatabase, fixtures};
 use serde_json::json;
@@ -27,51 +26,13 @@ struct Corpus {
 async fn corpus() -> Corpus {
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
-    let scope = fixtures::scoped_organization(&mut conn).await;
-    let user = fixtures::user(&mut conn).await;
-    let space = EmbeddingSpace::create(
-        &mut conn,
-        &scope,
-        &NewEmbeddingSpace {
-            name: "clustered",
-            provider: "local",
-            model: "synthetic",
-            dimension: DIMS,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let dataset = Dataset::create(
-        &mut conn,
-        &scope,
-        &NewDataset {
-            embedding_space_id: Some(&space.id),
-            name: "D",
-            slug: "d",
-            kind: DatasetKind::Documents,
-            description: None,
-            source: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let document = Document::create(
-        &mut conn,
-        &scope,
-        &NewDocument {
-            dataset_id: Some(&dataset.id),
-            owner_id: &user,
-            embedding_space_id: Some(&space.id),
-            title: "T",
-            content: "C",
-            status: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
+    let common::Tenant {
+        scope,
+        space,
+        dataset,
+        document,
+        ..
+    } = common::tenant_with(&mut conn, DIMS).await;
     conn.batch_execute(&format!(
         r#"SELECT setseed(0.42);
            INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
@@ -684,51 +645,13 @@ async fn settings_are_local_and_skipped_when_default() {
 async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
-    let scope = fixtures::scoped_organization(&mut conn).await;
-    let user = fixtures::user(&mut conn).await;
-    let space = EmbeddingSpace::create(
-        &mut conn,
-        &scope,
-        &NewEmbeddingSpace {
-            name: "large",
-            provider: "openai",
-            model: "text-embedding-3-large",
-            dimension: 3072,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let dataset = Dataset::create(
-        &mut conn,
-        &scope,
-        &NewDataset {
-            embedding_space_id: Some(&space.id),
-            name: "L",
-            slug: "l",
-            kind: DatasetKind::Documents,
-            description: None,
-            source: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let document = Document::create(
-        &mut conn,
-        &scope,
-        &NewDocument {
-            dataset_id: Some(&dataset.id),
-            owner_id: &user,
-            embedding_space_id: Some(&space.id),
-            title: "T",
-            content: "C",
-            status: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
+    let common::Tenant {
+        scope,
+        space,
+        dataset,
+        document,
+        ..
+    } = common::tenant_with(&mut conn, 3072).await;
     let vectors: Vec<Vector> = (0..40)
         .map(|i| {
             Vector::from(

@@ -26,6 +26,11 @@ pub struct Tenant {
 }
 
 pub async fn tenant(conn: &mut AsyncPgConnection) -> Tenant {
+    tenant_with(conn, DIM).await
+}
+
+/// An organization with a space of `dimension`, a dataset in it and a document.
+pub async fn tenant_with(conn: &mut AsyncPgConnection, dimension: i32) -> Tenant {
     let scope = fixtures::scoped_organization(conn).await;
     let user = fixtures::user(conn).await;
     let space = EmbeddingSpace::create(
@@ -35,7 +40,7 @@ pub async fn tenant(conn: &mut AsyncPgConnection) -> Tenant {
             name: "toy",
             provider: "local",
             model: "hash-3",
-            dimension: DIM,
+            dimension,
             metadata: None,
         },
     )
