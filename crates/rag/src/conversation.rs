@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::RagError;
 use crate::page::{Page, PageRequest, keyed, keyset, page_of};
+use crate::scoped::org_scoped;
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -102,21 +103,6 @@ impl Conversation {
             .await
     }
 
-    /// The conversation with `id` in this organization.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ConversationId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The organization's conversations, newest first.
     pub async fn list(
         conn: &mut AsyncPgConnection,
@@ -161,63 +147,12 @@ impl Conversation {
             })
             .await
     }
-
-    /// Deletes the conversation and its messages.
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ConversationId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(conversations::table)
-                    .filter(
-                        conversations::id
-                            .eq(id)
-                            .and(conversations::organizationId.eq(scope.organization_id())),
-                    )
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    pub(crate) async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ConversationId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(conversations::table
-            .filter(
-                conversations::id
-                    .eq(id)
-                    .and(conversations::organizationId.eq(scope.organization_id())),
-            )
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
-
-    /// The conversation as a parent: refused unless in this organization.
-    pub(crate) async fn parent(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ConversationId,
-    ) -> Result<Self, RagError> {
-        Self::find(tx, scope, id)
-            .await?
-            .ok_or_else(|| RagError::ForeignParent {
-                entity: "conversation",
-                id: id.to_string(),
-            })
-    }
 }
 
-fn not_found(id: &ConversationId) -> RagError {
-    RagError::NotFound {
-        entity: "conversation",
-        id: id.to_string(),
-    }
-}
+org_scoped!(
+    Conversation,
+    conversations,
+    ConversationId,
+    "conversation",
+    "Deletes the conversation and its messages."
+);

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::error::unique_violation;
 use crate::page::{Page, PageRequest, keyed, keyset, page_of};
+use crate::scoped::org_scoped;
 use crate::{EmbeddingSpace, RagError};
 
 /// A dataset.
@@ -125,21 +126,6 @@ impl Dataset {
             .await
     }
 
-    /// The dataset with `id` in this organization.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DatasetId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The organization's datasets, newest first.
     pub async fn list(
         conn: &mut AsyncPgConnection,
@@ -188,65 +174,6 @@ impl Dataset {
             })
             .await
     }
-
-    /// Deletes the dataset and its chunks.
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DatasetId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(datasets::table)
-                    .filter(
-                        datasets::id
-                            .eq(id)
-                            .and(datasets::organizationId.eq(scope.organization_id())),
-                    )
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    pub(crate) async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DatasetId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(datasets::table
-            .filter(
-                datasets::id
-                    .eq(id)
-                    .and(datasets::organizationId.eq(scope.organization_id())),
-            )
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
-
-    /// The dataset as a parent another row links to: refused unless in this organization.
-    pub(crate) async fn parent(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DatasetId,
-    ) -> Result<Self, RagError> {
-        Self::find(tx, scope, id)
-            .await?
-            .ok_or_else(|| RagError::ForeignParent {
-                entity: "dataset",
-                id: id.to_string(),
-            })
-    }
-}
-
-fn not_found(id: &DatasetId) -> RagError {
-    RagError::NotFound {
-        entity: "dataset",
-        id: id.to_string(),
-    }
 }
 
 fn duplicate_slug(e: diesel::result::Error, slug: &str) -> RagError {
@@ -255,3 +182,11 @@ fn duplicate_slug(e: diesel::result::Error, slug: &str) -> RagError {
         _ => e.into(),
     }
 }
+
+org_scoped!(
+    Dataset,
+    datasets,
+    DatasetId,
+    "dataset",
+    "Deletes the dataset and its chunks."
+);

@@ -12,6 +12,7 @@ use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::page::{Page, PageRequest, keyed, keyset, page_of};
+use crate::scoped::org_scoped;
 use crate::{Dataset, EmbeddingSpace, RagError};
 
 /// A document.
@@ -122,21 +123,6 @@ impl Document {
             .await
     }
 
-    /// The document with `id` in this organization.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DocumentId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The organization's documents, newest first; only those of `dataset` when given.
     pub async fn list(
         conn: &mut AsyncPgConnection,
@@ -192,58 +178,6 @@ impl Document {
             })
             .await
     }
-
-    /// Deletes the document and its chunks.
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DocumentId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(documents::table)
-                    .filter(
-                        documents::id
-                            .eq(id)
-                            .and(documents::organizationId.eq(scope.organization_id())),
-                    )
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    pub(crate) async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DocumentId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(documents::table
-            .filter(
-                documents::id
-                    .eq(id)
-                    .and(documents::organizationId.eq(scope.organization_id())),
-            )
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
-
-    /// The document as a parent another row links to: refused unless in this organization.
-    pub(crate) async fn parent(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &DocumentId,
-    ) -> Result<Self, RagError> {
-        Self::find(tx, scope, id)
-            .await?
-            .ok_or_else(|| RagError::ForeignParent {
-                entity: "document",
-                id: id.to_string(),
-            })
-    }
 }
 
 async fn check_parents(
@@ -261,9 +195,10 @@ async fn check_parents(
     Ok(())
 }
 
-fn not_found(id: &DocumentId) -> RagError {
-    RagError::NotFound {
-        entity: "document",
-        id: id.to_string(),
-    }
-}
+org_scoped!(
+    Document,
+    documents,
+    DocumentId,
+    "document",
+    "Deletes the document and its chunks."
+);

@@ -11,6 +11,7 @@ mod ingest;
 mod message;
 mod page;
 mod prepared;
+mod scoped;
 mod search;
 mod space;
 mod vector;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::RagError;
 use crate::error::unique_violation;
 use crate::page::{Page, PageRequest, keyed, keyset, page_of};
+use crate::scoped::org_scoped;
 
 /// The largest dimension a space may have: pgvector indexes `vector` up to 2000
 /// dimensions and `halfvec` up to 4000; a larger space could never be indexed.
@@ -136,21 +137,6 @@ impl EmbeddingSpace {
             .await
     }
 
-    /// The space with `id` in this organization.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &EmbeddingSpaceId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The organization's spaces, newest first.
     pub async fn list(
         conn: &mut AsyncPgConnection,
@@ -199,67 +185,6 @@ impl EmbeddingSpace {
             })
             .await
     }
-
-    /// Deletes the space (its chunks go with it; datasets, documents and messages keep
-    /// their rows with the space cleared, as the schema's foreign keys say).
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &EmbeddingSpaceId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(embedding_spaces::table)
-                    .filter(
-                        embedding_spaces::id
-                            .eq(id)
-                            .and(embedding_spaces::organizationId.eq(scope.organization_id())),
-                    )
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    /// The space, if it is in this organization (inside a scope transaction).
-    pub(crate) async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &EmbeddingSpaceId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(embedding_spaces::table
-            .filter(
-                embedding_spaces::id
-                    .eq(id)
-                    .and(embedding_spaces::organizationId.eq(scope.organization_id())),
-            )
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
-
-    /// The space as a parent another row links to: refused unless in this organization.
-    pub(crate) async fn parent(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &EmbeddingSpaceId,
-    ) -> Result<Self, RagError> {
-        Self::find(tx, scope, id)
-            .await?
-            .ok_or_else(|| RagError::ForeignParent {
-                entity: "embedding space",
-                id: id.to_string(),
-            })
-    }
-}
-
-fn not_found(id: &EmbeddingSpaceId) -> RagError {
-    RagError::NotFound {
-        entity: "embedding space",
-        id: id.to_string(),
-    }
 }
 
 fn duplicate_name(e: diesel::result::Error, name: &str) -> RagError {
@@ -270,3 +195,11 @@ fn duplicate_name(e: diesel::result::Error, name: &str) -> RagError {
         _ => e.into(),
     }
 }
+
+org_scoped!(
+    EmbeddingSpace,
+    embedding_spaces,
+    EmbeddingSpaceId,
+    "embedding space",
+    "Deletes the space (its chunks go with it; datasets, documents and messages keep their rows with the space cleared, as the schema's foreign keys say)."
+);
