@@ -14,8 +14,9 @@ use pgvector::Vector;
 use serde_json::Value;
 
 use crate::error::unique_violation;
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::{Dataset, Document, EmbeddingSpace, RagError, validate_vector};
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// A chunk.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]

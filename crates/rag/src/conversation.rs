@@ -13,8 +13,9 @@ use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::RagError;
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::scoped::org_scoped;
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]

@@ -13,9 +13,10 @@ use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::error::unique_violation;
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::scoped::org_scoped;
 use crate::{EmbeddingSpace, RagError};
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// A dataset.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]

@@ -11,9 +11,10 @@ use neonhub_schema::schema::documents;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::scoped::org_scoped;
 use crate::{Dataset, EmbeddingSpace, RagError};
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// A document.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]

@@ -1,6 +1,6 @@
 //! The RAG crate's errors: database failures plus one variant per business failure.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 
 /// Everything a RAG repository function can fail with. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +112,4 @@ pub enum RagError {
     Database(#[from] DieselError),
 }
 
-/// The name of the unique constraint or index a violation reports, if it is one.
-pub(crate) fn unique_violation(e: &DieselError) -> Option<&str> {
-    match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            info.constraint_name()
-        }
-        _ => None,
-    }
-}
+pub(crate) use neonhub_schema::unique_violation;

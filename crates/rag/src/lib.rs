@@ -9,7 +9,6 @@ mod hybrid;
 mod index;
 mod ingest;
 mod message;
-mod page;
 mod prepared;
 mod scoped;
 mod search;
@@ -28,7 +27,7 @@ pub use index::{
 };
 pub use ingest::{ChunkRow, IngestTarget};
 pub use message::{Message, MessageChanges, NewMessage};
-pub use page::{Cursor, Page, PageRequest};
+pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use search::{
     Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES, Hit, IterativeScan, SearchFilter, SearchOptions,
     SearchStatement, explain, search_statement, vector_search,

@@ -14,8 +14,9 @@ use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
 use serde_json::Value;
 
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::{Conversation, EmbeddingSpace, RagError, validate_vector};
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// A message.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]

@@ -13,8 +13,9 @@ use serde_json::Value;
 
 use crate::RagError;
 use crate::error::unique_violation;
-use crate::page::{Page, PageRequest, keyed, keyset, page_of};
 use crate::scoped::org_scoped;
+use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::{keyed, keyset};
 
 /// The largest dimension a space may have: pgvector indexes `vector` up to 2000
 /// dimensions and `halfvec` up to 4000; a larger space could never be indexed.

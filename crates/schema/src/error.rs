@@ -19,3 +19,24 @@ impl UnknownEnumLabel {
         }
     }
 }
+
+/// The name of the unique constraint or index a violation reports, if `e` is one; domain
+/// crates match on it to turn the violation into a named error.
+pub fn unique_violation(e: &diesel::result::Error) -> Option<&str> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => info.constraint_name(),
+        _ => None,
+    }
+}
+
+/// The name of the foreign key a violation reports, if `e` is one.
+pub fn foreign_key_violation(e: &diesel::result::Error) -> Option<&str> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+            info.constraint_name()
+        }
+        _ => None,
+    }
+}

@@ -9,6 +9,7 @@ pub mod enums;
 pub mod error;
 pub mod ids;
 pub mod migrate;
+pub mod page;
 pub mod pool;
 pub mod pooler;
 pub mod tenant;
@@ -25,9 +26,9 @@ pub use verification_tokens_table::verification_tokens;
 
 pub use citext::Citext;
 pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
-pub use error::UnknownEnumLabel;
+pub use error::{UnknownEnumLabel, foreign_key_violation, unique_violation};
 pub use migrate::{MIGRATIONS, MigrateError};
 /// Re-exported so every crate names the same pgvector types.
 pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};
-pub use tenant::TenantScope;
+pub use tenant::{Actor, TenantScope};

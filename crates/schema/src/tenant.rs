@@ -3,7 +3,7 @@
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
-use crate::ids::OrganizationId;
+use crate::ids::{OrganizationId, UserId};
 
 diesel::define_sql_function! {
     /// PostgreSQL's `set_config(name, value, is_local)`.
@@ -22,12 +22,60 @@ pub const CURRENT_ORG_SETTING: &str = "app.current_org";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantScope {
     org: OrganizationId,
+    actor: Actor,
+}
+
+/// Who acts through a scope: recorded in the audit log, and what identity's privileged
+/// operations re-check permissions for inside their own transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// Trusted system code (jobs, seed, CLI): no user, every permission.
+    System,
+    /// A user whose membership was checked (by `neonhub_identity::authorize`).
+    User(UserId),
+}
+
+impl Actor {
+    /// The user, if a user acts.
+    pub fn user_id(&self) -> Option<&UserId> {
+        match self {
+            Actor::System => None,
+            Actor::User(user) => Some(user),
+        }
+    }
+
+    /// `"system"` or `"user"`, as the audit log's `actorType` records it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::System => "system",
+            Actor::User(_) => "user",
+        }
+    }
 }
 
 impl TenantScope {
     /// A scope for trusted system code (jobs, seed, CLI) that has no user to authorize.
     pub fn trusted_system(org: OrganizationId) -> Self {
-        Self { org }
+        Self {
+            org,
+            actor: Actor::System,
+        }
+    }
+
+    /// A scope for `user` in `org`, for code that has just checked the user's active
+    /// membership and permission itself (`neonhub_identity::authorize` and the identity
+    /// operations a user performs on their own membership). As greppable as
+    /// [`TenantScope::trusted_system`]; applications call `authorize` instead.
+    pub fn trusted_user(org: OrganizationId, user: UserId) -> Self {
+        Self {
+            org,
+            actor: Actor::User(user),
+        }
+    }
+
+    /// Who acts through this scope.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     /// The organization this scope acts for.

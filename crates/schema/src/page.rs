@@ -1,4 +1,4 @@
-//! Keyset pagination, newest first.
+//! Keyset pagination, newest first, shared by every domain crate's `list` functions.
 
 use chrono::NaiveDateTime;
 
@@ -43,12 +43,13 @@ impl PageRequest {
         }
     }
 
-    pub(crate) fn clamped_limit(&self) -> i64 {
+    /// The page size, clamped to 1..=500.
+    pub fn clamped_limit(&self) -> i64 {
         self.limit.clamp(1, 500)
     }
 
     /// One row more than the page holds: its presence says whether another page follows.
-    pub(crate) fn fetch_limit(&self) -> i64 {
+    pub fn fetch_limit(&self) -> i64 {
         self.clamped_limit() + 1
     }
 }
@@ -63,12 +64,13 @@ pub struct Page<T> {
 }
 
 /// Rows that can be paginated by `(createdAt, id)`.
-pub(crate) trait Keyed {
+pub trait Keyed {
+    /// The cursor that resumes after this row.
     fn cursor(&self) -> Cursor;
 }
 
 /// Turns `limit + 1` fetched rows into a page and the cursor of the next.
-pub(crate) fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page<T> {
+pub fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page<T> {
     let limit = request.clamped_limit() as usize;
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -81,8 +83,11 @@ pub(crate) fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page
 }
 
 /// Applies the keyset filter and order of `$page` on `$table` to a boxed `$query`.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! keyset {
     ($query:expr, $table:ident, $page:expr) => {{
+        use diesel::{BoolExpressionMethods as _, ExpressionMethods as _, QueryDsl as _};
         let mut query = $query;
         if let Some(c) = &$page.after {
             query = query.filter(
@@ -96,9 +101,10 @@ macro_rules! keyset {
             .limit($page.fetch_limit())
     }};
 }
-pub(crate) use keyset;
 
 /// Implements [`Keyed`] for a model with `created_at` and a typed `id`.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! keyed {
     ($($model:ty),*) => {$(
         impl $crate::page::Keyed for $model {
@@ -108,4 +114,3 @@ macro_rules! keyed {
         }
     )*};
 }
-pub(crate) use keyed;

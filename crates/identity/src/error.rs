@@ -1,0 +1,117 @@
+//! The identity crate's errors: database failures plus one variant per business failure.
+
+use diesel::result::Error as DieselError;
+
+use crate::authorize::Denied;
+use crate::membership::MemberStatus;
+
+/// Everything an identity repository function can fail with. Nothing is written when it
+/// fails: each function runs in one transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The row does not exist in this organization (it may exist in another: not said).
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: &'static str,
+        /// Its id (or slug).
+        id: String,
+    },
+    /// The acting user lacks a permission the operation needs.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The change would leave the organization without an active owner.
+    #[error("organization {organization} would be left without an active owner")]
+    LastOwner {
+        /// The organization.
+        organization: String,
+    },
+    /// A slug (organization or role) that is not lower-case letters, digits and hyphens.
+    #[error("invalid slug {slug:?}: {reason}")]
+    InvalidSlug {
+        /// The slug given.
+        slug: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A permission key that is not `area:action` in lower case.
+    #[error(
+        "invalid permission key {0:?}: expected `area:action` (lower-case letters, digits, `_`)"
+    )]
+    InvalidPermissionKey(String),
+    /// The organization slug is taken.
+    #[error("an organization with slug {0:?} already exists")]
+    DuplicateOrganizationSlug(String),
+    /// The role slug is taken in this organization.
+    #[error("a role with slug {0:?} already exists in this organization")]
+    DuplicateRoleSlug(String),
+    /// The permission key exists in this organization already.
+    #[error("permission {0:?} already exists in this organization")]
+    DuplicatePermission(String),
+    /// The user already has a membership (of any status) in this organization.
+    #[error("user {0} is already a member of (or invited to) this organization")]
+    AlreadyMember(String),
+    /// The user does not exist.
+    #[error("user {0} does not exist")]
+    UserNotFound(String),
+    /// A role that is not one of this organization's roles.
+    #[error("role {0} does not belong to this organization")]
+    RoleNotInOrganization(String),
+    /// A permission key this organization does not define.
+    #[error("permission {0:?} is not defined in this organization")]
+    UnknownPermission(String),
+    /// The membership is not in a status the action applies to.
+    #[error("cannot {action} a membership that is {status}")]
+    InvalidTransition {
+        /// The action attempted (`accept`, `suspend`, ...).
+        action: &'static str,
+        /// The membership's current status.
+        status: MemberStatus,
+    },
+    /// A default role cannot be deleted, and the owner role's permissions are fixed.
+    #[error("role {slug:?} is protected: {reason}")]
+    ProtectedRole {
+        /// The role's slug.
+        slug: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A label read from a text status column that this crate does not know.
+    #[error(transparent)]
+    UnknownLabel(#[from] neonhub_schema::UnknownEnumLabel),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[from] DieselError),
+}
+
+impl IdentityError {
+    pub(crate) fn not_found(entity: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Validates a slug: 1 to 64 lower-case ASCII letters, digits and inner hyphens.
+pub(crate) fn check_slug(slug: &str) -> Result<(), IdentityError> {
+    let reason = if slug.is_empty() || slug.len() > 64 {
+        Some("1 to 64 characters")
+    } else if !slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Some("only lower-case letters, digits and hyphens")
+    } else if slug.starts_with('-') || slug.ends_with('-') {
+        Some("no leading or trailing hyphen")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(IdentityError::InvalidSlug {
+            slug: slug.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
