@@ -6,6 +6,10 @@
 
 pub use neonhub_schema as schema;
 
+/// Identity: organizations, memberships, roles and permissions, `authorize`, the audit log.
+#[cfg(feature = "identity")]
+pub use neonhub_identity as identity;
+
 /// Retrieval: embedding spaces, datasets, documents, chunks, conversations, messages.
 #[cfg(feature = "rag")]
 pub use neonhub_rag as rag;

@@ -390,6 +390,18 @@ fn print_seed(report: &SeedReport) {
             t.existing
         );
     }
+    let a = &report.access;
+    out!(
+        "seed access: {} role(s), {} permission(s), {} grant(s) added{}",
+        a.roles_added,
+        a.permissions_added,
+        a.grants_added,
+        if a.admin_made_owner {
+            "; admin made owner"
+        } else {
+            ""
+        }
+    );
     out!(
         "seed: {} row(s) created, {} already present",
         report.created(),

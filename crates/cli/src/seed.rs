@@ -13,6 +13,7 @@ use std::str::FromStr;
 use chrono::{Duration, NaiveTime};
 use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use neonhub_identity::{IdentityError, Membership, Organization};
 use neonhub_schema::enums::{AgentKind, AgentStatus, ConnectorKind};
 use neonhub_schema::ids::*;
 use neonhub_schema::schema::*;
@@ -30,6 +31,9 @@ pub enum SeedError {
     /// The seed data names an enum label the schema lacks.
     #[error("seed data is invalid: {0}")]
     Label(#[from] UnknownEnumLabel),
+    /// Installing the organization's roles and permissions failed.
+    #[error("seeding roles and permissions failed: {0}")]
+    Access(#[from] IdentityError),
 }
 
 /// What one seed run did, per table.
@@ -37,6 +41,22 @@ pub enum SeedError {
 pub struct SeedReport {
     /// table -> counts, in the order the seed writes them.
     pub tables: Vec<TableReport>,
+    /// The organization's roles and permissions (beyond SEED_DATA.md's rows).
+    pub access: AccessReport,
+}
+
+/// What the seed added of the organization's default roles, permissions and grants, and
+/// whether it made the admin the owner; all zero / false on a second run.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessReport {
+    /// Default roles created.
+    pub roles_added: usize,
+    /// Permission keys created.
+    pub permissions_added: usize,
+    /// Role-permission grants created.
+    pub grants_added: usize,
+    /// Whether the admin, who had no role, was given the owner role.
+    pub admin_made_owner: bool,
 }
 
 /// Rows created and found in one table.
@@ -84,7 +104,10 @@ impl Tally {
                 }
             })
             .collect();
-        SeedReport { tables }
+        SeedReport {
+            tables,
+            access: AccessReport::default(),
+        }
     }
 }
 
@@ -94,10 +117,16 @@ pub async fn seed(conn: &mut AsyncPgConnection) -> Result<SeedReport, SeedError>
         let mut tally = Tally::default();
         let org = ensure_organization(tx, &mut tally).await?;
         let scope = TenantScope::trusted_system(org);
-        scope
-            .transaction(tx, async |tx| seed_in_org(tx, &scope, &mut tally).await)
+        let access = scope
+            .transaction(tx, async |tx| {
+                let admin = seed_in_org(tx, &scope, &mut tally).await?;
+                seed_access(tx, &scope, &admin).await
+            })
             .await?;
-        Ok(tally.into_report())
+        Ok(SeedReport {
+            access,
+            ..tally.into_report()
+        })
     })
     .await
 }
@@ -128,11 +157,40 @@ async fn ensure_organization(
         .await?)
 }
 
+/// The default roles and permissions through `neonhub-identity`, and the admin as owner
+/// when the admin has no role yet (a role someone chose is left alone). Audited like any
+/// other change, and only when something changes, so the seed stays idempotent.
+async fn seed_access(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    admin: &UserId,
+) -> Result<AccessReport, SeedError> {
+    let installed = Organization::install_defaults(conn, scope).await?;
+    let role: Option<Option<OrganizationRoleId>> = organization_members::table
+        .filter(organization_members::organizationId.eq(scope.organization_id()))
+        .filter(organization_members::userId.eq(admin))
+        .select(organization_members::roleId)
+        .first(conn)
+        .await
+        .optional()?;
+    let admin_made_owner = matches!(role, Some(None));
+    if admin_made_owner {
+        Membership::change_role(conn, scope, admin, &installed.roles.owner).await?;
+    }
+    Ok(AccessReport {
+        roles_added: installed.roles_added,
+        permissions_added: installed.permissions_added,
+        grants_added: installed.grants_added,
+        admin_made_owner,
+    })
+}
+
+/// Seeds the rows of SEED_DATA.md in the organization; returns the admin's id.
 async fn seed_in_org(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,
     tally: &mut Tally,
-) -> Result<(), SeedError> {
+) -> Result<UserId, SeedError> {
     let org = scope.organization_id();
     let now = time::now();
 
@@ -392,5 +450,5 @@ async fn seed_in_org(
             .await?;
         tally.note("tools", inserted == 1);
     }
-    Ok(())
+    Ok(admin)
 }

@@ -3,8 +3,10 @@
 use diesel::sql_types::{BigInt, Jsonb, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use neonhub_cli::seed::seed;
+use neonhub_cli::seed::{AccessReport, seed};
 use neonhub_cli::seed_data::SEED_COUNTS;
+use neonhub_identity::{Organization, PERMISSIONS, authorize};
+use neonhub_schema::ids::UserId;
 use neonhub_testing::TestDatabase;
 
 #[derive(QueryableByName)]
@@ -75,8 +77,40 @@ async fn seeds_exactly_52_rows_and_a_second_run_changes_nothing() {
     assert_eq!(SEED_COUNTS.iter().map(|(_, n)| n).sum::<i64>(), 52);
     let before = snapshot(&mut conn).await;
 
+    // Beyond the 52: the organization's default roles and permissions, the admin as owner.
+    let access = &first.access;
+    assert_eq!(
+        (
+            access.roles_added,
+            access.permissions_added,
+            access.admin_made_owner
+        ),
+        (4, PERMISSIONS.len(), true)
+    );
+    let org = Organization::id_for_slug(&mut conn, "primary")
+        .await
+        .unwrap();
+    let admin: Text1 = sql_query("SELECT id AS v FROM users WHERE email = 'admin@neonhub.ai'")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let admin = UserId::from_string(admin.v);
+    for p in PERMISSIONS {
+        authorize(&mut conn, &org, &admin, p.key).await.unwrap();
+    }
+    let identity_rows = "SELECT (SELECT count(*) FROM organization_roles) + (SELECT count(*) FROM organization_permissions)
+                       + (SELECT count(*) FROM role_permissions) + (SELECT count(*) FROM audit_logs) AS n";
+    let identity_before = count(&mut conn, identity_rows).await;
+    assert_eq!(
+        identity_before,
+        4 + PERMISSIONS.len() as i64 + access.grants_added as i64 + 2,
+        "roles, permissions, grants and two audit rows (defaults installed, admin made owner)"
+    );
+
     let second = seed(&mut conn).await.unwrap();
     assert_eq!((second.created(), second.existing()), (0, 52));
+    assert_eq!(second.access, AccessReport::default());
+    assert_eq!(count(&mut conn, identity_rows).await, identity_before);
     assert_eq!(
         snapshot(&mut conn).await,
         before,
@@ -158,6 +192,8 @@ async fn a_failing_seed_writes_nothing() {
     assert!(err.to_string().contains("no_social"), "{err}");
     let total: i64 = counts(&mut conn).await.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 0, "a failed seed left rows behind");
+    let roles = count(&mut conn, "SELECT count(*) AS n FROM organization_roles").await;
+    assert_eq!(roles, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -781,11 +781,7 @@ async fn concurrent_demotions_of_the_last_two_owners_let_exactly_one_through() {
 
     let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 1, "exactly one demotion succeeds: {a:?} / {b:?}");
-    let refused = if a.is_err() {
-        a.unwrap_err()
-    } else {
-        b.unwrap_err()
-    };
+    let refused = a.err().or(b.err()).unwrap();
     assert!(
         matches!(refused, IdentityError::LastOwner { .. }),
         "{refused}"
