@@ -48,6 +48,10 @@ pub mod actions {
     pub const PERMISSION_REVOKED: &str = "role.permission_revoked";
     /// A custom permission key was created.
     pub const PERMISSION_CREATED: &str = "permission.created";
+    /// An API key was issued.
+    pub const API_KEY_ISSUED: &str = "api_key.issued";
+    /// An API key was revoked.
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
 }
 
 /// One audit row.

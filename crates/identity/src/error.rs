@@ -76,6 +76,35 @@ pub enum IdentityError {
         /// Why.
         reason: &'static str,
     },
+    /// Not an email address (`local@domain`, no spaces).
+    #[error("invalid email address {0:?}")]
+    InvalidEmail(String),
+    /// The (normalized) email belongs to another user.
+    #[error("a user with email {0:?} already exists")]
+    DuplicateEmail(String),
+    /// The provider account is linked already.
+    #[error("{provider} account {provider_account_id} is already linked")]
+    DuplicateAccount {
+        /// The provider.
+        provider: String,
+        /// The account at the provider.
+        provider_account_id: String,
+    },
+    /// The operation records a user (creator, author) and the scope acts for the system.
+    #[error("{0} needs a user acting, not the system")]
+    UserActorRequired(&'static str),
+    /// The user has no membership in this organization.
+    #[error("user {0} is not a member of this organization")]
+    NotAMember(String),
+    /// A rating outside 1 to 5.
+    #[error("rating {0} is out of range: 1 to 5")]
+    InvalidRating(i32),
+    /// A setting value the schema would accept but the product does not.
+    #[error("invalid setting: {0}")]
+    InvalidSetting(&'static str),
+    /// The operating system's random source failed.
+    #[error("no randomness from the operating system: {0}")]
+    Randomness(String),
     /// A label read from a text status column that this crate does not know.
     #[error(transparent)]
     UnknownLabel(#[from] neonhub_schema::UnknownEnumLabel),

@@ -14,9 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, OrganizationMemberId, OrganizationRoleId, UserId};
 use neonhub_schema::page::{Page, PageRequest, page_of};
 use neonhub_schema::schema::{organization_members as om, organization_roles};
-use neonhub_schema::{
-    TenantScope, UnknownEnumLabel, foreign_key_violation, keyed, keyset, time, unique_violation,
-};
+use neonhub_schema::{TenantScope, foreign_key_violation, keyed, keyset, time, unique_violation};
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
@@ -25,74 +23,15 @@ use crate::catalogue::{DefaultRole, keys};
 use crate::error::IdentityError;
 use crate::organization::lock;
 
-/// Where a membership stands (the text column `organization_members.status`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[diesel(sql_type = diesel::sql_types::Text)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberStatus {
-    /// Invited, not yet accepted: no access.
-    Invited,
-    /// A member with the access of its role.
-    Active,
-    /// Suspended: no access until reactivated.
-    Suspended,
-}
-
-impl MemberStatus {
-    /// The stored label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-        }
-    }
-}
-
-impl std::fmt::Display for MemberStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for MemberStatus {
-    type Err = UnknownEnumLabel;
-    fn from_str(label: &str) -> Result<Self, Self::Err> {
-        match label {
-            "invited" => Ok(Self::Invited),
-            "active" => Ok(Self::Active),
-            "suspended" => Ok(Self::Suspended),
-            other => Err(UnknownEnumLabel::new("organization_members.status", other)),
-        }
-    }
-}
-
-impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for MemberStatus {
-    fn to_sql<'b>(
-        &'b self,
-        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-    ) -> diesel::serialize::Result {
-        <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-            self.as_str(),
-            out,
-        )
-    }
-}
-
-impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for MemberStatus {
-    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        Ok(std::str::from_utf8(bytes.as_bytes())?.parse()?)
+neonhub_schema::text_enum! {
+    /// Where a membership stands (the text column `organization_members.status`).
+    MemberStatus, "organization_members.status" {
+        /// Invited, not yet accepted: no access.
+        Invited = "invited",
+        /// A member with the access of its role.
+        Active = "active",
+        /// Suspended: no access until reactivated.
+        Suspended = "suspended",
     }
 }
 

@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod page;
 pub mod pool;
 pub mod pooler;
+pub mod secret;
 pub mod tenant;
 pub mod time;
 pub mod tls;
@@ -31,4 +32,5 @@ pub use migrate::{MIGRATIONS, MigrateError};
 /// Re-exported so every crate names the same pgvector types.
 pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};
+pub use secret::Secret;
 pub use tenant::{Actor, TenantScope};

@@ -179,3 +179,66 @@ macro_rules! int_id {
         }
     };
 }
+
+/// Declares a Rust enum for a `text` column that holds a fixed set of labels (the schema
+/// has no enum type for it): parsing an unknown label is an [`crate::UnknownEnumLabel`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $column:literal { $($(#[$vmeta:meta])* $variant:ident = $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow, serde::Serialize, serde::Deserialize)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[serde(rename = $label)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every variant.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The stored label.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $label,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::UnknownEnumLabel;
+            fn from_str(label: &str) -> Result<Self, Self::Err> {
+                match label {
+                    $($label => Ok(Self::$variant),)+
+                    other => Err($crate::UnknownEnumLabel::new($column, other)),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                Ok(std::str::from_utf8(bytes.as_bytes())?.parse::<Self>()?)
+            }
+        }
+    };
+}

@@ -20,3 +20,8 @@ pub fn to_db(at: DateTime<Utc>) -> NaiveDateTime {
 pub fn from_db(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
 }
+
+/// A naive UTC time truncated to milliseconds, as the schema stores it.
+pub fn truncate(at: NaiveDateTime) -> NaiveDateTime {
+    at.trunc_subsecs(3)
+}

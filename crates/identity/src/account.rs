@@ -1,0 +1,156 @@
+//! Accounts: a user's sign-in with an OAuth provider (provider + provider account unique).
+
+use diesel::prelude::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
+    SelectableHelper,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::ids::{AccountId, UserId};
+use neonhub_schema::schema::accounts;
+use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
+
+use crate::error::IdentityError;
+
+/// A linked provider account. Its tokens are [`Secret`]s: never printed.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// The user it signs in.
+    #[diesel(column_name = userId)]
+    pub user_id: UserId,
+    /// `oauth`, `email`, ...
+    #[diesel(column_name = type_)]
+    pub kind: String,
+    /// The provider (`google`, `github`, ...).
+    pub provider: String,
+    /// The user's id at the provider.
+    #[diesel(column_name = providerAccountId)]
+    pub provider_account_id: String,
+    /// Refresh token.
+    pub refresh_token: Option<Secret>,
+    /// Access token.
+    pub access_token: Option<Secret>,
+    /// Access token expiry (seconds since the epoch, as the providers give it).
+    pub expires_at: Option<i32>,
+    /// Token type.
+    pub token_type: Option<String>,
+    /// Granted scope.
+    pub scope: Option<String>,
+    /// OpenID Connect id token.
+    pub id_token: Option<Secret>,
+    /// Provider session state.
+    pub session_state: Option<String>,
+}
+
+/// An account to link.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount<'a> {
+    /// `oauth`, `email`, ...
+    pub kind: &'a str,
+    /// The provider.
+    pub provider: &'a str,
+    /// The user's id at the provider.
+    pub provider_account_id: &'a str,
+    /// Refresh token.
+    pub refresh_token: Option<&'a Secret>,
+    /// Access token.
+    pub access_token: Option<&'a Secret>,
+    /// Access token expiry (epoch seconds).
+    pub expires_at: Option<i32>,
+    /// Token type.
+    pub token_type: Option<&'a str>,
+    /// Granted scope.
+    pub scope: Option<&'a str>,
+    /// Id token.
+    pub id_token: Option<&'a Secret>,
+}
+
+impl Account {
+    /// Links a provider account to `user`.
+    pub async fn link(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+        new: &NewAccount<'_>,
+    ) -> Result<Account, IdentityError> {
+        diesel::insert_into(accounts::table)
+            .values((
+                accounts::id.eq(AccountId::generate()),
+                accounts::userId.eq(user),
+                accounts::type_.eq(new.kind),
+                accounts::provider.eq(new.provider),
+                accounts::providerAccountId.eq(new.provider_account_id),
+                accounts::refresh_token.eq(new.refresh_token),
+                accounts::access_token.eq(new.access_token),
+                accounts::expires_at.eq(new.expires_at),
+                accounts::token_type.eq(new.token_type),
+                accounts::scope.eq(new.scope),
+                accounts::id_token.eq(new.id_token),
+            ))
+            .returning(Account::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| {
+                if unique_violation(&e) == Some("accounts_provider_providerAccountId_key") {
+                    IdentityError::DuplicateAccount {
+                        provider: new.provider.to_owned(),
+                        provider_account_id: new.provider_account_id.to_owned(),
+                    }
+                } else if foreign_key_violation(&e) == Some("accounts_userId_fkey") {
+                    IdentityError::UserNotFound(user.to_string())
+                } else {
+                    e.into()
+                }
+            })
+    }
+
+    /// The account for a provider's user id (the sign-in lookup).
+    pub async fn by_provider(
+        conn: &mut AsyncPgConnection,
+        provider: &str,
+        provider_account_id: &str,
+    ) -> Result<Option<Account>, IdentityError> {
+        Ok(accounts::table
+            .filter(
+                accounts::provider
+                    .eq(provider)
+                    .and(accounts::providerAccountId.eq(provider_account_id)),
+            )
+            .select(Account::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// The user's linked accounts, by provider.
+    pub async fn for_user(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+    ) -> Result<Vec<Account>, IdentityError> {
+        Ok(accounts::table
+            .filter(accounts::userId.eq(user))
+            .order((accounts::provider, accounts::id))
+            .select(Account::as_select())
+            .load(conn)
+            .await?)
+    }
+
+    /// Unlinks one of the user's accounts (another user's id is not found).
+    pub async fn unlink(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+        id: &AccountId,
+    ) -> Result<(), IdentityError> {
+        let n = diesel::delete(
+            accounts::table.filter(accounts::id.eq(id).and(accounts::userId.eq(user))),
+        )
+        .execute(conn)
+        .await?;
+        if n == 0 {
+            Err(IdentityError::not_found("account", id))
+        } else {
+            Ok(())
+        }
+    }
+}

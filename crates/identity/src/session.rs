@@ -1,0 +1,125 @@
+//! Sessions: a browser session of a user, found by its token while unexpired.
+//!
+//! Tokens are stored as they are (the NeonHub web app looks them up by value, so hashing
+//! them here would lock it out); they are 32 random bytes and never printed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
+    SelectableHelper,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::ids::{SessionId, UserId};
+use neonhub_schema::schema::sessions;
+use neonhub_schema::{Secret, foreign_key_violation, time};
+
+use crate::error::IdentityError;
+use crate::token::random_hex;
+
+/// A session.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// The token the browser holds.
+    #[diesel(column_name = sessionToken)]
+    pub token: Secret,
+    /// The signed-in user.
+    #[diesel(column_name = userId)]
+    pub user_id: UserId,
+    /// When it stops being valid (UTC).
+    pub expires: NaiveDateTime,
+}
+
+impl Session {
+    /// Starts a session for `user` that ends at `expires`, with a fresh random token.
+    pub async fn create(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+        expires: NaiveDateTime,
+    ) -> Result<Session, IdentityError> {
+        let token = Secret::new(random_hex(32)?);
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::id.eq(SessionId::generate()),
+                sessions::sessionToken.eq(&token),
+                sessions::userId.eq(user),
+                sessions::expires.eq(time::truncate(expires)),
+            ))
+            .returning(Session::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| match foreign_key_violation(&e) {
+                Some("sessions_userId_fkey") => IdentityError::UserNotFound(user.to_string()),
+                _ => e.into(),
+            })
+    }
+
+    /// The unexpired session with `token`; an expired one is never returned.
+    pub async fn by_token(
+        conn: &mut AsyncPgConnection,
+        token: &str,
+    ) -> Result<Option<Session>, IdentityError> {
+        Ok(sessions::table
+            .filter(
+                sessions::sessionToken
+                    .eq(token)
+                    .and(sessions::expires.gt(time::now())),
+            )
+            .select(Session::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
+    /// Moves the session's end (sliding sessions); `false` if it is gone or expired.
+    pub async fn extend(
+        conn: &mut AsyncPgConnection,
+        token: &str,
+        expires: NaiveDateTime,
+    ) -> Result<bool, IdentityError> {
+        let n = diesel::update(
+            sessions::table.filter(
+                sessions::sessionToken
+                    .eq(token)
+                    .and(sessions::expires.gt(time::now())),
+            ),
+        )
+        .set(sessions::expires.eq(time::truncate(expires)))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    }
+
+    /// Ends the session with `token` (signing out); `false` if there was none.
+    pub async fn delete(conn: &mut AsyncPgConnection, token: &str) -> Result<bool, IdentityError> {
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::sessionToken.eq(token)))
+                .execute(conn)
+                .await?
+                == 1,
+        )
+    }
+
+    /// Ends every session of `user` (sign out everywhere); returns how many.
+    pub async fn delete_for_user(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+    ) -> Result<usize, IdentityError> {
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::userId.eq(user)))
+                .execute(conn)
+                .await?,
+        )
+    }
+
+    /// Deletes every expired session in one statement; returns how many.
+    pub async fn delete_expired(conn: &mut AsyncPgConnection) -> Result<usize, IdentityError> {
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::expires.le(time::now())))
+                .execute(conn)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! Verification tokens (email sign-in links, email confirmation): each works once.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::{Secret, time, verification_tokens};
+
+use crate::error::IdentityError;
+use crate::token::random_hex;
+
+/// A verification token, as issued: hand `token` to the recipient (it never prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationToken {
+    /// What it verifies (usually an email address).
+    pub identifier: String,
+    /// The token.
+    pub token: Secret,
+    /// When it stops working (UTC).
+    pub expires: NaiveDateTime,
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    /// No such token for this identifier (never issued, or already used).
+    #[error("verification token is invalid or already used")]
+    Invalid,
+    /// The token existed but had expired; it is gone now.
+    #[error("verification token expired")]
+    Expired,
+}
+
+impl VerificationToken {
+    /// Issues a fresh random token for `identifier`, valid until `expires`.
+    pub async fn issue(
+        conn: &mut AsyncPgConnection,
+        identifier: &str,
+        expires: NaiveDateTime,
+    ) -> Result<VerificationToken, IdentityError> {
+        let issued = VerificationToken {
+            identifier: identifier.to_owned(),
+            token: Secret::new(random_hex(32)?),
+            expires: time::truncate(expires),
+        };
+        diesel::insert_into(verification_tokens::table)
+            .values((
+                verification_tokens::identifier.eq(&issued.identifier),
+                verification_tokens::token.eq(&issued.token),
+                verification_tokens::expires.eq(issued.expires),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(issued)
+    }
+
+    /// Consumes the token: one `DELETE ... RETURNING`, so of two concurrent consumptions
+    /// exactly one gets the row. An expired token is deleted too, and reported as such.
+    pub async fn consume(
+        conn: &mut AsyncPgConnection,
+        identifier: &str,
+        token: &str,
+    ) -> Result<Result<(), TokenRejected>, IdentityError> {
+        let expires: Option<NaiveDateTime> = diesel::delete(
+            verification_tokens::table.filter(
+                verification_tokens::identifier
+                    .eq(identifier)
+                    .and(verification_tokens::token.eq(token)),
+            ),
+        )
+        .returning(verification_tokens::expires)
+        .get_result(conn)
+        .await
+        .optional()?;
+        Ok(match expires {
+            None => Err(TokenRejected::Invalid),
+            Some(at) if at <= time::now() => Err(TokenRejected::Expired),
+            Some(_) => Ok(()),
+        })
+    }
+
+    /// Deletes every expired token in one statement; returns how many.
+    pub async fn delete_expired(conn: &mut AsyncPgConnection) -> Result<usize, IdentityError> {
+        Ok(diesel::delete(
+            verification_tokens::table.filter(verification_tokens::expires.le(time::now())),
+        )
+        .execute(conn)
+        .await?)
+    }
+}
