@@ -4,7 +4,7 @@ use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{AccountId, UserId};
 use neonhub_schema::schema::accounts;
 use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
@@ -74,35 +74,39 @@ impl Account {
         user: &UserId,
         new: &NewAccount<'_>,
     ) -> Result<Account, IdentityError> {
-        diesel::insert_into(accounts::table)
-            .values((
-                accounts::id.eq(AccountId::generate()),
-                accounts::userId.eq(user),
-                accounts::type_.eq(new.kind),
-                accounts::provider.eq(new.provider),
-                accounts::providerAccountId.eq(new.provider_account_id),
-                accounts::refresh_token.eq(new.refresh_token),
-                accounts::access_token.eq(new.access_token),
-                accounts::expires_at.eq(new.expires_at),
-                accounts::token_type.eq(new.token_type),
-                accounts::scope.eq(new.scope),
-                accounts::id_token.eq(new.id_token),
-            ))
-            .returning(Account::as_returning())
-            .get_result(conn)
-            .await
-            .map_err(|e| {
-                if unique_violation(&e) == Some("accounts_provider_providerAccountId_key") {
-                    IdentityError::DuplicateAccount {
-                        provider: new.provider.to_owned(),
-                        provider_account_id: new.provider_account_id.to_owned(),
+        // A savepoint when the caller is in a transaction: a violation leaves it usable.
+        conn.transaction(async |tx| {
+            diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(AccountId::generate()),
+                    accounts::userId.eq(user),
+                    accounts::type_.eq(new.kind),
+                    accounts::provider.eq(new.provider),
+                    accounts::providerAccountId.eq(new.provider_account_id),
+                    accounts::refresh_token.eq(new.refresh_token),
+                    accounts::access_token.eq(new.access_token),
+                    accounts::expires_at.eq(new.expires_at),
+                    accounts::token_type.eq(new.token_type),
+                    accounts::scope.eq(new.scope),
+                    accounts::id_token.eq(new.id_token),
+                ))
+                .returning(Account::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| {
+                    if unique_violation(&e) == Some("accounts_provider_providerAccountId_key") {
+                        IdentityError::DuplicateAccount {
+                            provider: new.provider.to_owned(),
+                            provider_account_id: new.provider_account_id.to_owned(),
+                        }
+                    } else if foreign_key_violation(&e) == Some("accounts_userId_fkey") {
+                        IdentityError::UserNotFound(user.to_string())
+                    } else {
+                        e.into()
                     }
-                } else if foreign_key_violation(&e) == Some("accounts_userId_fkey") {
-                    IdentityError::UserNotFound(user.to_string())
-                } else {
-                    e.into()
-                }
-            })
+                })
+        })
+        .await
     }
 
     /// The account for a provider's user id (the sign-in lookup).

@@ -8,7 +8,7 @@ use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{SessionId, UserId};
 use neonhub_schema::schema::sessions;
 use neonhub_schema::{Secret, foreign_key_violation, time};
@@ -40,20 +40,23 @@ impl Session {
         expires: NaiveDateTime,
     ) -> Result<Session, IdentityError> {
         let token = Secret::new(random_hex(32)?);
-        diesel::insert_into(sessions::table)
-            .values((
-                sessions::id.eq(SessionId::generate()),
-                sessions::sessionToken.eq(&token),
-                sessions::userId.eq(user),
-                sessions::expires.eq(time::truncate(expires)),
-            ))
-            .returning(Session::as_returning())
-            .get_result(conn)
-            .await
-            .map_err(|e| match foreign_key_violation(&e) {
-                Some("sessions_userId_fkey") => IdentityError::UserNotFound(user.to_string()),
-                _ => e.into(),
-            })
+        conn.transaction(async |tx| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(SessionId::generate()),
+                    sessions::sessionToken.eq(&token),
+                    sessions::userId.eq(user),
+                    sessions::expires.eq(time::truncate(expires)),
+                ))
+                .returning(Session::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| match foreign_key_violation(&e) {
+                    Some("sessions_userId_fkey") => IdentityError::UserNotFound(user.to_string()),
+                    _ => e.into(),
+                })
+        })
+        .await
     }
 
     /// The unexpired session with `token`; an expired one is never returned.

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::{
     AsChangeset, ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{UserId, UserSettingsId};
 use neonhub_schema::schema::user_settings;
 use neonhub_schema::{Secret, foreign_key_violation, time};
@@ -114,26 +114,31 @@ impl UserSettings {
         user: &UserId,
     ) -> Result<UserSettings, IdentityError> {
         let now = time::now();
-        diesel::insert_into(user_settings::table)
-            .values((
-                user_settings::id.eq(UserSettingsId::generate()),
-                user_settings::userId.eq(user),
-                user_settings::createdAt.eq(now),
-                user_settings::updatedAt.eq(now),
-            ))
-            .on_conflict(user_settings::userId)
-            .do_nothing()
-            .execute(conn)
-            .await
-            .map_err(|e| match foreign_key_violation(&e) {
-                Some("user_settings_userId_fkey") => IdentityError::UserNotFound(user.to_string()),
-                _ => e.into(),
-            })?;
-        Ok(user_settings::table
-            .filter(user_settings::userId.eq(user))
-            .select(UserSettings::as_select())
-            .first(conn)
-            .await?)
+        conn.transaction(async |tx| {
+            diesel::insert_into(user_settings::table)
+                .values((
+                    user_settings::id.eq(UserSettingsId::generate()),
+                    user_settings::userId.eq(user),
+                    user_settings::createdAt.eq(now),
+                    user_settings::updatedAt.eq(now),
+                ))
+                .on_conflict(user_settings::userId)
+                .do_nothing()
+                .execute(tx)
+                .await
+                .map_err(|e| match foreign_key_violation(&e) {
+                    Some("user_settings_userId_fkey") => {
+                        IdentityError::UserNotFound(user.to_string())
+                    }
+                    _ => IdentityError::from(e),
+                })?;
+            Ok(user_settings::table
+                .filter(user_settings::userId.eq(user))
+                .select(UserSettings::as_select())
+                .first(tx)
+                .await?)
+        })
+        .await
     }
 
     /// Applies `changes` to the user's settings (creating them first if needed).

@@ -5,7 +5,7 @@ use diesel::prelude::{
     AsChangeset, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::UserId;
 use neonhub_schema::schema::users;
 use neonhub_schema::{time, unique_violation};
@@ -110,20 +110,25 @@ impl User {
     ) -> Result<User, IdentityError> {
         let email = normalize_email(new.email)?;
         let now = time::now();
-        diesel::insert_into(users::table)
-            .values((
-                users::id.eq(UserId::generate()),
-                users::email.eq(&email),
-                users::name.eq(new.name),
-                users::image.eq(new.image),
-                users::isBetaUser.eq(new.is_beta_user),
-                users::createdAt.eq(now),
-                users::updatedAt.eq(now),
-            ))
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .map_err(|e| duplicate_email(e, &email))
+        // A savepoint when the caller is in a transaction: a duplicate email leaves the
+        // caller's transaction usable.
+        conn.transaction(async |tx| {
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(UserId::generate()),
+                    users::email.eq(&email),
+                    users::name.eq(new.name),
+                    users::image.eq(new.image),
+                    users::isBetaUser.eq(new.is_beta_user),
+                    users::createdAt.eq(now),
+                    users::updatedAt.eq(now),
+                ))
+                .returning(User::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| duplicate_email(e, &email))
+        })
+        .await
     }
 
     /// The user with `id`.
@@ -167,14 +172,17 @@ impl User {
             is_beta_user: changes.is_beta_user,
             updated_at: time::now(),
         };
-        diesel::update(users::table.find(id))
-            .set(&set)
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .optional()
-            .map_err(|e| duplicate_email(e, email.as_deref().unwrap_or_default()))?
-            .ok_or_else(|| IdentityError::not_found("user", id))
+        conn.transaction(async |tx| {
+            diesel::update(users::table.find(id))
+                .set(&set)
+                .returning(User::as_returning())
+                .get_result(tx)
+                .await
+                .optional()
+                .map_err(|e| duplicate_email(e, email.as_deref().unwrap_or_default()))?
+                .ok_or_else(|| IdentityError::not_found("user", id))
+        })
+        .await
     }
 
     /// Deletes the user; the schema cascades to their accounts, sessions, memberships, keys
