@@ -235,7 +235,7 @@ async fn tasks_are_created_assigned_completed_and_listed_by_assignee_and_due_dat
         .into_iter()
         .map(|t| t.id)
         .collect();
-    assert_eq!(due_today, [mine.id.clone()], "done tasks are not due");
+    assert_eq!(due_today, std::slice::from_ref(&mine.id), "done tasks are not due");
 
     let reassigned = Task::assign(&mut conn, &o.scope, &mine.id, Some(&worker))
         .await
@@ -348,7 +348,7 @@ async fn feedback_is_opened_responded_to_and_resolved() {
     assert_eq!(personal.organization_id, None);
     assert_eq!(
         Feedback::personal(&mut conn, &user).await.unwrap(),
-        [personal.clone()]
+        std::slice::from_ref(&personal)
     );
     assert!(
         Feedback::personal(&mut conn, &o.owner)
