@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
-# then the RAG example (examples/rag_search.rs).
+# then the examples (examples/rag_search.rs, examples/identity.rs).
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +23,5 @@ cargo build --locked --quiet -p neonhub-cli
 ./target/debug/neonhub up "$@"
 # Then retrieval end to end: a space, a corpus, its index, a plain, a filtered and a hybrid search.
 cargo run --locked --quiet --example rag_search
+# And identity: an organization, invitations, roles, authorize, an API key, the audit trail.
+cargo run --locked --quiet --example identity

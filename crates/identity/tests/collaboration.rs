@@ -235,7 +235,11 @@ async fn tasks_are_created_assigned_completed_and_listed_by_assignee_and_due_dat
         .into_iter()
         .map(|t| t.id)
         .collect();
-    assert_eq!(due_today, std::slice::from_ref(&mine.id), "done tasks are not due");
+    assert_eq!(
+        due_today,
+        std::slice::from_ref(&mine.id),
+        "done tasks are not due"
+    );
 
     let reassigned = Task::assign(&mut conn, &o.scope, &mine.id, Some(&worker))
         .await
