@@ -21,7 +21,7 @@ use crate::audit::{NewAuditEntry, actions, record};
 use crate::authorize::require;
 use crate::catalogue::{DefaultRole, keys};
 use crate::error::IdentityError;
-use crate::organization::lock;
+use crate::organization::locked;
 
 neonhub_schema::text_enum! {
     /// Where a membership stands (the text column `organization_members.status`).
@@ -114,55 +114,51 @@ impl Membership {
         role: &OrganizationRoleId,
     ) -> Result<Membership, IdentityError> {
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
-                let owner = owner_role(tx, org).await?;
-                role_in_organization(tx, org, role).await?;
-                if owner.as_ref() == Some(role) {
-                    require(tx, scope, keys::OWNERS_MANAGE).await?;
-                }
-                let now = time::now();
-                let member = diesel::insert_into(om::table)
-                    .values((
-                        om::id.eq(OrganizationMemberId::generate()),
-                        om::organizationId.eq(org),
-                        om::userId.eq(user),
-                        om::roleId.eq(role),
-                        om::status.eq(MemberStatus::Invited),
-                        om::invitedById.eq(scope.actor().user_id()),
-                        om::joinedAt.eq(now),
-                        om::createdAt.eq(now),
-                        om::updatedAt.eq(now),
-                    ))
-                    .returning(Membership::as_returning())
-                    .get_result(tx)
-                    .await
-                    .map_err(|e| {
-                        if unique_violation(&e)
-                            == Some("organization_members_organizationId_userId_key")
-                        {
-                            IdentityError::AlreadyMember(user.to_string())
-                        } else if foreign_key_violation(&e)
-                            == Some("organization_members_userId_fkey")
-                        {
-                            IdentityError::UserNotFound(user.to_string())
-                        } else {
-                            e.into()
-                        }
-                    })?;
-                audit(
-                    tx,
-                    scope,
-                    actions::MEMBER_INVITED,
-                    &member,
-                    json!({ "role": role }),
-                )
-                .await?;
-                Ok(member)
-            })
-            .await
+        locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
+            let owner = owner_role(tx, org).await?;
+            role_in_organization(tx, org, role).await?;
+            if owner.as_ref() == Some(role) {
+                require(tx, scope, keys::OWNERS_MANAGE).await?;
+            }
+            let now = time::now();
+            let member = diesel::insert_into(om::table)
+                .values((
+                    om::id.eq(OrganizationMemberId::generate()),
+                    om::organizationId.eq(org),
+                    om::userId.eq(user),
+                    om::roleId.eq(role),
+                    om::status.eq(MemberStatus::Invited),
+                    om::invitedById.eq(scope.actor().user_id()),
+                    om::joinedAt.eq(now),
+                    om::createdAt.eq(now),
+                    om::updatedAt.eq(now),
+                ))
+                .returning(Membership::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| {
+                    if unique_violation(&e)
+                        == Some("organization_members_organizationId_userId_key")
+                    {
+                        IdentityError::AlreadyMember(user.to_string())
+                    } else if foreign_key_violation(&e) == Some("organization_members_userId_fkey")
+                    {
+                        IdentityError::UserNotFound(user.to_string())
+                    } else {
+                        e.into()
+                    }
+                })?;
+            audit(
+                tx,
+                scope,
+                actions::MEMBER_INVITED,
+                &member,
+                json!({ "role": role }),
+            )
+            .await?;
+            Ok(member)
+        })
+        .await
     }
 
     /// `user` accepts their invitation to `org`: the membership becomes active and
@@ -173,25 +169,23 @@ impl Membership {
         user: &UserId,
     ) -> Result<Membership, IdentityError> {
         let scope = TenantScope::trusted_user(org.clone(), user.clone());
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                let member = find(tx, org, user, true).await?;
-                expect_status(&member, MemberStatus::Invited, "accept")?;
-                let now = time::now();
-                let member = diesel::update(om::table.find(&member.id))
-                    .set((
-                        om::status.eq(MemberStatus::Active),
-                        om::joinedAt.eq(now),
-                        om::updatedAt.eq(now),
-                    ))
-                    .returning(Membership::as_returning())
-                    .get_result(tx)
-                    .await?;
-                audit(tx, &scope, actions::MEMBER_JOINED, &member, json!({})).await?;
-                Ok(member)
-            })
-            .await
+        locked(conn, &scope, None, async |tx| {
+            let member = find(tx, org, user, true).await?;
+            expect_status(&member, MemberStatus::Invited, "accept")?;
+            let now = time::now();
+            let member = diesel::update(om::table.find(&member.id))
+                .set((
+                    om::status.eq(MemberStatus::Active),
+                    om::joinedAt.eq(now),
+                    om::updatedAt.eq(now),
+                ))
+                .returning(Membership::as_returning())
+                .get_result(tx)
+                .await?;
+            audit(tx, &scope, actions::MEMBER_JOINED, &member, json!({})).await?;
+            Ok(member)
+        })
+        .await
     }
 
     /// `user` declines their invitation to `org`: the membership row is deleted (so the
@@ -202,18 +196,16 @@ impl Membership {
         user: &UserId,
     ) -> Result<(), IdentityError> {
         let scope = TenantScope::trusted_user(org.clone(), user.clone());
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                let member = find(tx, org, user, true).await?;
-                expect_status(&member, MemberStatus::Invited, "decline")?;
-                diesel::delete(om::table.find(&member.id))
-                    .execute(tx)
-                    .await?;
-                audit(tx, &scope, actions::MEMBER_DECLINED, &member, json!({})).await?;
-                Ok(())
-            })
-            .await
+        locked(conn, &scope, None, async |tx| {
+            let member = find(tx, org, user, true).await?;
+            expect_status(&member, MemberStatus::Invited, "decline")?;
+            diesel::delete(om::table.find(&member.id))
+                .execute(tx)
+                .await?;
+            audit(tx, &scope, actions::MEMBER_DECLINED, &member, json!({})).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Gives `user` another role (needs `members:manage`; `owners:manage` when the owner
@@ -225,33 +217,27 @@ impl Membership {
         role: &OrganizationRoleId,
     ) -> Result<Membership, IdentityError> {
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
-                let member = find(tx, org, user, true).await?;
-                role_in_organization(tx, org, role).await?;
-                let owner = owner_role(tx, org).await?;
-                let was_owner = member.role_id.is_some() && member.role_id == owner;
-                if was_owner || owner.as_ref() == Some(role) {
-                    require(tx, scope, keys::OWNERS_MANAGE).await?;
-                }
-                if was_owner
-                    && owner.as_ref() != Some(role)
-                    && member.status == MemberStatus::Active
-                {
-                    another_owner(tx, org, user).await?;
-                }
-                let updated = diesel::update(om::table.find(&member.id))
-                    .set((om::roleId.eq(role), om::updatedAt.eq(time::now())))
-                    .returning(Membership::as_returning())
-                    .get_result(tx)
-                    .await?;
-                let details = json!({ "from": member.role_id, "to": role });
-                audit(tx, scope, actions::MEMBER_ROLE_CHANGED, &updated, details).await?;
-                Ok(updated)
-            })
-            .await
+        locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
+            let member = find(tx, org, user, true).await?;
+            role_in_organization(tx, org, role).await?;
+            let owner = owner_role(tx, org).await?;
+            let was_owner = member.role_id.is_some() && member.role_id == owner;
+            if was_owner || owner.as_ref() == Some(role) {
+                require(tx, scope, keys::OWNERS_MANAGE).await?;
+            }
+            if was_owner && owner.as_ref() != Some(role) && member.status == MemberStatus::Active {
+                another_owner(tx, org, user).await?;
+            }
+            let updated = diesel::update(om::table.find(&member.id))
+                .set((om::roleId.eq(role), om::updatedAt.eq(time::now())))
+                .returning(Membership::as_returning())
+                .get_result(tx)
+                .await?;
+            let details = json!({ "from": member.role_id, "to": role });
+            audit(tx, scope, actions::MEMBER_ROLE_CHANGED, &updated, details).await?;
+            Ok(updated)
+        })
+        .await
     }
 
     /// Suspends an active member (needs `members:manage`; `owners:manage` for an owner).
@@ -295,26 +281,23 @@ impl Membership {
         user: &UserId,
     ) -> Result<(), IdentityError> {
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
-                let member = find(tx, org, user, true).await?;
-                guard_owner(tx, scope, &member).await?;
-                diesel::delete(om::table.find(&member.id))
-                    .execute(tx)
-                    .await?;
-                audit(
-                    tx,
-                    scope,
-                    actions::MEMBER_REMOVED,
-                    &member,
-                    json!({ "status": member.status }),
-                )
+        locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
+            let member = find(tx, org, user, true).await?;
+            guard_owner(tx, scope, &member).await?;
+            diesel::delete(om::table.find(&member.id))
+                .execute(tx)
                 .await?;
-                Ok(())
-            })
-            .await
+            audit(
+                tx,
+                scope,
+                actions::MEMBER_REMOVED,
+                &member,
+                json!({ "status": member.status }),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -331,22 +314,19 @@ async fn transition(
         _ => ("reactivate", actions::MEMBER_REACTIVATED),
     };
     let org = scope.organization_id();
-    scope
-        .transaction(conn, async |tx| {
-            lock(tx, org).await?;
-            require(tx, scope, keys::MEMBERS_MANAGE).await?;
-            let member = find(tx, org, user, true).await?;
-            expect_status(&member, from, verb)?;
-            guard_owner(tx, scope, &member).await?;
-            let updated = diesel::update(om::table.find(&member.id))
-                .set((om::status.eq(to), om::updatedAt.eq(time::now())))
-                .returning(Membership::as_returning())
-                .get_result(tx)
-                .await?;
-            audit(tx, scope, action, &updated, json!({ "from": from })).await?;
-            Ok(updated)
-        })
-        .await
+    locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
+        let member = find(tx, org, user, true).await?;
+        expect_status(&member, from, verb)?;
+        guard_owner(tx, scope, &member).await?;
+        let updated = diesel::update(om::table.find(&member.id))
+            .set((om::status.eq(to), om::updatedAt.eq(time::now())))
+            .returning(Membership::as_returning())
+            .get_result(tx)
+            .await?;
+        audit(tx, scope, action, &updated, json!({ "from": from })).await?;
+        Ok(updated)
+    })
+    .await
 }
 
 /// For a change that takes a member's access away: an owner needs `owners:manage`, and an

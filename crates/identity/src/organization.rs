@@ -218,23 +218,20 @@ impl Organization {
             check_slug(slug)?;
         }
         let id = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, id).await?;
-                require(tx, scope, keys::ORGANIZATION_MANAGE).await?;
-                let org = diesel::update(organizations::table.find(id))
-                    .set((changes, organizations::updatedAt.eq(time::now())))
-                    .returning(Organization::as_returning())
-                    .get_result(tx)
-                    .await
-                    .map_err(|e| duplicate_slug(e, changes.slug.unwrap_or_default()))?;
-                let entry =
-                    NewAuditEntry::new(actions::ORGANIZATION_UPDATED, "organization", id.as_str())
-                        .with_metadata(json!({ "changes": changes }));
-                record(tx, scope, &entry).await?;
-                Ok(org)
-            })
-            .await
+        locked(conn, scope, Some(keys::ORGANIZATION_MANAGE), async |tx| {
+            let org = diesel::update(organizations::table.find(id))
+                .set((changes, organizations::updatedAt.eq(time::now())))
+                .returning(Organization::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| duplicate_slug(e, changes.slug.unwrap_or_default()))?;
+            let entry =
+                NewAuditEntry::new(actions::ORGANIZATION_UPDATED, "organization", id.as_str())
+                    .with_metadata(json!({ "changes": changes }));
+            record(tx, scope, &entry).await?;
+            Ok(org)
+        })
+        .await
     }
 
     /// Deletes the organization and, by the schema's cascades, everything it owns (needs
@@ -245,19 +242,16 @@ impl Organization {
         scope: &TenantScope,
     ) -> Result<(), IdentityError> {
         let id = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, id).await?;
-                require(tx, scope, keys::ORGANIZATION_DELETE).await?;
-                let entry =
-                    NewAuditEntry::new(actions::ORGANIZATION_DELETED, "organization", id.as_str());
-                record(tx, scope, &entry).await?;
-                diesel::delete(organizations::table.find(id))
-                    .execute(tx)
-                    .await?;
-                Ok(())
-            })
-            .await
+        locked(conn, scope, Some(keys::ORGANIZATION_DELETE), async |tx| {
+            let entry =
+                NewAuditEntry::new(actions::ORGANIZATION_DELETED, "organization", id.as_str());
+            record(tx, scope, &entry).await?;
+            diesel::delete(organizations::table.find(id))
+                .execute(tx)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Installs whatever of the default roles, the permission catalogue and their default
@@ -270,38 +264,51 @@ impl Organization {
         scope: &TenantScope,
     ) -> Result<InstalledDefaults, IdentityError> {
         let id = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, id).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let installed = install(tx, id).await?;
-                if installed.roles_added + installed.permissions_added + installed.grants_added > 0
-                {
-                    let entry = NewAuditEntry::new(
-                        actions::DEFAULTS_INSTALLED,
-                        "organization",
-                        id.as_str(),
-                    )
-                    .with_metadata(json!({
-                        "roles": installed.roles_added,
-                        "permissions": installed.permissions_added,
-                        "grants": installed.grants_added,
-                    }));
-                    record(tx, scope, &entry).await?;
-                }
-                Ok(installed)
-            })
-            .await
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let installed = install(tx, id).await?;
+            if installed.roles_added + installed.permissions_added + installed.grants_added > 0 {
+                let entry =
+                    NewAuditEntry::new(actions::DEFAULTS_INSTALLED, "organization", id.as_str())
+                        .with_metadata(json!({
+                            "roles": installed.roles_added,
+                            "permissions": installed.permissions_added,
+                            "grants": installed.grants_added,
+                        }));
+                record(tx, scope, &entry).await?;
+            }
+            Ok(installed)
+        })
+        .await
     }
+}
+
+/// Runs an identity change in the scope's transaction, under the organization's row lock,
+/// after re-checking that the actor holds `permission` (a permission revoked a moment ago,
+/// or a demotion that just committed, is honoured).
+pub(crate) async fn locked<R, F>(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    permission: Option<&str>,
+    work: F,
+) -> Result<R, IdentityError>
+where
+    F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, IdentityError>,
+{
+    scope
+        .transaction(conn, async |tx| {
+            lock(tx, scope.organization_id()).await?;
+            if let Some(permission) = permission {
+                require(tx, scope, permission).await?;
+            }
+            work(tx).await
+        })
+        .await
 }
 
 /// Takes the organization's row lock (`FOR NO KEY UPDATE`: foreign-key checks of
 /// concurrent inserts are not blocked). Every membership, role and permission change holds
 /// it, which serializes the last-owner check.
-pub(crate) async fn lock(
-    tx: &mut AsyncPgConnection,
-    org: &OrganizationId,
-) -> Result<(), IdentityError> {
+async fn lock(tx: &mut AsyncPgConnection, org: &OrganizationId) -> Result<(), IdentityError> {
     organizations::table
         .find(org)
         .select(organizations::id)

@@ -17,7 +17,7 @@ use crate::audit::{NewAuditEntry, actions, record};
 use crate::authorize::require;
 use crate::catalogue::{DefaultRole, is_valid_key, keys};
 use crate::error::{IdentityError, check_slug};
-use crate::organization::lock;
+use crate::organization::locked;
 
 /// A role.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -146,39 +146,36 @@ impl Role {
     ) -> Result<Role, IdentityError> {
         check_slug(new.slug)?;
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let now = time::now();
-                let role = diesel::insert_into(orole::table)
-                    .values((
-                        orole::id.eq(OrganizationRoleId::generate()),
-                        orole::organizationId.eq(org),
-                        orole::name.eq(new.name),
-                        orole::slug.eq(new.slug),
-                        orole::description.eq(new.description),
-                        orole::createdAt.eq(now),
-                        orole::updatedAt.eq(now),
-                    ))
-                    .returning(Role::as_returning())
-                    .get_result(tx)
-                    .await
-                    .map_err(|e| match unique_violation(&e) {
-                        Some("organization_roles_organizationId_slug_key") => {
-                            IdentityError::DuplicateRoleSlug(new.slug.to_owned())
-                        }
-                        _ => e.into(),
-                    })?;
-                let entry = NewAuditEntry::new(actions::ROLE_CREATED, "role", role.id.as_str())
-                    .with_metadata(json!({ "slug": new.slug }));
-                record(tx, scope, &entry).await?;
-                for key in new.permissions {
-                    grant_in(tx, scope, &role, key).await?;
-                }
-                Ok(role)
-            })
-            .await
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let now = time::now();
+            let role = diesel::insert_into(orole::table)
+                .values((
+                    orole::id.eq(OrganizationRoleId::generate()),
+                    orole::organizationId.eq(org),
+                    orole::name.eq(new.name),
+                    orole::slug.eq(new.slug),
+                    orole::description.eq(new.description),
+                    orole::createdAt.eq(now),
+                    orole::updatedAt.eq(now),
+                ))
+                .returning(Role::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| match unique_violation(&e) {
+                    Some("organization_roles_organizationId_slug_key") => {
+                        IdentityError::DuplicateRoleSlug(new.slug.to_owned())
+                    }
+                    _ => e.into(),
+                })?;
+            let entry = NewAuditEntry::new(actions::ROLE_CREATED, "role", role.id.as_str())
+                .with_metadata(json!({ "slug": new.slug }));
+            record(tx, scope, &entry).await?;
+            for key in new.permissions {
+                grant_in(tx, scope, &role, key).await?;
+            }
+            Ok(role)
+        })
+        .await
     }
 
     /// Deletes a custom role (needs `roles:manage`); its members keep their membership
@@ -189,25 +186,21 @@ impl Role {
         scope: &TenantScope,
         role: &OrganizationRoleId,
     ) -> Result<(), IdentityError> {
-        let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let found = find(tx, scope, role).await?;
-                if DefaultRole::from_slug(&found.slug).is_some() {
-                    return Err(IdentityError::ProtectedRole {
-                        slug: found.slug,
-                        reason: "the default roles cannot be deleted",
-                    });
-                }
-                diesel::delete(orole::table.find(role)).execute(tx).await?;
-                let entry = NewAuditEntry::new(actions::ROLE_DELETED, "role", role.as_str())
-                    .with_metadata(json!({ "slug": found.slug }));
-                record(tx, scope, &entry).await?;
-                Ok(())
-            })
-            .await
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let found = find(tx, scope, role).await?;
+            if DefaultRole::from_slug(&found.slug).is_some() {
+                return Err(IdentityError::ProtectedRole {
+                    slug: found.slug,
+                    reason: "the default roles cannot be deleted",
+                });
+            }
+            diesel::delete(orole::table.find(role)).execute(tx).await?;
+            let entry = NewAuditEntry::new(actions::ROLE_DELETED, "role", role.as_str())
+                .with_metadata(json!({ "slug": found.slug }));
+            record(tx, scope, &entry).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Grants the permission `key` to `role` (needs `roles:manage`, and the actor must hold
@@ -219,16 +212,12 @@ impl Role {
         role: &OrganizationRoleId,
         key: &str,
     ) -> Result<(), IdentityError> {
-        let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let found = find(tx, scope, role).await?;
-                fixed_owner(&found)?;
-                grant_in(tx, scope, &found, key).await
-            })
-            .await
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let found = find(tx, scope, role).await?;
+            fixed_owner(&found)?;
+            grant_in(tx, scope, &found, key).await
+        })
+        .await
     }
 
     /// Revokes the permission `key` from `role` (needs `roles:manage` and `key` itself).
@@ -240,26 +229,22 @@ impl Role {
         key: &str,
     ) -> Result<(), IdentityError> {
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let found = find(tx, scope, role).await?;
-                fixed_owner(&found)?;
-                let permission = permission_id(tx, org, key).await?;
-                require(tx, scope, key).await?;
-                let n = diesel::delete(rp::table.find((role, &permission)))
-                    .execute(tx)
-                    .await?;
-                if n > 0 {
-                    let entry =
-                        NewAuditEntry::new(actions::PERMISSION_REVOKED, "role", role.as_str())
-                            .with_metadata(json!({ "slug": found.slug, "permission": key }));
-                    record(tx, scope, &entry).await?;
-                }
-                Ok(())
-            })
-            .await
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let found = find(tx, scope, role).await?;
+            fixed_owner(&found)?;
+            let permission = permission_id(tx, org, key).await?;
+            require(tx, scope, key).await?;
+            let n = diesel::delete(rp::table.find((role, &permission)))
+                .execute(tx)
+                .await?;
+            if n > 0 {
+                let entry = NewAuditEntry::new(actions::PERMISSION_REVOKED, "role", role.as_str())
+                    .with_metadata(json!({ "slug": found.slug, "permission": key }));
+                record(tx, scope, &entry).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -293,53 +278,50 @@ impl Permission {
             return Err(IdentityError::InvalidPermissionKey(key.to_owned()));
         }
         let org = scope.organization_id();
-        scope
-            .transaction(conn, async |tx| {
-                lock(tx, org).await?;
-                require(tx, scope, keys::ROLES_MANAGE).await?;
-                let permission = diesel::insert_into(op::table)
-                    .values((
-                        op::id.eq(OrganizationPermissionId::generate()),
-                        op::organizationId.eq(org),
-                        op::key.eq(key),
-                        op::description.eq(description),
-                        op::createdAt.eq(time::now()),
-                    ))
-                    .returning(Permission::as_returning())
-                    .get_result(tx)
-                    .await
-                    .map_err(|e| match unique_violation(&e) {
-                        Some("organization_permissions_organizationId_key_key") => {
-                            IdentityError::DuplicatePermission(key.to_owned())
-                        }
-                        _ => e.into(),
-                    })?;
-                let owner = orole::table
-                    .filter(
-                        orole::organizationId
-                            .eq(org)
-                            .and(orole::slug.eq(DefaultRole::Owner.slug())),
-                    )
-                    .select(orole::id)
-                    .first::<OrganizationRoleId>(tx)
-                    .await
-                    .optional()?;
-                if let Some(owner) = owner {
-                    diesel::insert_into(rp::table)
-                        .values((rp::roleId.eq(owner), rp::permissionId.eq(&permission.id)))
-                        .execute(tx)
-                        .await?;
-                }
-                let entry = NewAuditEntry::new(
-                    actions::PERMISSION_CREATED,
-                    "permission",
-                    permission.id.as_str(),
+        locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
+            let permission = diesel::insert_into(op::table)
+                .values((
+                    op::id.eq(OrganizationPermissionId::generate()),
+                    op::organizationId.eq(org),
+                    op::key.eq(key),
+                    op::description.eq(description),
+                    op::createdAt.eq(time::now()),
+                ))
+                .returning(Permission::as_returning())
+                .get_result(tx)
+                .await
+                .map_err(|e| match unique_violation(&e) {
+                    Some("organization_permissions_organizationId_key_key") => {
+                        IdentityError::DuplicatePermission(key.to_owned())
+                    }
+                    _ => e.into(),
+                })?;
+            let owner = orole::table
+                .filter(
+                    orole::organizationId
+                        .eq(org)
+                        .and(orole::slug.eq(DefaultRole::Owner.slug())),
                 )
-                .with_metadata(json!({ "key": key }));
-                record(tx, scope, &entry).await?;
-                Ok(permission)
-            })
-            .await
+                .select(orole::id)
+                .first::<OrganizationRoleId>(tx)
+                .await
+                .optional()?;
+            if let Some(owner) = owner {
+                diesel::insert_into(rp::table)
+                    .values((rp::roleId.eq(owner), rp::permissionId.eq(&permission.id)))
+                    .execute(tx)
+                    .await?;
+            }
+            let entry = NewAuditEntry::new(
+                actions::PERMISSION_CREATED,
+                "permission",
+                permission.id.as_str(),
+            )
+            .with_metadata(json!({ "key": key }));
+            record(tx, scope, &entry).await?;
+            Ok(permission)
+        })
+        .await
     }
 }
 
