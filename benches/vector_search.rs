@@ -27,8 +27,14 @@ use tokio_postgres::types::ToSql;
 const ROWS: usize = 100_000;
 const DIM: usize = 384;
 const CLUSTERS: usize = 50;
+/// Dimensions of variation within a cluster.
+const SUBSPACE: usize = 16;
+/// Scale of a cluster's basis vectors (its spread, relative to the centers' unit normals).
+const SPREAD: f32 = 0.3;
+/// Isotropic noise on top.
+const NOISE: f32 = 0.05;
 const WITH_INDEX_ROWS: usize = 2_000;
-const QUERIES: usize = 100;
+const QUERIES: usize = 200;
 const LATENCY_RUNS: usize = 300;
 
 /// SplitMix64 with Box-Muller normals: deterministic data without a rand dependency.
@@ -51,8 +57,13 @@ impl Rng {
     }
 }
 
+/// Points on 50 clusters, each a center plus a random 16-dimensional subspace, plus a
+/// little isotropic noise: structure like real text embeddings, whose intrinsic dimension
+/// is far below their width. (Full-rank noise of the clusters' size would make every
+/// cluster a ball of uniform random points, where HNSW recall means little.)
 struct Data {
     centers: Vec<Vec<f32>>,
+    bases: Vec<Vec<Vec<f32>>>,
     rng: Rng,
 }
 
@@ -62,15 +73,32 @@ impl Data {
         let centers = (0..CLUSTERS)
             .map(|_| (0..DIM).map(|_| rng.normal()).collect())
             .collect();
-        Self { centers, rng }
+        let bases = (0..CLUSTERS)
+            .map(|_| {
+                (0..SUBSPACE)
+                    .map(|_| (0..DIM).map(|_| SPREAD * rng.normal()).collect())
+                    .collect()
+            })
+            .collect();
+        Self {
+            centers,
+            bases,
+            rng,
+        }
     }
-    /// A point of a random cluster: its center plus noise of comparable size.
+    /// A point of a random cluster: center + a random combination of its basis + noise.
     fn sample(&mut self) -> Vector {
         let c = (self.rng.next_u64() % CLUSTERS as u64) as usize;
-        let v: Vec<f32> = self.centers[c]
-            .iter()
-            .map(|x| x + 0.8 * self.rng.normal())
-            .collect();
+        let mut v = self.centers[c].clone();
+        for direction in &self.bases[c] {
+            let a = self.rng.normal();
+            for (x, d) in v.iter_mut().zip(direction) {
+                *x += a * d;
+            }
+        }
+        for x in &mut v {
+            *x += NOISE * self.rng.normal();
+        }
         Vector::from(v)
     }
 }
@@ -262,7 +290,7 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     report.push((
-        "HNSW build (m 16, ef_construction 64), 100k x 384".into(),
+        format!("HNSW build ({:?}), 100k x 384", IndexSpec::default().method),
         format!("{:.1} s", started.elapsed().as_secs_f64()),
     ));
 
@@ -348,6 +376,7 @@ async fn recall(
 struct Raw {
     client: tokio_postgres::Client,
     set_org: tokio_postgres::Statement,
+    settings: Option<tokio_postgres::Statement>,
     query: tokio_postgres::Statement,
 }
 
@@ -363,10 +392,11 @@ impl Raw {
             &SearchOptions::default(),
         )
         .unwrap();
-        assert!(
-            statement.settings.is_none(),
-            "default options need no SET LOCAL"
-        );
+        // The default options set hnsw.ef_search (10 x k); the raw path sends the same.
+        let settings = match &statement.settings {
+            Some(sql) => Some(client.prepare(sql).await.unwrap()),
+            None => None,
+        };
         let set_org = client
             .prepare("SELECT set_config('app.current_org', $1, true)")
             .await
@@ -375,6 +405,7 @@ impl Raw {
         Self {
             client,
             set_org,
+            settings,
             query,
         }
     }
@@ -385,7 +416,15 @@ impl Raw {
         let params: [&(dyn ToSql + Sync); 3] = [q, &org, &k];
         self.client.batch_execute("BEGIN").await.unwrap();
         self.client.execute(&self.set_org, &[&org]).await.unwrap();
-        let rows = self.client.query(&self.query, &params).await.unwrap();
+        // Pipelined with the query, as the repository does.
+        let rows = match &self.settings {
+            Some(settings) => {
+                let set = self.client.execute(settings, &[]);
+                let query = self.client.query(&self.query, &params);
+                tokio::try_join!(set, query).unwrap().1
+            }
+            None => self.client.query(&self.query, &params).await.unwrap(),
+        };
         self.client.batch_execute("COMMIT").await.unwrap();
         rows.len()
     }
@@ -485,11 +524,11 @@ fn main() {
         ));
 
         for (label, options) in [
-            ("default (ef_search 40)", SearchOptions::default()),
+            ("default (ef_search 10 x k = 100)", SearchOptions::default()),
             (
-                "ef_search 100",
+                "ef_search 40 (pgvector's default)",
                 SearchOptions {
-                    ef_search: Some(100),
+                    ef_search: Some(40),
                     ..SearchOptions::default()
                 },
             ),
