@@ -55,7 +55,7 @@ pub struct Target {
     #[arg(long, default_value_t = 16)]
     pub m: u32,
     /// HNSW: candidate list size while building.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     pub ef_construction: u32,
     /// IVFFlat: lists (default: from the row count).
     #[arg(long)]

@@ -25,7 +25,9 @@ pub enum IndexMethod {
     Hnsw {
         /// Connections per layer (pgvector's default 16).
         m: u32,
-        /// Candidate list size while building (pgvector's default 64).
+        /// Candidate list size while building (ours 128, pgvector's 64: on the bench, 64
+        /// capped recall@10 near 0.95 to 0.97 whatever the ef_search; 128 reached 0.98 at
+        /// ef_search 100 for a third more build time).
         ef_construction: u32,
     },
     /// IVFFlat: faster to build, needs data; `lists` defaults from the row count.
@@ -39,7 +41,7 @@ impl Default for IndexMethod {
     fn default() -> Self {
         Self::Hnsw {
             m: 16,
-            ef_construction: 64,
+            ef_construction: 128,
         }
     }
 }

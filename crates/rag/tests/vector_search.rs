@@ -128,7 +128,7 @@ async fn indexes_are_built_listed_idempotent_dropped_and_leave_no_drift() {
     let listed = manager.list(&c.scope, None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].valid && listed[0].size_bytes > 0 && listed[0].table == VectorTable::Chunks);
-    assert!(listed[0].definition.contains("USING hnsw (((embedding)::vector(16)) vector_cosine_ops) WITH (m='16', ef_construction='64')"), "{}", listed[0].definition);
+    assert!(listed[0].definition.contains("USING hnsw (((embedding)::vector(16)) vector_cosine_ops) WITH (m='16', ef_construction='128')"), "{}", listed[0].definition);
 
     // Drift stays clean with managed indexes present.
     let mut conn = c.db.connect().await;
