@@ -250,7 +250,9 @@ impl Chunk {
             .await?;
         let tx = client.transaction().await.map_err(RagError::Copy)?;
         // Re-check inside the COPY's own transaction: the tenant still owns dataset and
-        // space, the dataset's space is unchanged, every document is still there.
+        // space, the dataset's space is unchanged, every document is still there. Each
+        // parent is locked FOR KEY SHARE, as a foreign-key check would lock it: a concurrent
+        // delete waits for this COPY and then cascades to its rows.
         tokio_postgres::Transaction::execute(
             &tx,
             "SELECT set_config('app.current_org', $1, true)",
@@ -260,11 +262,12 @@ impl Chunk {
         .map_err(RagError::Copy)?;
         let owned = tx
             .query_one(
-                r#"SELECT (SELECT count(*) FROM datasets d WHERE d.id = $1 AND d."organizationId" = $3
-                              AND (d."embeddingSpaceId" IS NULL OR d."embeddingSpaceId" = $2))
-                        + (SELECT count(*) FROM embedding_spaces s WHERE s.id = $2 AND s."organizationId" = $3 AND s.dimension = $4)
-                        + (SELECT count(*) FROM documents o WHERE o.id = ANY($5) AND o."organizationId" = $3
-                              AND (o."datasetId" IS NULL OR o."datasetId" = $1)) AS n"#,
+                r#"SELECT (SELECT count(*) FROM (SELECT FROM datasets d WHERE d.id = $1 AND d."organizationId" = $3
+                              AND (d."embeddingSpaceId" IS NULL OR d."embeddingSpaceId" = $2) FOR KEY SHARE) p)
+                        + (SELECT count(*) FROM (SELECT FROM embedding_spaces s WHERE s.id = $2 AND s."organizationId" = $3
+                              AND s.dimension = $4 FOR KEY SHARE) p)
+                        + (SELECT count(*) FROM (SELECT FROM documents o WHERE o.id = ANY($5) AND o."organizationId" = $3
+                              AND (o."datasetId" IS NULL OR o."datasetId" = $1) FOR KEY SHARE) p) AS n"#,
                 &[
                     &target.dataset.as_str(),
                     &target.space.as_str(),
@@ -287,6 +290,21 @@ impl Chunk {
                 id: target.dataset.to_string(),
             });
         }
+        // Every parent is now verified and locked: what chunks' three foreign-key triggers
+        // would do again for each row (about half of the server's insert time). Where the
+        // role may set session_replication_role (superusers; on PostgreSQL 15+ a role
+        // granted SET on it) and chunks has no trigger of its own that "replica" would
+        // also silence, the COPY skips them; elsewhere they run as usual.
+        tokio_postgres::Transaction::execute(
+            &tx,
+            r#"SELECT set_config('session_replication_role', 'replica', true)
+               WHERE (current_setting('is_superuser') = 'on'
+                      OR has_parameter_privilege('session_replication_role', 'SET'))
+                 AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'public.chunks'::regclass AND NOT tgisinternal)"#,
+            &[],
+        )
+        .await
+        .map_err(RagError::Copy)?;
         let vector_type = tx
             .prepare("SELECT $1::vector")
             .await

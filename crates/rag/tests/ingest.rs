@@ -192,3 +192,51 @@ async fn copy_ingest_is_all_or_nothing_and_refuses_other_tenants() {
     assert!(matches!(stolen, RagError::ForeignParent { .. }), "{stolen}");
     assert_eq!(chunk_count(&mut conn, &t).await, N as i64);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_deleted_during_a_copy_never_leaves_orphan_chunks() {
+    use diesel_async::SimpleAsyncConnection;
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    let t = tenant(&mut conn).await;
+    // Another session deletes the document and has not committed yet.
+    let mut deleter = db.connect().await;
+    deleter
+        .batch_execute(&format!(
+            "BEGIN; DELETE FROM documents WHERE id = '{}'",
+            t.document.id
+        ))
+        .await
+        .unwrap();
+    let (url, scope, dataset, space, batch) = (
+        db.url().clone(),
+        t.scope.clone(),
+        t.dataset.id.clone(),
+        t.space.id.clone(),
+        rows(&t.document.id, 500, 0),
+    );
+    let copy = tokio::spawn(async move {
+        let target = IngestTarget {
+            dataset: &dataset,
+            space: &space,
+        };
+        Chunk::copy_in(&url, &scope, target, &batch).await
+    });
+    // The COPY's parent lock waits for the delete; once it commits, the document is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !copy.is_finished(),
+        "the COPY did not wait for the deleting transaction"
+    );
+    deleter.batch_execute("COMMIT").await.unwrap();
+    let err = copy.await.unwrap().unwrap_err();
+    assert!(matches!(err, RagError::ForeignParent { .. }), "{err}");
+    let orphans: i64 = sql_query(
+        r#"SELECT count(*) AS n FROM chunks c LEFT JOIN documents d ON d.id = c."documentId" WHERE d.id IS NULL"#,
+    )
+    .get_result::<Count>(&mut conn)
+    .await
+    .unwrap()
+    .n;
+    assert_eq!(orphans, 0);
+}
