@@ -524,7 +524,7 @@ fn main() {
         ));
 
         for (label, options) in [
-            ("default (ef_search 10 x k = 100)", SearchOptions::default()),
+            ("default (ef_search 20 x k = 200)", SearchOptions::default()),
             (
                 "ef_search 40 (pgvector's default)",
                 SearchOptions {
@@ -533,9 +533,9 @@ fn main() {
                 },
             ),
             (
-                "ef_search 200",
+                "ef_search 100",
                 SearchOptions {
-                    ef_search: Some(200),
+                    ef_search: Some(100),
                     ..SearchOptions::default()
                 },
             ),
