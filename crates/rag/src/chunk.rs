@@ -14,6 +14,7 @@ use pgvector::Vector;
 use serde_json::Value;
 
 use crate::error::unique_violation;
+use crate::scoped::scoped;
 use crate::{Dataset, Document, EmbeddingSpace, RagError, validate_vector};
 use neonhub_schema::page::{Page, PageRequest, page_of};
 use neonhub_schema::{keyed, keyset};
@@ -149,21 +150,6 @@ impl Chunk {
             .await
     }
 
-    /// The chunk with `id`, if its dataset is this organization's.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ChunkId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The chunks of a dataset of this organization, newest first.
     pub async fn list_in_dataset(
         conn: &mut AsyncPgConnection,
@@ -241,43 +227,6 @@ impl Chunk {
             })
             .await
     }
-
-    /// Deletes the chunk.
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ChunkId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(chunks::table)
-                    .filter(chunks::id.eq(id).and(in_scope!(scope)))
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &ChunkId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(chunks::table
-            .filter(chunks::id.eq(id).and(in_scope!(scope)))
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
-}
-
-fn not_found(id: &ChunkId) -> RagError {
-    RagError::NotFound {
-        entity: "chunk",
-        id: id.to_string(),
-    }
 }
 
 fn duplicate_idx(e: diesel::result::Error, dataset: &DatasetId, idx: i32) -> RagError {
@@ -289,3 +238,12 @@ fn duplicate_idx(e: diesel::result::Error, dataset: &DatasetId, idx: i32) -> Rag
         _ => e.into(),
     }
 }
+
+scoped!(
+    Chunk,
+    chunks,
+    ChunkId,
+    "chunk",
+    "Deletes the chunk.",
+    |s| in_scope!(s)
+);

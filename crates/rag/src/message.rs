@@ -14,6 +14,7 @@ use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
 use serde_json::Value;
 
+use crate::scoped::scoped;
 use crate::{Conversation, EmbeddingSpace, RagError, validate_vector};
 use neonhub_schema::page::{Page, PageRequest, page_of};
 use neonhub_schema::{keyed, keyset};
@@ -143,21 +144,6 @@ impl Message {
             .await
     }
 
-    /// The message with `id`, if its conversation is this organization's.
-    pub async fn get(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &MessageId,
-    ) -> Result<Self, RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await?
-                    .ok_or_else(|| not_found(id))
-            })
-            .await
-    }
-
     /// The messages of a conversation of this organization, newest first.
     pub async fn list(
         conn: &mut AsyncPgConnection,
@@ -213,41 +199,13 @@ impl Message {
             })
             .await
     }
-
-    /// Deletes the message.
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &MessageId,
-    ) -> Result<(), RagError> {
-        scope
-            .transaction(conn, async |tx| {
-                let n = diesel::delete(messages::table)
-                    .filter(messages::id.eq(id).and(in_scope!(scope)))
-                    .execute(tx)
-                    .await?;
-                if n == 0 { Err(not_found(id)) } else { Ok(()) }
-            })
-            .await
-    }
-
-    async fn find(
-        tx: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        id: &MessageId,
-    ) -> Result<Option<Self>, RagError> {
-        Ok(messages::table
-            .filter(messages::id.eq(id).and(in_scope!(scope)))
-            .select(Self::as_select())
-            .first(tx)
-            .await
-            .optional()?)
-    }
 }
 
-fn not_found(id: &MessageId) -> RagError {
-    RagError::NotFound {
-        entity: "message",
-        id: id.to_string(),
-    }
-}
+scoped!(
+    Message,
+    messages,
+    MessageId,
+    "message",
+    "Deletes the message.",
+    |s| in_scope!(s)
+);
