@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{AuditLogId, OrganizationId, UserId};
-use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::page::{Page, PageRequest};
 use neonhub_schema::schema::audit_logs;
-use neonhub_schema::{TenantScope, keyed, keyset, time};
+use neonhub_schema::{TenantScope, keyed, load_page, time};
 use serde_json::Value;
 
 use crate::authorize::require;
@@ -173,11 +173,7 @@ impl AuditEntry {
                 if let Some(action) = filter.action {
                     query = query.filter(audit_logs::action.eq(action));
                 }
-                let rows = keyset!(query, audit_logs, page)
-                    .select(AuditEntry::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, audit_logs, AuditEntry, page))
             })
             .await
     }

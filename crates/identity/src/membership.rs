@@ -12,9 +12,11 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, OrganizationMemberId, OrganizationRoleId, UserId};
-use neonhub_schema::page::{Page, PageRequest, page_of};
+use neonhub_schema::page::{Page, PageRequest};
 use neonhub_schema::schema::{organization_members as om, organization_roles};
-use neonhub_schema::{TenantScope, foreign_key_violation, keyed, keyset, time, unique_violation};
+use neonhub_schema::{
+    TenantScope, foreign_key_violation, keyed, load_page, time, unique_violation,
+};
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
@@ -95,11 +97,7 @@ impl Membership {
                 let query = om::table
                     .filter(om::organizationId.eq(scope.organization_id()))
                     .into_boxed();
-                let rows = keyset!(query, om, page)
-                    .select(Membership::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, om, Membership, page))
             })
             .await
     }

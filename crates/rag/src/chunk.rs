@@ -16,8 +16,8 @@ use serde_json::Value;
 use crate::error::unique_violation;
 use crate::scoped::scoped;
 use crate::{Dataset, Document, EmbeddingSpace, RagError, validate_vector};
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// A chunk.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
@@ -163,11 +163,7 @@ impl Chunk {
                 let query = chunks::table
                     .filter(chunks::datasetId.eq(dataset))
                     .into_boxed();
-                let rows = keyset!(query, chunks, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, chunks, Self, page))
             })
             .await
     }
@@ -186,11 +182,7 @@ impl Chunk {
                     .filter(chunks::documentId.eq(document))
                     .filter(in_scope!(scope))
                     .into_boxed();
-                let rows = keyset!(query, chunks, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, chunks, Self, page))
             })
             .await
     }

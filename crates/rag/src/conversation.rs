@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::RagError;
 use crate::scoped::org_scoped;
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -115,11 +115,7 @@ impl Conversation {
                 let query = conversations::table
                     .filter(conversations::organizationId.eq(scope.organization_id()))
                     .into_boxed();
-                let rows = keyset!(query, conversations, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, conversations, Self, page))
             })
             .await
     }

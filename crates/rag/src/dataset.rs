@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::error::unique_violation;
 use crate::scoped::org_scoped;
 use crate::{EmbeddingSpace, RagError};
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// A dataset.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -138,11 +138,7 @@ impl Dataset {
                 let query = datasets::table
                     .filter(datasets::organizationId.eq(scope.organization_id()))
                     .into_boxed();
-                let rows = keyset!(query, datasets, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, datasets, Self, page))
             })
             .await
     }

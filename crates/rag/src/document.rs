@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::scoped::org_scoped;
 use crate::{Dataset, EmbeddingSpace, RagError};
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// A document.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -139,11 +139,7 @@ impl Document {
                 if let Some(dataset) = dataset {
                     query = query.filter(documents::datasetId.eq(dataset));
                 }
-                let rows = keyset!(query, documents, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, documents, Self, page))
             })
             .await
     }

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::scoped::scoped;
 use crate::{Conversation, EmbeddingSpace, RagError, validate_vector};
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// A message.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
@@ -157,11 +157,7 @@ impl Message {
                 let query = messages::table
                     .filter(messages::conversationId.eq(conversation))
                     .into_boxed();
-                let rows = keyset!(query, messages, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, messages, Self, page))
             })
             .await
     }

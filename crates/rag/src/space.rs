@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::RagError;
 use crate::error::unique_violation;
 use crate::scoped::org_scoped;
-use neonhub_schema::page::{Page, PageRequest, page_of};
-use neonhub_schema::{keyed, keyset};
+use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::{keyed, load_page};
 
 /// The largest dimension a space may have: pgvector indexes `vector` up to 2000
 /// dimensions and `halfvec` up to 4000; a larger space could never be indexed.
@@ -149,11 +149,7 @@ impl EmbeddingSpace {
                 let query = embedding_spaces::table
                     .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
                     .into_boxed();
-                let rows = keyset!(query, embedding_spaces, page)
-                    .select(Self::as_select())
-                    .load(tx)
-                    .await?;
-                Ok(page_of(rows, page))
+                Ok(load_page!(tx, query, embedding_spaces, Self, page))
             })
             .await
     }

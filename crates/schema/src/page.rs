@@ -102,6 +102,21 @@ macro_rules! keyset {
     }};
 }
 
+/// Loads one page of `$model` rows from a boxed `$query` on `$table` (keyset filter, order,
+/// `limit + 1`), then turns them into a [`Page`]; `?` converts the error to the caller's.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! load_page {
+    ($conn:expr, $query:expr, $table:ident, $model:ty, $page:expr) => {{
+        use diesel::{QueryDsl as _, SelectableHelper as _};
+        let rows = $crate::keyset!($query, $table, $page)
+            .select(<$model>::as_select())
+            .load::<$model>($conn)
+            .await?;
+        $crate::page::page_of(rows, $page)
+    }};
+}
+
 /// Implements [`Keyed`] for a model with `created_at` and a typed `id`.
 #[macro_export]
 #[doc(hidden)]
