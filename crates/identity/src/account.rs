@@ -69,6 +69,7 @@ pub struct NewAccount<'a> {
 
 impl Account {
     /// Links a provider account to `user`.
+    #[tracing::instrument(skip_all, fields(entity = "account", op = "link"))]
     pub async fn link(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -110,6 +111,7 @@ impl Account {
     }
 
     /// The account for a provider's user id (the sign-in lookup).
+    #[tracing::instrument(skip_all, fields(entity = "account", op = "by_provider"))]
     pub async fn by_provider(
         conn: &mut AsyncPgConnection,
         provider: &str,
@@ -128,6 +130,7 @@ impl Account {
     }
 
     /// The user's linked accounts, by provider.
+    #[tracing::instrument(skip_all, fields(entity = "account", op = "for_user"))]
     pub async fn for_user(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -141,6 +144,7 @@ impl Account {
     }
 
     /// Unlinks one of the user's accounts (another user's id is not found).
+    #[tracing::instrument(skip_all, fields(entity = "account", op = "unlink"))]
     pub async fn unlink(
         conn: &mut AsyncPgConnection,
         user: &UserId,

@@ -129,6 +129,7 @@ pub struct VerifiedApiKey {
 impl ApiKey {
     /// Issues a key acting as the scope's user (needs `api_keys:manage`, and the user must
     /// hold every scope given). The returned token is the only copy.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "api key", op = "issue"))]
     pub async fn issue(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -175,6 +176,7 @@ impl ApiKey {
     /// Verifies a presented key for `permission`: well-formed, known, hash equal, not
     /// revoked or expired, listing the scope, and its member still active and permitted.
     /// Touches `lastUsedAt` at most once a minute.
+    #[tracing::instrument(skip_all, fields(entity = "api key", op = "verify"))]
     pub async fn verify(
         conn: &mut AsyncPgConnection,
         presented: &str,
@@ -226,6 +228,7 @@ impl ApiKey {
     }
 
     /// The organization's keys, newest first (needs `api_keys:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "api key", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -245,6 +248,7 @@ impl ApiKey {
 
     /// Revokes a key of this organization (needs `api_keys:manage`); revoking twice keeps
     /// the first time.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "api key", op = "revoke"))]
     pub async fn revoke(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

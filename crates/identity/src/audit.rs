@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{AuditLogId, OrganizationId, UserId};
-use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::audit_logs;
-use neonhub_schema::{TenantScope, keyed, load_page, time};
+use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::authorize::require;
@@ -89,7 +89,11 @@ pub struct AuditEntry {
     pub created_at: NaiveDateTime,
 }
 
-keyed!(AuditEntry);
+impl Keyed for AuditEntry {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
 /// An audit row to append.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +145,7 @@ impl AuditEntry {
     /// Appends an entry for the scope's organization and actor, in its own transaction
     /// (a savepoint when the caller is already in one: it commits or rolls back with the
     /// caller's change).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "audit entry", op = "append"))]
     pub async fn append(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -152,6 +157,7 @@ impl AuditEntry {
     }
 
     /// The organization's audit rows, newest first; needs `audit:read`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "audit entry", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -163,6 +169,7 @@ impl AuditEntry {
                 require(tx, scope, keys::AUDIT_READ).await?;
                 let mut query = audit_logs::table
                     .filter(audit_logs::organizationId.eq(scope.organization_id()))
+                    .select(AuditEntry::as_select())
                     .into_boxed();
                 if let Some(since) = filter.since {
                     query = query.filter(audit_logs::createdAt.ge(since));
@@ -173,7 +180,7 @@ impl AuditEntry {
                 if let Some(action) = filter.action {
                     query = query.filter(audit_logs::action.eq(action));
                 }
-                Ok(load_page!(tx, query, audit_logs, AuditEntry, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }

@@ -55,6 +55,7 @@ pub enum Denied {
 ///
 /// One query over memberships, roles and role_permissions: a role or permission row of
 /// another organization never counts, and invited or suspended members are denied.
+#[tracing::instrument(skip_all, fields(org = %org, entity = "membership", op = "authorize"))]
 pub async fn authorize(
     conn: &mut AsyncPgConnection,
     org: &OrganizationId,
@@ -66,6 +67,7 @@ pub async fn authorize(
 }
 
 /// Whether `user` may act with `permission` in `org`: `Ok` or the reason why not.
+#[tracing::instrument(skip_all, fields(org = %org, entity = "membership", op = "check"))]
 pub async fn check(
     conn: &mut AsyncPgConnection,
     org: &OrganizationId,

@@ -87,6 +87,7 @@ pub struct NewFeedback<'a> {
 
 impl Feedback {
     /// Opens feedback about the organization, by the scope's user.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "feedback", op = "open"))]
     pub async fn open(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -103,6 +104,7 @@ impl Feedback {
     }
 
     /// Opens product feedback with no organization: it belongs to `user` alone.
+    #[tracing::instrument(skip_all, fields(entity = "feedback", op = "open_personal"))]
     pub async fn open_personal(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -112,6 +114,7 @@ impl Feedback {
     }
 
     /// Everything `user` opened that has no organization, newest first.
+    #[tracing::instrument(skip_all, fields(entity = "feedback", op = "personal"))]
     pub async fn personal(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -130,6 +133,7 @@ impl Feedback {
 
     /// The organization's feedback, optionally of one status, newest first (needs
     /// `feedback:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "feedback", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -154,6 +158,7 @@ impl Feedback {
     }
 
     /// Records a response; open feedback moves to in progress (needs `feedback:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "feedback", op = "respond"))]
     pub async fn respond(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -183,6 +188,7 @@ impl Feedback {
     }
 
     /// Resolves the feedback (needs `feedback:manage`); resolving twice keeps the first time.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "feedback", op = "resolve"))]
     pub async fn resolve(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

@@ -12,11 +12,9 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, OrganizationMemberId, OrganizationRoleId, UserId};
-use neonhub_schema::page::{Page, PageRequest};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::{organization_members as om, organization_roles};
-use neonhub_schema::{
-    TenantScope, foreign_key_violation, keyed, load_page, time, unique_violation,
-};
+use neonhub_schema::{TenantScope, foreign_key_violation, time, unique_violation};
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
@@ -68,10 +66,15 @@ pub struct Membership {
     pub updated_at: NaiveDateTime,
 }
 
-keyed!(Membership);
+impl Keyed for Membership {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
 impl Membership {
     /// The membership of `user` in the scope's organization (needs `members:read`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "get"))]
     pub async fn get(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -86,6 +89,7 @@ impl Membership {
     }
 
     /// The organization's memberships of every status, newest first (needs `members:read`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -96,8 +100,9 @@ impl Membership {
                 require(tx, scope, keys::MEMBERS_READ).await?;
                 let query = om::table
                     .filter(om::organizationId.eq(scope.organization_id()))
+                    .select(Membership::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, om, Membership, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
@@ -105,6 +110,7 @@ impl Membership {
     /// Invites an existing user with `role` (needs `members:manage`, and `owners:manage`
     /// for the owner role). The invitation is a membership with status `invited` that
     /// carries the inviting user.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "invite"))]
     pub async fn invite(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -161,6 +167,7 @@ impl Membership {
 
     /// `user` accepts their invitation to `org`: the membership becomes active and
     /// `joinedAt` is now. The caller has authenticated `user`; no permission is needed.
+    #[tracing::instrument(skip_all, fields(org = %org, entity = "membership", op = "accept"))]
     pub async fn accept(
         conn: &mut AsyncPgConnection,
         org: &OrganizationId,
@@ -188,6 +195,7 @@ impl Membership {
 
     /// `user` declines their invitation to `org`: the membership row is deleted (so the
     /// user can be invited again); the audit row remains.
+    #[tracing::instrument(skip_all, fields(org = %org, entity = "membership", op = "decline"))]
     pub async fn decline(
         conn: &mut AsyncPgConnection,
         org: &OrganizationId,
@@ -208,6 +216,7 @@ impl Membership {
 
     /// Gives `user` another role (needs `members:manage`; `owners:manage` when the owner
     /// role is given or taken). Refused if it would demote the last active owner.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "change_role"))]
     pub async fn change_role(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -240,6 +249,7 @@ impl Membership {
 
     /// Suspends an active member (needs `members:manage`; `owners:manage` for an owner).
     /// Refused for the last active owner.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "suspend"))]
     pub async fn suspend(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -256,6 +266,7 @@ impl Membership {
     }
 
     /// Reactivates a suspended member (needs `members:manage`; `owners:manage` for an owner).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "reactivate"))]
     pub async fn reactivate(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -273,6 +284,7 @@ impl Membership {
 
     /// Removes a membership of any status (needs `members:manage`; `owners:manage` for an
     /// owner). Refused for the last active owner.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "membership", op = "remove"))]
     pub async fn remove(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

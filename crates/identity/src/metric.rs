@@ -26,6 +26,7 @@ pub struct MetricEvent;
 
 impl MetricEvent {
     /// Inserts all `events` in one statement, stamped now; returns how many.
+    #[tracing::instrument(skip_all, fields(entity = "metric event", op = "insert_many"))]
     pub async fn insert_many(
         conn: &mut AsyncPgConnection,
         events: &[NewMetricEvent<'_>],
@@ -52,6 +53,7 @@ impl MetricEvent {
     }
 
     /// Events per type with `since <= createdAt < until`, most frequent first.
+    #[tracing::instrument(skip_all, fields(entity = "metric event", op = "count_by_type"))]
     pub async fn count_by_type(
         conn: &mut AsyncPgConnection,
         since: NaiveDateTime,

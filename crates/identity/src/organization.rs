@@ -115,6 +115,7 @@ pub struct InstalledDefaults {
 impl Organization {
     /// Creates an organization with its default roles and permission catalogue, and makes
     /// `creator` its active owner; all in one transaction, audited as the creator.
+    #[tracing::instrument(skip_all, fields(entity = "organization", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         creator: &UserId,
@@ -175,6 +176,7 @@ impl Organization {
     }
 
     /// The scope's organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "organization", op = "get"))]
     pub async fn get(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -195,6 +197,7 @@ impl Organization {
 
     /// The id of the organization with `slug`, to resolve a route before [`crate::authorize`];
     /// reveals nothing else about it.
+    #[tracing::instrument(skip_all, fields(entity = "organization", op = "id_for_slug"))]
     pub async fn id_for_slug(
         conn: &mut AsyncPgConnection,
         slug: &str,
@@ -209,6 +212,7 @@ impl Organization {
     }
 
     /// Applies `changes` (needs `organization:manage`), sets `updatedAt`, audits it.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "organization", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -237,6 +241,7 @@ impl Organization {
     /// Deletes the organization and, by the schema's cascades, everything it owns (needs
     /// `organization:delete`). The audit row written first outlives it, with
     /// `organizationId` cleared by its foreign key and the id kept in `resourceId`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "organization", op = "delete"))]
     pub async fn delete(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -259,6 +264,7 @@ impl Organization {
     /// catalogue grows); needs `roles:manage`. Grants an admin revoked stay revoked: only
     /// pairs of which the role or the permission is new are granted. Audited only when
     /// something was added, so running it again writes nothing.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "organization", op = "install_defaults"))]
     pub async fn install_defaults(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

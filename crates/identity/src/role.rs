@@ -75,6 +75,7 @@ pub struct NewRole<'a> {
 
 impl Role {
     /// The organization's roles, by slug.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -92,6 +93,7 @@ impl Role {
     }
 
     /// The role with `slug` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "by_slug"))]
     pub async fn by_slug(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -115,6 +117,7 @@ impl Role {
     }
 
     /// The permission keys `role` holds, sorted.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "permissions"))]
     pub async fn permissions(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -139,6 +142,7 @@ impl Role {
     }
 
     /// Creates a custom role with some permissions (needs `roles:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -181,6 +185,7 @@ impl Role {
     /// Deletes a custom role (needs `roles:manage`); its members keep their membership
     /// with no role (the foreign key sets NULL), so they lose its permissions. The four
     /// default roles cannot be deleted.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "delete"))]
     pub async fn delete(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -206,6 +211,7 @@ impl Role {
     /// Grants the permission `key` to `role` (needs `roles:manage`, and the actor must hold
     /// `key` itself: nobody grants more than they have). Granting a held key is a no-op
     /// and writes no audit row.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "grant"))]
     pub async fn grant(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -222,6 +228,7 @@ impl Role {
 
     /// Revokes the permission `key` from `role` (needs `roles:manage` and `key` itself).
     /// Revoking a key the role lacks is a no-op and writes no audit row.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "role", op = "revoke"))]
     pub async fn revoke(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -250,6 +257,7 @@ impl Role {
 
 impl Permission {
     /// The organization's permission keys, sorted.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "permission", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -268,6 +276,7 @@ impl Permission {
 
     /// Defines a custom permission key (needs `roles:manage`); the owner role is granted it
     /// at once, since owners hold every permission.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "permission", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

@@ -34,6 +34,7 @@ pub struct Session {
 
 impl Session {
     /// Starts a session for `user` that ends at `expires`, with a fresh random token.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -60,6 +61,7 @@ impl Session {
     }
 
     /// The unexpired session with `token`; an expired one is never returned.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "by_token"))]
     pub async fn by_token(
         conn: &mut AsyncPgConnection,
         token: &str,
@@ -77,6 +79,7 @@ impl Session {
     }
 
     /// Moves the session's end (sliding sessions); `false` if it is gone or expired.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "extend"))]
     pub async fn extend(
         conn: &mut AsyncPgConnection,
         token: &str,
@@ -96,6 +99,7 @@ impl Session {
     }
 
     /// Ends the session with `token` (signing out); `false` if there was none.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "delete"))]
     pub async fn delete(conn: &mut AsyncPgConnection, token: &str) -> Result<bool, IdentityError> {
         Ok(
             diesel::delete(sessions::table.filter(sessions::sessionToken.eq(token)))
@@ -106,6 +110,7 @@ impl Session {
     }
 
     /// Ends every session of `user` (sign out everywhere); returns how many.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "delete_for_user"))]
     pub async fn delete_for_user(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -118,6 +123,7 @@ impl Session {
     }
 
     /// Deletes every expired session in one statement; returns how many.
+    #[tracing::instrument(skip_all, fields(entity = "session", op = "delete_expired"))]
     pub async fn delete_expired(conn: &mut AsyncPgConnection) -> Result<usize, IdentityError> {
         Ok(
             diesel::delete(sessions::table.filter(sessions::expires.le(time::now())))

@@ -109,6 +109,7 @@ pub struct UserSettingsChanges<'a> {
 impl UserSettings {
     /// The user's settings, created with the schema's defaults if the user has none yet
     /// (`ON CONFLICT DO NOTHING`, so concurrent first reads make one row).
+    #[tracing::instrument(skip_all, fields(entity = "user settings", op = "get"))]
     pub async fn get(
         conn: &mut AsyncPgConnection,
         user: &UserId,
@@ -142,6 +143,7 @@ impl UserSettings {
     }
 
     /// Applies `changes` to the user's settings (creating them first if needed).
+    #[tracing::instrument(skip_all, fields(entity = "user settings", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         user: &UserId,

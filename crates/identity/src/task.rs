@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods, QueryDsl,
-    Queryable, Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension,
+    PgSortExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, TaskId, UserId};
@@ -15,19 +15,6 @@ use crate::authorize::require;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 use crate::team::ensure_member;
-
-/// Applies a `.set(...)` to one task of `org` and returns it (or not found).
-macro_rules! change {
-    ($tx:expr, $org:expr, $id:expr, $values:expr) => {
-        diesel::update(tasks::table.filter(tasks::id.eq($id).and(tasks::organizationId.eq($org))))
-            .set($values)
-            .returning(Task::as_returning())
-            .get_result($tx)
-            .await
-            .optional()?
-            .ok_or_else(|| IdentityError::not_found("task", $id))
-    };
-}
 
 text_enum! {
     /// Where a task stands.
@@ -115,6 +102,7 @@ pub struct NewTask<'a> {
 
 impl Task {
     /// Creates a task in the organization, by the scope's user (needs `tasks:write`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -154,6 +142,7 @@ impl Task {
     }
 
     /// The task with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "get"))]
     pub async fn get(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -177,6 +166,7 @@ impl Task {
     }
 
     /// Assigns the task to a member, or unassigns it with `None` (needs `tasks:write`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "assign"))]
     pub async fn assign(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -190,20 +180,22 @@ impl Task {
                 if let Some(assignee) = assignee {
                     ensure_member(tx, org, assignee).await?;
                 }
-                change!(
+                apply(
                     tx,
                     org,
                     id,
-                    (
-                        tasks::assigneeId.eq(assignee),
-                        tasks::updatedAt.eq(time::now())
-                    )
+                    &TaskUpdate {
+                        assignee_id: Some(assignee),
+                        ..TaskUpdate::at(time::now())
+                    },
                 )
+                .await
             })
             .await
     }
 
     /// Marks the task done (needs `tasks:write`); completing a done task changes nothing.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "complete"))]
     pub async fn complete(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -225,22 +217,24 @@ impl Task {
                     return Ok(task);
                 }
                 let now = time::now();
-                change!(
+                apply(
                     tx,
                     org,
                     id,
-                    (
-                        tasks::status.eq(TaskStatus::Done),
-                        tasks::completedAt.eq(now),
-                        tasks::updatedAt.eq(now)
-                    )
+                    &TaskUpdate {
+                        status: Some(TaskStatus::Done),
+                        completed_at: Some(now),
+                        ..TaskUpdate::at(now)
+                    },
                 )
+                .await
             })
             .await
     }
 
     /// Tasks assigned to `assignee`, optionally of one status: soonest due first (undated
     /// last), then oldest.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "for_assignee"))]
     pub async fn for_assignee(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -273,6 +267,7 @@ impl Task {
     }
 
     /// Open (not done) tasks due before `before`, soonest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "task", op = "due_before"))]
     pub async fn due_before(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -294,4 +289,45 @@ impl Task {
             })
             .await
     }
+}
+
+/// The columns `assign` and `complete` change; `updatedAt` always.
+#[derive(AsChangeset)]
+#[diesel(table_name = tasks)]
+struct TaskUpdate<'a> {
+    #[diesel(column_name = assigneeId)]
+    assignee_id: Option<Option<&'a UserId>>,
+    status: Option<TaskStatus>,
+    #[diesel(column_name = completedAt)]
+    completed_at: Option<NaiveDateTime>,
+    #[diesel(column_name = updatedAt)]
+    updated_at: NaiveDateTime,
+}
+
+impl TaskUpdate<'_> {
+    /// Changes nothing but `updatedAt`.
+    fn at(now: NaiveDateTime) -> Self {
+        Self {
+            assignee_id: None,
+            status: None,
+            completed_at: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// Writes `update` to the task `id` of `org` and returns it (not found when it is not there).
+async fn apply(
+    tx: &mut AsyncPgConnection,
+    org: &OrganizationId,
+    id: &TaskId,
+    update: &TaskUpdate<'_>,
+) -> Result<Task, IdentityError> {
+    diesel::update(tasks::table.filter(tasks::id.eq(id).and(tasks::organizationId.eq(org))))
+        .set(update)
+        .returning(Task::as_returning())
+        .get_result(tx)
+        .await
+        .optional()?
+        .ok_or_else(|| IdentityError::not_found("task", id))
 }

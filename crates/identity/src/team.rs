@@ -70,6 +70,7 @@ pub struct TeamMemberChanges<'a> {
 impl TeamMember {
     /// Adds `user`, who must have a membership in this organization, to its directory
     /// (needs `members:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "team member", op = "add"))]
     pub async fn add(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -109,6 +110,7 @@ impl TeamMember {
     }
 
     /// The organization's directory, by role and id (needs `members:read`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "team member", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -127,6 +129,7 @@ impl TeamMember {
     }
 
     /// Changes `user`'s entry (needs `members:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "team member", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -148,6 +151,7 @@ impl TeamMember {
     }
 
     /// Removes `user`'s entry (needs `members:manage`).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "team member", op = "remove"))]
     pub async fn remove(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,

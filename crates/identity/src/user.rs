@@ -104,6 +104,7 @@ pub fn normalize_email(email: &str) -> Result<String, IdentityError> {
 
 impl User {
     /// Creates a user; the email is normalized and must be unused.
+    #[tracing::instrument(skip_all, fields(entity = "user", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         new: &NewUser<'_>,
@@ -132,6 +133,7 @@ impl User {
     }
 
     /// The user with `id`.
+    #[tracing::instrument(skip_all, fields(entity = "user", op = "get"))]
     pub async fn get(conn: &mut AsyncPgConnection, id: &UserId) -> Result<User, IdentityError> {
         users::table
             .find(id)
@@ -143,6 +145,7 @@ impl User {
     }
 
     /// The user with `email` (normalized first, so `" Ada@Example.COM "` finds `Ada@example.com`).
+    #[tracing::instrument(skip_all, fields(entity = "user", op = "by_email"))]
     pub async fn by_email(
         conn: &mut AsyncPgConnection,
         email: &str,
@@ -158,6 +161,7 @@ impl User {
     }
 
     /// Applies `changes` and sets `updatedAt`.
+    #[tracing::instrument(skip_all, fields(entity = "user", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         id: &UserId,
@@ -187,6 +191,7 @@ impl User {
 
     /// Deletes the user; the schema cascades to their accounts, sessions, memberships, keys
     /// and settings, and detaches their audit rows.
+    #[tracing::instrument(skip_all, fields(entity = "user", op = "delete"))]
     pub async fn delete(conn: &mut AsyncPgConnection, id: &UserId) -> Result<(), IdentityError> {
         let n = diesel::delete(users::table.find(id)).execute(conn).await?;
         if n == 0 {

@@ -32,6 +32,7 @@ pub enum TokenRejected {
 
 impl VerificationToken {
     /// Issues a fresh random token for `identifier`, valid until `expires`.
+    #[tracing::instrument(skip_all, fields(entity = "verification token", op = "issue"))]
     pub async fn issue(
         conn: &mut AsyncPgConnection,
         identifier: &str,
@@ -55,6 +56,7 @@ impl VerificationToken {
 
     /// Consumes the token: one `DELETE ... RETURNING`, so of two concurrent consumptions
     /// exactly one gets the row. An expired token is deleted too, and reported as such.
+    #[tracing::instrument(skip_all, fields(entity = "verification token", op = "consume"))]
     pub async fn consume(
         conn: &mut AsyncPgConnection,
         identifier: &str,
@@ -79,6 +81,7 @@ impl VerificationToken {
     }
 
     /// Deletes every expired token in one statement; returns how many.
+    #[tracing::instrument(skip_all, fields(entity = "verification token", op = "delete_expired"))]
     pub async fn delete_expired(conn: &mut AsyncPgConnection) -> Result<usize, IdentityError> {
         Ok(diesel::delete(
             verification_tokens::table.filter(verification_tokens::expires.le(time::now())),

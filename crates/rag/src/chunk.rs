@@ -3,21 +3,22 @@
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
+use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId};
 use neonhub_schema::schema::{chunks, datasets};
 use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
 use serde_json::Value;
 
 use crate::error::unique_violation;
-use crate::scoped::scoped;
-use crate::{Dataset, Document, EmbeddingSpace, RagError, validate_vector};
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
+use crate::{
+    Dataset, Document, EmbeddingSpace, Hit, HybridHit, HybridOptions, RagError, SearchFilter,
+    SearchOptions, VectorTable, hybrid_statement, validate_vector, vector_search,
+};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
 /// A chunk.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
@@ -47,16 +48,24 @@ pub struct Chunk {
     pub created_at: NaiveDateTime,
 }
 
-keyed!(Chunk);
+impl Keyed for Chunk {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A chunk to create.
-#[derive(Debug, Clone)]
+/// A chunk to create; the id and `createdAt` are added by [`Chunk::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = chunks)]
 pub struct NewChunk<'a> {
     /// Its dataset (in the organization).
+    #[diesel(column_name = datasetId)]
     pub dataset_id: &'a DatasetId,
     /// Its document (in the organization, and in that dataset when it names one).
+    #[diesel(column_name = documentId)]
     pub document_id: &'a DocumentId,
     /// Its space (in the organization, and the dataset's when the dataset names one).
+    #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: &'a EmbeddingSpaceId,
     /// Position in the dataset.
     pub idx: i32,
@@ -81,20 +90,21 @@ pub struct ChunkChanges<'a> {
     pub metadata: Option<Option<&'a Value>>,
 }
 
-/// Chunks whose dataset belongs to the scope's organization.
-macro_rules! in_scope {
-    ($scope:expr) => {
-        chunks::datasetId.eq_any(
-            datasets::table
-                .filter(datasets::organizationId.eq($scope.organization_id()))
-                .select(datasets::id),
-        )
-    };
+/// Chunks whose dataset belongs to `org` (they have no organization column of
+/// their own): the tenant filter of every query on `chunks`.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn in_scope<'a>(org: &'a OrganizationId) -> _ {
+    chunks::datasetId.eq_any(
+        datasets::table
+            .filter(datasets::organizationId.eq(org))
+            .select(datasets::id),
+    )
 }
 
 impl Chunk {
     /// Creates a chunk after checking, in the same transaction, that its dataset, document
     /// and space are this organization's and agree with each other, and its vector.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -132,14 +142,8 @@ impl Chunk {
                 }
                 diesel::insert_into(chunks::table)
                     .values((
+                        new,
                         chunks::id.eq(ChunkId::generate()),
-                        chunks::datasetId.eq(new.dataset_id),
-                        chunks::documentId.eq(new.document_id),
-                        chunks::embeddingSpaceId.eq(new.embedding_space_id),
-                        chunks::idx.eq(new.idx),
-                        chunks::text.eq(new.text),
-                        chunks::embedding.eq(new.embedding),
-                        chunks::metadata.eq(new.metadata),
                         chunks::createdAt.eq(time::now()),
                     ))
                     .returning(Self::as_returning())
@@ -151,6 +155,7 @@ impl Chunk {
     }
 
     /// The chunks of a dataset of this organization, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "list_in_dataset"))]
     pub async fn list_in_dataset(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -162,13 +167,15 @@ impl Chunk {
                 Dataset::parent(tx, scope, dataset).await?;
                 let query = chunks::table
                     .filter(chunks::datasetId.eq(dataset))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, chunks, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// The chunks of a document of this organization, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "list_in_document"))]
     pub async fn list_in_document(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -180,14 +187,16 @@ impl Chunk {
                 Document::parent(tx, scope, document).await?;
                 let query = chunks::table
                     .filter(chunks::documentId.eq(document))
-                    .filter(in_scope!(scope))
+                    .filter(in_scope(scope.organization_id()))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, chunks, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// Applies `changes`; a new embedding is checked against the chunk's space.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -198,7 +207,7 @@ impl Chunk {
             .transaction(conn, async |tx| {
                 let chunk = Self::find(tx, scope, id)
                     .await?
-                    .ok_or_else(|| not_found(id))?;
+                    .ok_or_else(|| RagError::not_found("chunk", id))?;
                 if let Some(Some(v)) = changes.embedding {
                     let space =
                         EmbeddingSpace::parent(tx, scope, &chunk.embedding_space_id).await?;
@@ -231,11 +240,98 @@ fn duplicate_idx(e: diesel::result::Error, dataset: &DatasetId, idx: i32) -> Rag
     }
 }
 
-scoped!(
-    Chunk,
-    chunks,
-    ChunkId,
-    "chunk",
-    "Deletes the chunk.",
-    |s| in_scope!(s)
-);
+impl Chunk {
+    /// The chunk with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ChunkId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("chunk", id))
+            })
+            .await
+    }
+
+    /// Deletes the chunk.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ChunkId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(chunks::table)
+                    .filter(chunks::id.eq(id).and(in_scope(scope.organization_id())))
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("chunk", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ChunkId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(chunks::table
+            .filter(chunks::id.eq(id).and(in_scope(scope.organization_id())))
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+}
+
+impl Chunk {
+    /// The `options.k` chunks of `space` nearest to `query`, nearest first, through the
+    /// space's index (see [`crate::vector_search`]).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "search"))]
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit<Chunk>>, RagError> {
+        vector_search(
+            conn,
+            scope,
+            VectorTable::Chunks,
+            space,
+            query,
+            filter,
+            options,
+        )
+        .await
+    }
+
+    /// The chunks of `space` best matching both `query` (by vector) and `text` (full
+    /// text, web-search syntax), fused by reciprocal rank fusion, best first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "hybrid_search"))]
+    pub async fn hybrid_search(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        text: &str,
+        filter: &SearchFilter,
+        options: &HybridOptions,
+    ) -> Result<Vec<HybridHit>, RagError> {
+        let statement = hybrid_statement(scope, space, query, text, filter, options)?;
+        scope
+            .transaction(conn, async |tx| statement.run::<HybridHit>(tx).await)
+            .await
+    }
+}

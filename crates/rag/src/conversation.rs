@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::ConversationKind;
@@ -13,9 +13,7 @@ use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::RagError;
-use crate::scoped::org_scoped;
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -45,16 +43,23 @@ pub struct Conversation {
     pub updated_at: NaiveDateTime,
 }
 
-keyed!(Conversation);
+impl Keyed for Conversation {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A conversation to start.
-#[derive(Debug, Clone)]
+/// A conversation to start; the id, organization, status (`active`) and timestamps are
+/// added by [`Conversation::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = conversations)]
 pub struct NewConversation<'a> {
     /// Kind.
     pub kind: ConversationKind,
     /// Title.
     pub title: Option<&'a str>,
     /// Who starts it.
+    #[diesel(column_name = createdById)]
     pub created_by_id: Option<&'a UserId>,
     /// Metadata.
     pub metadata: Option<&'a Value>,
@@ -76,6 +81,7 @@ pub struct ConversationChanges<'a> {
 
 impl Conversation {
     /// Starts a conversation.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -86,13 +92,10 @@ impl Conversation {
                 let now = time::now();
                 diesel::insert_into(conversations::table)
                     .values((
+                        new,
                         conversations::id.eq(ConversationId::generate()),
                         conversations::organizationId.eq(scope.organization_id()),
-                        conversations::kind.eq(new.kind),
                         conversations::status.eq("active"),
-                        conversations::title.eq(new.title),
-                        conversations::createdById.eq(new.created_by_id),
-                        conversations::metadata.eq(new.metadata),
                         conversations::createdAt.eq(now),
                         conversations::updatedAt.eq(now),
                     ))
@@ -105,6 +108,7 @@ impl Conversation {
     }
 
     /// The organization's conversations, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -114,13 +118,15 @@ impl Conversation {
             .transaction(conn, async |tx| {
                 let query = conversations::table
                     .filter(conversations::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, conversations, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// Applies `changes` and sets `updatedAt`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -140,16 +146,80 @@ impl Conversation {
                     .get_result(tx)
                     .await
                     .optional()?
-                    .ok_or_else(|| not_found(id))
+                    .ok_or_else(|| RagError::not_found("conversation", id))
             })
             .await
     }
 }
 
-org_scoped!(
-    Conversation,
-    conversations,
-    ConversationId,
-    "conversation",
-    "Deletes the conversation and its messages."
-);
+impl Conversation {
+    /// The conversation with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ConversationId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("conversation", id))
+            })
+            .await
+    }
+
+    /// Deletes the conversation and its messages.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ConversationId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(conversations::table)
+                    .filter(
+                        conversations::id
+                            .eq(id)
+                            .and(conversations::organizationId.eq(scope.organization_id())),
+                    )
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("conversation", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ConversationId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(conversations::table
+            .filter(
+                conversations::id
+                    .eq(id)
+                    .and(conversations::organizationId.eq(scope.organization_id())),
+            )
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+
+    /// The conversation as the parent another row links to: refused unless in this organization.
+    pub(crate) async fn parent(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ConversationId,
+    ) -> Result<Self, RagError> {
+        Self::find(tx, scope, id)
+            .await?
+            .ok_or_else(|| RagError::foreign_parent("conversation", id))
+    }
+}

@@ -2,76 +2,81 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::DatasetKind;
 use neonhub_schema::ids::{DatasetId, EmbeddingSpaceId, OrganizationId};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::datasets;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
 use crate::error::unique_violation;
-use crate::scoped::org_scoped;
 use crate::{EmbeddingSpace, RagError};
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
 
-/// A dataset.
+/// A named collection of documents and chunks, owned by one organization.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = datasets, check_for_backend(diesel::pg::Pg))]
 pub struct Dataset {
-    /// Id.
+    /// Primary key (UUIDv7 text for rows made here; any text for adopted rows).
     pub id: DatasetId,
-    /// Owning organization.
+    /// The organization that owns it.
     #[diesel(column_name = organizationId)]
     pub organization_id: OrganizationId,
-    /// The space its chunks are embedded in, if fixed.
+    /// The space its chunks are embedded in, when fixed for the whole dataset.
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<EmbeddingSpaceId>,
-    /// Name.
+    /// Display name.
     pub name: String,
-    /// Slug, unique in the organization.
+    /// URL-safe key, unique in the organization ([`Dataset::by_slug`]).
     pub slug: String,
-    /// Kind.
+    /// What the dataset holds (documents, FAQ, transcripts, ...).
     pub kind: DatasetKind,
-    /// Description.
+    /// Free-text description.
     pub description: Option<String>,
-    /// Where the data came from.
+    /// Where the data came from (a URL, a connector name, ...).
     pub source: Option<String>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with it.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
 
-keyed!(Dataset);
+impl Keyed for Dataset {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A dataset to create.
-#[derive(Debug, Clone)]
+/// A dataset to create; the id, organization and timestamps are added by [`Dataset::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = datasets)]
 pub struct NewDataset<'a> {
-    /// Its space (must be in the organization).
+    /// Its space, if fixed (must be in the organization).
+    #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
-    /// Name.
+    /// Display name.
     pub name: &'a str,
-    /// Slug, unique in the organization.
+    /// URL-safe key, unique in the organization.
     pub slug: &'a str,
-    /// Kind.
+    /// What the dataset holds.
     pub kind: DatasetKind,
-    /// Description.
+    /// Free-text description.
     pub description: Option<&'a str>,
-    /// Source.
+    /// Where the data came from.
     pub source: Option<&'a str>,
-    /// Metadata.
+    /// Free-form JSON.
     pub metadata: Option<&'a Value>,
 }
 
-/// What may change on a dataset (`Some(None)` clears a nullable column).
+/// What may change on a dataset: `None` leaves a column alone, `Some(None)` clears a
+/// nullable one.
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = datasets)]
 pub struct DatasetChanges<'a> {
@@ -80,7 +85,7 @@ pub struct DatasetChanges<'a> {
     pub embedding_space_id: Option<Option<&'a EmbeddingSpaceId>>,
     /// New name.
     pub name: Option<&'a str>,
-    /// New slug.
+    /// New slug (unique in the organization).
     pub slug: Option<&'a str>,
     /// New kind.
     pub kind: Option<DatasetKind>,
@@ -94,6 +99,7 @@ pub struct DatasetChanges<'a> {
 
 impl Dataset {
     /// Creates a dataset; its space, if any, must be in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -107,15 +113,9 @@ impl Dataset {
                 let now = time::now();
                 diesel::insert_into(datasets::table)
                     .values((
+                        new,
                         datasets::id.eq(DatasetId::generate()),
                         datasets::organizationId.eq(scope.organization_id()),
-                        datasets::embeddingSpaceId.eq(new.embedding_space_id),
-                        datasets::name.eq(new.name),
-                        datasets::slug.eq(new.slug),
-                        datasets::kind.eq(new.kind),
-                        datasets::description.eq(new.description),
-                        datasets::source.eq(new.source),
-                        datasets::metadata.eq(new.metadata),
                         datasets::createdAt.eq(now),
                         datasets::updatedAt.eq(now),
                     ))
@@ -127,7 +127,44 @@ impl Dataset {
             .await
     }
 
+    /// The dataset with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DatasetId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("dataset", id))
+            })
+            .await
+    }
+
+    /// The dataset with `slug` in this organization, if there is one.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "by_slug"))]
+    pub async fn by_slug(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        slug: &str,
+    ) -> Result<Option<Self>, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Ok(datasets::table
+                    .filter(datasets::organizationId.eq(scope.organization_id()))
+                    .filter(datasets::slug.eq(slug))
+                    .select(Self::as_select())
+                    .first(tx)
+                    .await
+                    .optional()?)
+            })
+            .await
+    }
+
     /// The organization's datasets, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -137,13 +174,15 @@ impl Dataset {
             .transaction(conn, async |tx| {
                 let query = datasets::table
                     .filter(datasets::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, datasets, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
-    /// Applies `changes` and sets `updatedAt`.
+    /// Applies `changes` and sets `updatedAt`; a new space must be in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -167,9 +206,63 @@ impl Dataset {
                     .await
                     .optional()
                     .map_err(|e| duplicate_slug(e, changes.slug.unwrap_or_default()))?
-                    .ok_or_else(|| not_found(id))
+                    .ok_or_else(|| RagError::not_found("dataset", id))
             })
             .await
+    }
+
+    /// Deletes the dataset with its chunks (the foreign keys cascade).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DatasetId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(datasets::table)
+                    .filter(
+                        datasets::id
+                            .eq(id)
+                            .and(datasets::organizationId.eq(scope.organization_id())),
+                    )
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("dataset", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DatasetId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(datasets::table
+            .filter(
+                datasets::id
+                    .eq(id)
+                    .and(datasets::organizationId.eq(scope.organization_id())),
+            )
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+
+    /// The dataset as the parent another row links to: refused unless in this organization.
+    pub(crate) async fn parent(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DatasetId,
+    ) -> Result<Self, RagError> {
+        Self::find(tx, scope, id)
+            .await?
+            .ok_or_else(|| RagError::foreign_parent("dataset", id))
     }
 }
 
@@ -179,11 +272,3 @@ fn duplicate_slug(e: diesel::result::Error, slug: &str) -> RagError {
         _ => e.into(),
     }
 }
-
-org_scoped!(
-    Dataset,
-    datasets,
-    DatasetId,
-    "dataset",
-    "Deletes the dataset and its chunks."
-);

@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId, UserId};
@@ -11,10 +11,8 @@ use neonhub_schema::schema::documents;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
-use crate::scoped::org_scoped;
 use crate::{Dataset, EmbeddingSpace, RagError};
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
 /// A document.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -50,22 +48,31 @@ pub struct Document {
     pub updated_at: NaiveDateTime,
 }
 
-keyed!(Document);
+impl Keyed for Document {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A document to create.
-#[derive(Debug, Clone)]
+/// A document to create; the id, organization and timestamps are added by
+/// [`Document::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = documents)]
 pub struct NewDocument<'a> {
     /// Its dataset (must be in the organization).
+    #[diesel(column_name = datasetId)]
     pub dataset_id: Option<&'a DatasetId>,
     /// Owner (a user; users are global).
+    #[diesel(column_name = ownerId)]
     pub owner_id: &'a UserId,
     /// Its space (must be in the organization).
+    #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
     /// Title.
     pub title: &'a str,
     /// Full text.
     pub content: &'a str,
-    /// Status; `None` takes the schema's default (`draft`).
+    /// Workflow status; `None` takes the column's default (`draft`).
     pub status: Option<&'a str>,
     /// Metadata.
     pub metadata: Option<&'a Value>,
@@ -93,6 +100,7 @@ pub struct DocumentChanges<'a> {
 
 impl Document {
     /// Creates a document; its dataset and space, if any, must be in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -104,15 +112,9 @@ impl Document {
                 let now = time::now();
                 diesel::insert_into(documents::table)
                     .values((
+                        new,
                         documents::id.eq(DocumentId::generate()),
-                        documents::datasetId.eq(new.dataset_id),
                         documents::organizationId.eq(scope.organization_id()),
-                        documents::ownerId.eq(new.owner_id),
-                        documents::embeddingSpaceId.eq(new.embedding_space_id),
-                        documents::title.eq(new.title),
-                        documents::content.eq(new.content),
-                        documents::status.eq(new.status.unwrap_or("draft")),
-                        documents::metadata.eq(new.metadata),
                         documents::createdAt.eq(now),
                         documents::updatedAt.eq(now),
                     ))
@@ -125,6 +127,7 @@ impl Document {
     }
 
     /// The organization's documents, newest first; only those of `dataset` when given.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -135,16 +138,18 @@ impl Document {
             .transaction(conn, async |tx| {
                 let mut query = documents::table
                     .filter(documents::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
                     .into_boxed();
                 if let Some(dataset) = dataset {
                     query = query.filter(documents::datasetId.eq(dataset));
                 }
-                Ok(load_page!(tx, query, documents, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// Applies `changes` and sets `updatedAt`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -171,7 +176,7 @@ impl Document {
                     .get_result(tx)
                     .await
                     .optional()?
-                    .ok_or_else(|| not_found(id))
+                    .ok_or_else(|| RagError::not_found("document", id))
             })
             .await
     }
@@ -192,10 +197,74 @@ async fn check_parents(
     Ok(())
 }
 
-org_scoped!(
-    Document,
-    documents,
-    DocumentId,
-    "document",
-    "Deletes the document and its chunks."
-);
+impl Document {
+    /// The document with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("document", id))
+            })
+            .await
+    }
+
+    /// Deletes the document and its chunks.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(documents::table)
+                    .filter(
+                        documents::id
+                            .eq(id)
+                            .and(documents::organizationId.eq(scope.organization_id())),
+                    )
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("document", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(documents::table
+            .filter(
+                documents::id
+                    .eq(id)
+                    .and(documents::organizationId.eq(scope.organization_id())),
+            )
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+
+    /// The document as the parent another row links to: refused unless in this organization.
+    pub(crate) async fn parent(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &DocumentId,
+    ) -> Result<Self, RagError> {
+        Self::find(tx, scope, id)
+            .await?
+            .ok_or_else(|| RagError::foreign_parent("document", id))
+    }
+}

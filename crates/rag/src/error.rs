@@ -112,4 +112,22 @@ pub enum RagError {
     Database(#[from] DieselError),
 }
 
+impl RagError {
+    /// [`RagError::NotFound`] for a row of `entity` with `id`.
+    pub(crate) fn not_found(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// [`RagError::ForeignParent`]: `id` of `entity` is not this organization's.
+    pub(crate) fn foreign_parent(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+        Self::ForeignParent {
+            entity,
+            id: id.to_string(),
+        }
+    }
+}
+
 pub(crate) use neonhub_schema::unique_violation;

@@ -9,15 +9,12 @@
 use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Double, Nullable};
-use diesel_async::AsyncPgConnection;
 use neonhub_schema::TenantScope;
 use pgvector::Vector;
 
-use crate::search::{
-    Bind, SearchFilter, SearchOptions, SearchStatement, settings_sql, where_clauses,
-};
-use crate::vector_table::{VectorCast, VectorTable};
-use crate::{Chunk, EmbeddingSpace, RagError, validate_vector};
+use crate::search::{Bind, SearchFilter, SearchOptions, SearchStatement, StatementSetup};
+use crate::vector_table::VectorTable;
+use crate::{Chunk, EmbeddingSpace, RagError};
 
 /// How to fuse.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,35 +77,21 @@ pub fn hybrid_statement(
     filter: &SearchFilter,
     options: &HybridOptions,
 ) -> Result<SearchStatement, RagError> {
-    if space.organization_id != *scope.organization_id() {
-        return Err(RagError::ForeignParent {
-            entity: "embedding space",
-            id: space.id.to_string(),
-        });
-    }
-    validate_vector(query, space.dimension)?;
-    let cast = VectorCast::for_dimension(space.dimension)?;
-    let mut binds = vec![Bind::Vector(query.clone())];
-    let distance = format!(
-        "{} {} {}",
-        cast.expression("t.embedding"),
-        options.search.distance.operator(),
-        cast.parameter(1)
-    );
-    let clauses =
-        where_clauses(VectorTable::Chunks, scope, space, filter, &mut binds, "t")?.join(" AND ");
-    let mut param = |bind: Bind| {
-        binds.push(bind);
-        format!("${}", binds.len())
-    };
-    let text_param = param(Bind::Text(text.to_owned()));
-    let candidates = param(Bind::BigInt(options.candidates.max(1)));
-    let (wv, wt, rrf_k) = (
-        param(Bind::Double(options.vector_weight)),
-        param(Bind::Double(options.text_weight)),
-        param(Bind::Double(options.rrf_k)),
-    );
-    let k = param(Bind::BigInt(options.search.k.max(1)));
+    let mut setup = StatementSetup::new(
+        scope,
+        VectorTable::Chunks,
+        space,
+        query,
+        filter,
+        &options.search,
+    )?;
+    let text_param = setup.param(Bind::Text(text.to_owned()));
+    let candidates = setup.param(Bind::BigInt(options.candidates.max(1)));
+    let wv = setup.param(Bind::Double(options.vector_weight));
+    let wt = setup.param(Bind::Double(options.text_weight));
+    let rrf_k = setup.param(Bind::Double(options.rrf_k));
+    let k = setup.param(Bind::BigInt(options.search.k.max(1)));
+    let (distance, clauses) = (&setup.distance, &setup.clauses);
     let tsv = "to_tsvector('english'::regconfig, t.text)";
     let sql = format!(
         "WITH vec AS (\
@@ -127,49 +110,5 @@ pub fn hybrid_statement(
          SELECT t.*, f.score::float8 AS score, f.vector_rank, f.text_rank \
          FROM fused f JOIN public.chunks t ON t.id = f.id ORDER BY f.score DESC, t.id LIMIT {k}"
     );
-    Ok(SearchStatement::new(
-        settings_sql(&options.search, !filter.is_empty()),
-        sql,
-        binds,
-    ))
-}
-
-impl Chunk {
-    /// The chunks of `space` best matching both `query` (by vector) and `text` (full
-    /// text, web-search syntax), fused by reciprocal rank fusion, best first.
-    pub async fn hybrid_search(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        space: &EmbeddingSpace,
-        query: &Vector,
-        text: &str,
-        filter: &SearchFilter,
-        options: &HybridOptions,
-    ) -> Result<Vec<HybridHit>, RagError> {
-        let statement = hybrid_statement(scope, space, query, text, filter, options)?;
-        scope
-            .transaction(conn, async |tx| statement.run::<HybridHit>(tx).await)
-            .await
-    }
-
-    /// The `k` chunks of `space` nearest to `query`, nearest first (see [`crate::vector_search`]).
-    pub async fn search(
-        conn: &mut AsyncPgConnection,
-        scope: &TenantScope,
-        space: &EmbeddingSpace,
-        query: &Vector,
-        filter: &SearchFilter,
-        options: &SearchOptions,
-    ) -> Result<Vec<crate::Hit<Chunk>>, RagError> {
-        crate::vector_search(
-            conn,
-            scope,
-            VectorTable::Chunks,
-            space,
-            query,
-            filter,
-            options,
-        )
-        .await
-    }
+    Ok(setup.finish(sql))
 }

@@ -223,6 +223,7 @@ impl IndexManager {
 
     /// Builds the index unless a valid one exists; an INVALID leftover is rebuilt.
     /// `on_progress` receives build progress while it runs.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "vector index", op = "create"))]
     pub async fn create(
         &self,
         scope: &TenantScope,
@@ -248,6 +249,7 @@ impl IndexManager {
     }
 
     /// Rebuilds the index (`REINDEX CONCURRENTLY`), or builds it when missing or INVALID.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "vector index", op = "rebuild"))]
     pub async fn rebuild(
         &self,
         scope: &TenantScope,
@@ -273,6 +275,7 @@ impl IndexManager {
     }
 
     /// Drops the index; `false` when there was none.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "vector index", op = "drop"))]
     pub async fn drop(
         &self,
         scope: &TenantScope,
@@ -289,6 +292,7 @@ impl IndexManager {
     }
 
     /// The managed indexes of the scope's spaces (of `space` alone when given), INVALID ones included.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "vector index", op = "list"))]
     pub async fn list(
         &self,
         scope: &TenantScope,

@@ -173,6 +173,7 @@ impl Chunk {
     /// Inserts `rows` into `target` in one statement (`INSERT ... SELECT FROM unnest`), in
     /// the scope's transaction (a savepoint inside the caller's). All or nothing; returns
     /// the number of rows written.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "insert_many"))]
     pub async fn insert_many(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -218,6 +219,7 @@ impl Chunk {
     /// Streams `rows` into `target` with binary COPY on a dedicated connection to `url`,
     /// which owns its transaction: tenant, parents, indexes and vectors are re-checked
     /// inside it before the first byte is copied. All or nothing; returns the rows written.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "copy_in"))]
     pub async fn copy_in(
         url: &DatabaseUrl,
         scope: &TenantScope,

@@ -3,21 +3,22 @@
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::MessageRole;
-use neonhub_schema::ids::{ConversationId, EmbeddingSpaceId, MessageId, UserId};
+use neonhub_schema::ids::{ConversationId, EmbeddingSpaceId, MessageId, OrganizationId, UserId};
 use neonhub_schema::schema::{conversations, messages};
 use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
 use serde_json::Value;
 
-use crate::scoped::scoped;
-use crate::{Conversation, EmbeddingSpace, RagError, validate_vector};
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
+use crate::{
+    Conversation, EmbeddingSpace, Hit, RagError, SearchFilter, SearchOptions, VectorTable,
+    validate_vector, vector_search,
+};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
 /// A message.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
@@ -48,20 +49,29 @@ pub struct Message {
     pub created_at: NaiveDateTime,
 }
 
-keyed!(Message);
+impl Keyed for Message {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A message to add.
-#[derive(Debug, Clone)]
+/// A message to add; the id, conversation and `createdAt` are added by
+/// [`Message::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
 pub struct NewMessage<'a> {
     /// Author.
+    #[diesel(column_name = authorId)]
     pub author_id: Option<&'a UserId>,
     /// Role.
     pub role: MessageRole,
     /// Content.
+    #[diesel(column_name = contentJson)]
     pub content_json: &'a Value,
     /// Embedding; needs `embedding_space_id`.
     pub embedding: Option<&'a Vector>,
     /// The space of the embedding (in the organization).
+    #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
     /// Metadata.
     pub metadata: Option<&'a Value>,
@@ -84,15 +94,15 @@ pub struct MessageChanges<'a> {
     pub metadata: Option<Option<&'a Value>>,
 }
 
-/// Messages whose conversation belongs to the scope's organization.
-macro_rules! in_scope {
-    ($scope:expr) => {
-        messages::conversationId.eq_any(
-            conversations::table
-                .filter(conversations::organizationId.eq($scope.organization_id()))
-                .select(conversations::id),
-        )
-    };
+/// Messages whose conversation belongs to `org` (they have no organization column of
+/// their own): the tenant filter of every query on `messages`.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn in_scope<'a>(org: &'a OrganizationId) -> _ {
+    messages::conversationId.eq_any(
+        conversations::table
+            .filter(conversations::organizationId.eq(org))
+            .select(conversations::id),
+    )
 }
 
 /// A vector needs a space of this organization and the space's dimension.
@@ -115,6 +125,7 @@ async fn check_embedding(
 
 impl Message {
     /// Adds a message to a conversation of this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -127,14 +138,9 @@ impl Message {
                 check_embedding(tx, scope, new.embedding, new.embedding_space_id).await?;
                 Ok(diesel::insert_into(messages::table)
                     .values((
+                        new,
                         messages::id.eq(MessageId::generate()),
                         messages::conversationId.eq(conversation),
-                        messages::authorId.eq(new.author_id),
-                        messages::role.eq(new.role),
-                        messages::contentJson.eq(new.content_json),
-                        messages::embedding.eq(new.embedding),
-                        messages::embeddingSpaceId.eq(new.embedding_space_id),
-                        messages::metadata.eq(new.metadata),
                         messages::createdAt.eq(time::now()),
                     ))
                     .returning(Self::as_returning())
@@ -145,6 +151,7 @@ impl Message {
     }
 
     /// The messages of a conversation of this organization, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -156,13 +163,15 @@ impl Message {
                 Conversation::parent(tx, scope, conversation).await?;
                 let query = messages::table
                     .filter(messages::conversationId.eq(conversation))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, messages, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// Applies `changes`; the resulting embedding is checked against the resulting space.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -173,7 +182,7 @@ impl Message {
             .transaction(conn, async |tx| {
                 let current = Self::find(tx, scope, id)
                     .await?
-                    .ok_or_else(|| not_found(id))?;
+                    .ok_or_else(|| RagError::not_found("message", id))?;
                 let embedding = changes.embedding.unwrap_or(current.embedding.as_ref());
                 let space = changes
                     .embedding_space_id
@@ -197,11 +206,81 @@ impl Message {
     }
 }
 
-scoped!(
-    Message,
-    messages,
-    MessageId,
-    "message",
-    "Deletes the message.",
-    |s| in_scope!(s)
-);
+impl Message {
+    /// The message with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &MessageId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("message", id))
+            })
+            .await
+    }
+
+    /// Deletes the message.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &MessageId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(messages::table)
+                    .filter(messages::id.eq(id).and(in_scope(scope.organization_id())))
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("message", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &MessageId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(messages::table
+            .filter(messages::id.eq(id).and(in_scope(scope.organization_id())))
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+}
+
+impl Message {
+    /// The `options.k` messages embedded in `space` nearest to `query`, nearest first,
+    /// through the space's index (filter by [`crate::ParentFilter::Conversation`] for one
+    /// thread).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "message", op = "search"))]
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit<Message>>, RagError> {
+        vector_search(
+            conn,
+            scope,
+            VectorTable::Messages,
+            space,
+            query,
+            filter,
+            options,
+        )
+        .await
+    }
+}

@@ -16,6 +16,10 @@ use neonhub_schema::TenantScope;
 use pgvector::Vector;
 use serde_json::Value;
 
+use neonhub_schema::ids::{
+    BrandId, ConversationId, DatasetId, DocumentId, EventId, PersonId, UserId,
+};
+
 use crate::vector_table::{Distance, VectorCast, VectorTable, literal, space_predicate};
 use crate::{EmbeddingSpace, RagError, validate_vector};
 
@@ -89,11 +93,69 @@ impl Default for SearchOptions {
     }
 }
 
+/// A parent row a search is restricted to: each variant names its vector table's column,
+/// so a filter cannot name a column that is not a parent (a parent of another table is
+/// refused with [`RagError::InvalidFilter`] naming both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParentFilter {
+    /// `chunks."datasetId"`.
+    Dataset(DatasetId),
+    /// `chunks."documentId"`.
+    Document(DocumentId),
+    /// `messages."conversationId"`.
+    Conversation(ConversationId),
+    /// `messages."authorId"`.
+    Author(UserId),
+    /// `brand_voices."brandId"`.
+    Brand(BrandId),
+    /// `mem_embeddings."personId"`.
+    Person(PersonId),
+    /// `mem_embeddings."sourceEventId"`.
+    SourceEvent(EventId),
+}
+
+impl ParentFilter {
+    /// The vector table whose column this filters.
+    pub const fn table(&self) -> VectorTable {
+        match self {
+            Self::Dataset(_) | Self::Document(_) => VectorTable::Chunks,
+            Self::Conversation(_) | Self::Author(_) => VectorTable::Messages,
+            Self::Brand(_) => VectorTable::BrandVoices,
+            Self::Person(_) | Self::SourceEvent(_) => VectorTable::MemEmbeddings,
+        }
+    }
+
+    /// The column compared (a quoted identifier in the statement).
+    pub const fn column(&self) -> &'static str {
+        match self {
+            Self::Dataset(_) => "datasetId",
+            Self::Document(_) => "documentId",
+            Self::Conversation(_) => "conversationId",
+            Self::Author(_) => "authorId",
+            Self::Brand(_) => "brandId",
+            Self::Person(_) => "personId",
+            Self::SourceEvent(_) => "sourceEventId",
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            Self::Dataset(id) => id.as_str(),
+            Self::Document(id) => id.as_str(),
+            Self::Conversation(id) => id.as_str(),
+            Self::Author(id) => id.as_str(),
+            Self::Brand(id) => id.as_str(),
+            Self::Person(id) => id.as_str(),
+            Self::SourceEvent(id) => id.as_str(),
+        }
+    }
+}
+
 /// Restrictions on the rows searched (all optional, combined with AND).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchFilter {
-    /// Equality on the table's parent columns, e.g. `("datasetId", id)` (see [`SearchFilter::PARENT_COLUMNS`]).
-    pub equals: Vec<(&'static str, String)>,
+    /// Rows of these parents only (each must belong to the searched table).
+    pub parents: Vec<ParentFilter>,
     /// `metadata @> this` (tables with a metadata column).
     pub metadata: Option<Value>,
     /// `createdAt >= this`.
@@ -103,23 +165,15 @@ pub struct SearchFilter {
 }
 
 impl SearchFilter {
-    /// The columns `equals` may name, per table.
-    pub const PARENT_COLUMNS: &'static [(VectorTable, &'static [&'static str])] = &[
-        (VectorTable::Chunks, &["datasetId", "documentId"]),
-        (VectorTable::Messages, &["conversationId", "authorId"]),
-        (VectorTable::BrandVoices, &["brandId"]),
-        (VectorTable::MemEmbeddings, &["personId", "sourceEventId"]),
-    ];
-
-    /// Adds an equality on a parent column.
-    pub fn with(mut self, column: &'static str, value: impl Into<String>) -> Self {
-        self.equals.push((column, value.into()));
+    /// Adds a parent restriction.
+    pub fn with(mut self, parent: ParentFilter) -> Self {
+        self.parents.push(parent);
         self
     }
 
     /// Whether any restriction is set.
     pub fn is_empty(&self) -> bool {
-        self.equals.is_empty()
+        self.parents.is_empty()
             && self.metadata.is_none()
             && self.created_from.is_none()
             && self.created_before.is_none()
@@ -253,7 +307,7 @@ impl SearchStatement {
 }
 
 /// The `set_config` statement for non-default settings, `None` when there is nothing to set.
-pub(crate) fn settings_sql(options: &SearchOptions, filtered: bool) -> Option<String> {
+fn settings_sql(options: &SearchOptions, filtered: bool) -> Option<String> {
     let mut settings = Vec::new();
     let ef = options.effective_ef_search();
     if ef != DEFAULT_EF_SEARCH {
@@ -282,57 +336,97 @@ pub(crate) fn settings_sql(options: &SearchOptions, filtered: bool) -> Option<St
     Some(format!("SELECT {}", calls.join(", ")))
 }
 
-/// The WHERE clauses of a search: space predicate, tenant gate, filters; binds appended.
-pub(crate) fn where_clauses(
-    table: VectorTable,
-    scope: &TenantScope,
-    space: &EmbeddingSpace,
-    filter: &SearchFilter,
-    binds: &mut Vec<Bind>,
-    alias: &str,
-) -> Result<Vec<String>, RagError> {
-    let mut clauses = vec![format!("{alias}.{}", space_predicate(space.id.as_str()))];
-    // A one-time filter (an InitPlan): evaluated once, it does not change the scan, and a
-    // forged EmbeddingSpace value cannot reach another organization's vectors.
-    binds.push(Bind::Text(scope.organization_id().as_str().to_owned()));
-    clauses.push(format!(
-        "EXISTS (SELECT 1 FROM public.embedding_spaces s WHERE s.id = {} AND s.\"organizationId\" = ${})",
-        literal(space.id.as_str()),
-        binds.len()
-    ));
-    let allowed = SearchFilter::PARENT_COLUMNS
-        .iter()
-        .find(|(t, _)| *t == table)
-        .map_or(&[][..], |(_, c)| *c);
-    for (column, value) in &filter.equals {
-        if !allowed.contains(column) {
-            return Err(RagError::InvalidFilter(format!(
-                "{} cannot be filtered by {column:?}",
-                table.name()
-            )));
+/// What every search statement starts from, written once for k-NN and hybrid search: the
+/// scope check, the vector check, the index's cast, and the WHERE clauses (the literal
+/// space predicate the partial index needs, the organization guard, the filters). The
+/// query vector is always `$1`.
+pub(crate) struct StatementSetup {
+    /// The distance expression, exactly as the index has it (`t.embedding::vector(D) <=> $1`).
+    pub(crate) distance: String,
+    /// The WHERE clauses joined with AND (table alias `t`).
+    pub(crate) clauses: String,
+    binds: Vec<Bind>,
+    settings: Option<String>,
+}
+
+impl StatementSetup {
+    pub(crate) fn new(
+        scope: &TenantScope,
+        table: VectorTable,
+        space: &EmbeddingSpace,
+        query: &Vector,
+        filter: &SearchFilter,
+        options: &SearchOptions,
+    ) -> Result<Self, RagError> {
+        if space.organization_id != *scope.organization_id() {
+            return Err(RagError::foreign_parent("embedding space", &space.id));
         }
-        binds.push(Bind::Text(value.clone()));
-        clauses.push(format!("{alias}.\"{column}\" = ${}", binds.len()));
-    }
-    if let Some(metadata) = &filter.metadata {
-        if !table.has_metadata() {
-            return Err(RagError::InvalidFilter(format!(
-                "{} has no metadata column",
-                table.name()
-            )));
+        validate_vector(query, space.dimension)?;
+        let cast = VectorCast::for_dimension(space.dimension)?;
+        let distance = format!(
+            "{} {} {}",
+            cast.expression("t.embedding"),
+            options.distance.operator(),
+            cast.parameter(1)
+        );
+        let mut setup = Self {
+            distance,
+            clauses: String::new(),
+            binds: vec![Bind::Vector(query.clone())],
+            settings: settings_sql(options, !filter.is_empty()),
+        };
+        let mut clauses = vec![format!("t.{}", space_predicate(space.id.as_str()))];
+        // A one-time filter (an InitPlan): evaluated once, it does not change the scan, and a
+        // forged EmbeddingSpace value cannot reach another organization's vectors.
+        let org = setup.param(Bind::Text(scope.organization_id().as_str().to_owned()));
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM public.embedding_spaces s WHERE s.id = {} AND s.\"organizationId\" = {org})",
+            literal(space.id.as_str()),
+        ));
+        for parent in &filter.parents {
+            if parent.table() != table {
+                return Err(RagError::InvalidFilter(format!(
+                    "{} cannot be filtered by {:?} (a parent of {})",
+                    table.name(),
+                    parent.column(),
+                    parent.table().name()
+                )));
+            }
+            let value = setup.param(Bind::Text(parent.value().to_owned()));
+            clauses.push(format!("t.\"{}\" = {value}", parent.column()));
         }
-        binds.push(Bind::Json(metadata.clone()));
-        clauses.push(format!("{alias}.metadata @> ${}", binds.len()));
+        if let Some(metadata) = &filter.metadata {
+            if !table.has_metadata() {
+                return Err(RagError::InvalidFilter(format!(
+                    "{} has no metadata column",
+                    table.name()
+                )));
+            }
+            let value = setup.param(Bind::Json(metadata.clone()));
+            clauses.push(format!("t.metadata @> {value}"));
+        }
+        if let Some(from) = filter.created_from {
+            let value = setup.param(Bind::Timestamp(from));
+            clauses.push(format!("t.\"createdAt\" >= {value}"));
+        }
+        if let Some(before) = filter.created_before {
+            let value = setup.param(Bind::Timestamp(before));
+            clauses.push(format!("t.\"createdAt\" < {value}"));
+        }
+        setup.clauses = clauses.join(" AND ");
+        Ok(setup)
     }
-    if let Some(from) = filter.created_from {
-        binds.push(Bind::Timestamp(from));
-        clauses.push(format!("{alias}.\"createdAt\" >= ${}", binds.len()));
+
+    /// Binds a parameter and returns its placeholder (`$n`).
+    pub(crate) fn param(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        format!("${}", self.binds.len())
     }
-    if let Some(before) = filter.created_before {
-        binds.push(Bind::Timestamp(before));
-        clauses.push(format!("{alias}.\"createdAt\" < ${}", binds.len()));
+
+    /// The finished statement around `sql` (built from this setup's pieces).
+    pub(crate) fn finish(self, sql: String) -> SearchStatement {
+        SearchStatement::new(self.settings, sql, self.binds)
     }
-    Ok(clauses)
 }
 
 /// Builds the statements of a k-NN search (exposed so plans can be inspected).
@@ -344,38 +438,21 @@ pub fn search_statement(
     filter: &SearchFilter,
     options: &SearchOptions,
 ) -> Result<SearchStatement, RagError> {
-    if space.organization_id != *scope.organization_id() {
-        return Err(RagError::ForeignParent {
-            entity: "embedding space",
-            id: space.id.to_string(),
-        });
-    }
-    validate_vector(query, space.dimension)?;
-    let cast = VectorCast::for_dimension(space.dimension)?;
-    let mut binds = vec![Bind::Vector(query.clone())];
-    let distance = format!(
-        "{} {} {}",
-        cast.expression("t.embedding"),
-        options.distance.operator(),
-        cast.parameter(1)
-    );
-    let clauses = where_clauses(table, scope, space, filter, &mut binds, "t")?;
-    binds.push(Bind::BigInt(options.k.max(1)));
+    let mut setup = StatementSetup::new(scope, table, space, query, filter, options)?;
+    let k = setup.param(Bind::BigInt(options.k.max(1)));
     let sql = format!(
-        "SELECT t.*, ({distance})::float8 AS distance FROM public.{} t WHERE {} ORDER BY {distance} LIMIT ${}",
-        table.name(),
-        clauses.join(" AND "),
-        binds.len()
+        "SELECT t.*, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {k}",
+        distance = setup.distance,
+        table = table.name(),
+        clauses = setup.clauses,
     );
-    Ok(SearchStatement::new(
-        settings_sql(options, !filter.is_empty()),
-        sql,
-        binds,
-    ))
+    Ok(setup.finish(sql))
 }
 
 /// The k rows of `table` in `space` nearest to `query`, nearest first. `T` is the row type
-/// (`Chunk`, `Message`, or a campaigns/CRM crate's own for brand voices and memories).
+/// (`Chunk`, `Message`, or a campaigns/CRM crate's own for brand voices and memories);
+/// [`crate::Chunk::search`] and [`crate::Message::search`] are this with their table.
+#[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = table.name(), op = "search"))]
 pub async fn vector_search<T>(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,

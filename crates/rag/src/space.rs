@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    AsChangeset, BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
-    Selectable, SelectableHelper,
+    AsChangeset, BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl,
+    Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{EmbeddingSpaceId, OrganizationId};
@@ -13,9 +13,7 @@ use serde_json::Value;
 
 use crate::RagError;
 use crate::error::unique_violation;
-use crate::scoped::org_scoped;
-use neonhub_schema::page::{Page, PageRequest};
-use neonhub_schema::{keyed, load_page};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
 /// The largest dimension a space may have: pgvector indexes `vector` up to 2000
 /// dimensions and `halfvec` up to 4000; a larger space could never be indexed.
@@ -48,10 +46,16 @@ pub struct EmbeddingSpace {
     pub updated_at: NaiveDateTime,
 }
 
-keyed!(EmbeddingSpace);
+impl Keyed for EmbeddingSpace {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
 
-/// A space to register.
-#[derive(Debug, Clone)]
+/// A space to register; the id, organization and timestamps are added by
+/// [`EmbeddingSpace::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = embedding_spaces)]
 pub struct NewEmbeddingSpace<'a> {
     /// Name, unique in the organization.
     pub name: &'a str,
@@ -104,6 +108,7 @@ fn check_label(field: &'static str, value: &str, max: usize) -> Result<(), RagEr
 
 impl EmbeddingSpace {
     /// Registers a space after validating name, provider, model and dimension.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "create"))]
     pub async fn create(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -120,13 +125,9 @@ impl EmbeddingSpace {
                 let now = time::now();
                 diesel::insert_into(embedding_spaces::table)
                     .values((
+                        new,
                         embedding_spaces::id.eq(EmbeddingSpaceId::generate()),
                         embedding_spaces::organizationId.eq(scope.organization_id()),
-                        embedding_spaces::name.eq(new.name),
-                        embedding_spaces::provider.eq(new.provider),
-                        embedding_spaces::model.eq(new.model),
-                        embedding_spaces::dimension.eq(new.dimension),
-                        embedding_spaces::metadata.eq(new.metadata),
                         embedding_spaces::createdAt.eq(now),
                         embedding_spaces::updatedAt.eq(now),
                     ))
@@ -138,7 +139,28 @@ impl EmbeddingSpace {
             .await
     }
 
+    /// The space named `name` in this organization, if there is one.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "by_name"))]
+    pub async fn by_name(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        name: &str,
+    ) -> Result<Option<Self>, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Ok(embedding_spaces::table
+                    .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
+                    .filter(embedding_spaces::name.eq(name))
+                    .select(Self::as_select())
+                    .first(tx)
+                    .await
+                    .optional()?)
+            })
+            .await
+    }
+
     /// The organization's spaces, newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "list"))]
     pub async fn list(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -148,13 +170,15 @@ impl EmbeddingSpace {
             .transaction(conn, async |tx| {
                 let query = embedding_spaces::table
                     .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
                     .into_boxed();
-                Ok(load_page!(tx, query, embedding_spaces, Self, page))
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
 
     /// Applies `changes` and sets `updatedAt`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "update"))]
     pub async fn update(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
@@ -178,7 +202,7 @@ impl EmbeddingSpace {
                     .await
                     .optional()
                     .map_err(|e| duplicate_name(e, changes.name.unwrap_or_default()))?
-                    .ok_or_else(|| not_found(id))
+                    .ok_or_else(|| RagError::not_found("embedding space", id))
             })
             .await
     }
@@ -193,10 +217,74 @@ fn duplicate_name(e: diesel::result::Error, name: &str) -> RagError {
     }
 }
 
-org_scoped!(
-    EmbeddingSpace,
-    embedding_spaces,
-    EmbeddingSpaceId,
-    "embedding space",
-    "Deletes the space (its chunks go with it; datasets, documents and messages keep their rows with the space cleared, as the schema's foreign keys say)."
-);
+impl EmbeddingSpace {
+    /// The embedding space with `id` in this organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &EmbeddingSpaceId,
+    ) -> Result<Self, RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                Self::find(tx, scope, id)
+                    .await?
+                    .ok_or_else(|| RagError::not_found("embedding space", id))
+            })
+            .await
+    }
+
+    /// Deletes the space (its chunks go with it; datasets, documents and messages keep their rows with the space cleared, as the schema's foreign keys say).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &EmbeddingSpaceId,
+    ) -> Result<(), RagError> {
+        scope
+            .transaction(conn, async |tx| {
+                let deleted = diesel::delete(embedding_spaces::table)
+                    .filter(
+                        embedding_spaces::id
+                            .eq(id)
+                            .and(embedding_spaces::organizationId.eq(scope.organization_id())),
+                    )
+                    .execute(tx)
+                    .await?;
+                if deleted == 0 {
+                    return Err(RagError::not_found("embedding space", id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The row, if it is in this organization (inside a scope transaction).
+    pub(crate) async fn find(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &EmbeddingSpaceId,
+    ) -> Result<Option<Self>, RagError> {
+        Ok(embedding_spaces::table
+            .filter(
+                embedding_spaces::id
+                    .eq(id)
+                    .and(embedding_spaces::organizationId.eq(scope.organization_id())),
+            )
+            .select(Self::as_select())
+            .first(tx)
+            .await
+            .optional()?)
+    }
+
+    /// The embedding space as the parent another row links to: refused unless in this organization.
+    pub(crate) async fn parent(
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &EmbeddingSpaceId,
+    ) -> Result<Self, RagError> {
+        Self::find(tx, scope, id)
+            .await?
+            .ok_or_else(|| RagError::foreign_parent("embedding space", id))
+    }
+}

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use neonhub_rag::*;
+use neonhub_schema::ids::BrandId;
 use neonhub_testing::test_connection;
 
 #[tokio::test]
@@ -185,7 +186,7 @@ async fn messages_and_brand_voices_search_through_the_same_machinery() {
         .unwrap();
         ids.push(m.id);
     }
-    let filter = SearchFilter::default().with("conversationId", conversation.id.to_string());
+    let filter = SearchFilter::default().with(ParentFilter::Conversation(conversation.id.clone()));
     let hits: Vec<Hit<Message>> = vector_search(
         &mut conn,
         &t.scope,
@@ -221,7 +222,7 @@ async fn messages_and_brand_voices_search_through_the_same_machinery() {
         VectorTable::BrandVoices,
         &t.space,
         &v(&[0.0, 0.1, 1.0]),
-        &SearchFilter::default().with("brandId", "b1"),
+        &SearchFilter::default().with(ParentFilter::Brand(BrandId::from_string("b1"))),
         &SearchOptions::default(),
     )
     .await

@@ -7,6 +7,7 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_rag::*;
 use neonhub_schema::catalog::{Catalog, DiffOptions, MANAGED_INDEX_PREFIX, diff};
+use neonhub_schema::ids::ConversationId;
 use neonhub_schema::pgvector::Vector;
 use neonhub_testing::{TestDatabase, fixtures};
 use serde_json::json;
@@ -464,7 +465,7 @@ async fn unfiltered_and_filtered_hits_are_correct_with_every_distance() {
     assert!(found >= 9, "recall {found}/10");
 
     // Filters: dataset, metadata, time range; each hit satisfies them.
-    let newest = SearchFilter::default().with("datasetId", c.dataset.id.to_string());
+    let newest = SearchFilter::default().with(ParentFilter::Dataset(c.dataset.id.clone()));
     let recent = SearchFilter {
         created_from: Some(neonhub_schema::time::now() - chrono::Duration::seconds(1000)),
         ..newest
@@ -508,7 +509,9 @@ async fn unfiltered_and_filtered_hits_are_correct_with_every_distance() {
         );
     }
 
-    let bad = SearchFilter::default().with("text", "x");
+    // A parent of another table: a column chunks do not have.
+    let bad =
+        SearchFilter::default().with(ParentFilter::Conversation(ConversationId::from_string("x")));
     let err = vector_search::<Chunk>(
         &mut conn,
         &c.scope,

@@ -1,6 +1,14 @@
 //! Keyset pagination, newest first, shared by every domain crate's `list` functions.
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::{FilterDsl, LimitDsl, OrderDsl};
+use diesel::sql_types::{Bool, Text, Timestamp, Untyped};
+use diesel_async::methods::LoadQuery;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// Where a page starts: the `(createdAt, id)` of the last row of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -9,6 +17,16 @@ pub struct Cursor {
     pub created_at: NaiveDateTime,
     /// `id` of the last row seen (breaks ties within a millisecond).
     pub id: String,
+}
+
+impl Cursor {
+    /// The cursor of a row with `created_at` and `id`.
+    pub fn new(created_at: NaiveDateTime, id: &impl AsRef<str>) -> Self {
+        Self {
+            created_at,
+            id: id.as_ref().to_owned(),
+        }
+    }
 }
 
 /// Which page to read.
@@ -82,50 +100,74 @@ pub fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page<T> {
     Page { items: rows, next }
 }
 
-/// Applies the keyset filter and order of `$page` on `$table` to a boxed `$query`.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! keyset {
-    ($query:expr, $table:ident, $page:expr) => {{
-        use diesel::{BoolExpressionMethods as _, ExpressionMethods as _, QueryDsl as _};
-        let mut query = $query;
-        if let Some(c) = &$page.after {
-            query = query.filter(
-                $table::createdAt.lt(c.created_at).or($table::createdAt
-                    .eq(c.created_at)
-                    .and($table::id.lt(c.id.clone()))),
-            );
-        }
-        query
-            .order(($table::createdAt.desc(), $table::id.desc()))
-            .limit($page.fetch_limit())
-    }};
+/// Loads one page of `M` rows, newest first, from `query` (a boxed single-table select
+/// that already has its filters and `.select(M::as_select())`): adds [`AfterCursor`], the
+/// order [`NewestFirst`] and `limit + 1`, then turns the rows into a [`Page`].
+pub async fn load_page<'q, Q, M>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+    page: &PageRequest,
+) -> QueryResult<Page<M>>
+where
+    M: Keyed + Send + 'static,
+    Q: FilterDsl<AfterCursor, Output = Q>
+        + OrderDsl<NewestFirst, Output = Q>
+        + LimitDsl<Output = Q>,
+    Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
+{
+    let mut query = query;
+    if let Some(cursor) = &page.after {
+        query = query.filter(AfterCursor(cursor.clone()));
+    }
+    let rows = query
+        .order(NewestFirst)
+        .limit(page.fetch_limit())
+        .load::<M>(conn)
+        .await?;
+    Ok(page_of(rows, page))
 }
 
-/// Loads one page of `$model` rows from a boxed `$query` on `$table` (keyset filter, order,
-/// `limit + 1`), then turns them into a [`Page`]; `?` converts the error to the caller's.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! load_page {
-    ($conn:expr, $query:expr, $table:ident, $model:ty, $page:expr) => {{
-        use diesel::{QueryDsl as _, SelectableHelper as _};
-        let rows = $crate::keyset!($query, $table, $page)
-            .select(<$model>::as_select())
-            .load::<$model>($conn)
-            .await?;
-        $crate::page::page_of(rows, $page)
-    }};
+/// The keyset condition `("createdAt", id) < ($created_at, $id)`: the rows after a cursor.
+///
+/// A row comparison in SQL rather than a typed `OR`, because every NeonHub table names the
+/// two columns the same way (so one type serves them all) and PostgreSQL reads it as one
+/// condition on the `(createdAt, id)` order. Valid on single-table selects only (the
+/// names are not qualified).
+#[derive(Debug, Clone, QueryId, ValidGrouping)]
+pub struct AfterCursor(pub Cursor);
+
+impl Expression for AfterCursor {
+    type SqlType = Bool;
 }
 
-/// Implements [`Keyed`] for a model with `created_at` and a typed `id`.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! keyed {
-    ($($model:ty),*) => {$(
-        impl $crate::page::Keyed for $model {
-            fn cursor(&self) -> $crate::page::Cursor {
-                $crate::page::Cursor { created_at: self.created_at, id: self.id.as_str().to_owned() }
-            }
-        }
-    )*};
+impl<QS> AppearsOnTable<QS> for AfterCursor {}
+impl<QS> SelectableExpression<QS> for AfterCursor {}
+
+impl QueryFragment<Pg> for AfterCursor {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(r#"("createdAt", id) < ("#);
+        out.push_bind_param::<Timestamp, _>(&self.0.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.0.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// The order of every page: `"createdAt" DESC, id DESC` (ties broken by id).
+#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+pub struct NewestFirst;
+
+impl Expression for NewestFirst {
+    type SqlType = Untyped;
+}
+
+impl<QS> AppearsOnTable<QS> for NewestFirst {}
+impl<QS> SelectableExpression<QS> for NewestFirst {}
+
+impl QueryFragment<Pg> for NewestFirst {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(r#""createdAt" DESC, id DESC"#);
+        Ok(())
+    }
 }
