@@ -1,14 +1,12 @@
 //! `neonhub index ...`: the managed vector indexes of an organization's embedding spaces.
 
 use clap::{Args, Subcommand, ValueEnum};
-use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
-use diesel_async::RunQueryDsl;
+use neonhub_identity::{IdentityError, Organization};
 use neonhub_rag::{
-    BuildProgress, Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, PageRequest,
-    RagError, VectorTable,
+    BuildProgress, Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, RagError,
+    VectorTable,
 };
-use neonhub_schema::ids::{EmbeddingSpaceId, OrganizationId};
-use neonhub_schema::schema::organizations;
+use neonhub_schema::ids::EmbeddingSpaceId;
 use neonhub_schema::{DatabaseUrl, TenantScope};
 
 use crate::CliError;
@@ -126,15 +124,13 @@ impl Target {
 /// The scope of the organization with `slug` (the CLI is trusted system code).
 async fn scope_of(url: &DatabaseUrl, slug: &str) -> Result<TenantScope, CliError> {
     let mut conn = url.connect().await?;
-    let id: Option<OrganizationId> = organizations::table
-        .filter(organizations::slug.eq(slug))
-        .select(organizations::id)
-        .first(&mut conn)
-        .await
-        .optional()
-        .map_err(RagError::from)?;
-    id.map(TenantScope::trusted_system)
-        .ok_or_else(|| CliError::Usage(format!("no organization with slug {slug:?}")))
+    match Organization::id_for_slug(&mut conn, slug).await {
+        Ok(id) => Ok(TenantScope::trusted_system(id)),
+        Err(IdentityError::NotFound { .. }) => Err(CliError::Usage(format!(
+            "no organization with slug {slug:?}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A space given by id or by name.
@@ -150,21 +146,12 @@ async fn space_of(
         Err(RagError::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    let mut page = PageRequest::first(500);
-    loop {
-        let batch = EmbeddingSpace::list(&mut conn, scope, &page).await?;
-        if let Some(space) = batch.items.iter().find(|s| s.name == given) {
-            return Ok(space.id.clone());
-        }
-        match batch.next {
-            Some(next) => page = PageRequest::after(500, next),
-            None => {
-                return Err(CliError::Usage(format!(
-                    "no embedding space {given:?} in this organization"
-                )));
-            }
-        }
-    }
+    EmbeddingSpace::by_name(&mut conn, scope, given)
+        .await?
+        .map(|space| space.id)
+        .ok_or_else(|| {
+            CliError::Usage(format!("no embedding space {given:?} in this organization"))
+        })
 }
 
 fn report(name: &str) -> impl FnMut(BuildProgress) + '_ {

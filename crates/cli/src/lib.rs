@@ -152,6 +152,9 @@ pub enum CliError {
     /// A RAG operation failed.
     #[error(transparent)]
     Rag(#[from] neonhub_rag::RagError),
+    /// An identity operation failed.
+    #[error(transparent)]
+    Identity(#[from] neonhub_identity::IdentityError),
     /// An argument names something that does not exist.
     #[error("{0}")]
     Usage(String),

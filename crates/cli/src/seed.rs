@@ -8,16 +8,16 @@
 //! one transaction. No token or secret is written.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use chrono::{Duration, NaiveTime};
 use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use neonhub_identity::{IdentityError, Membership, Organization};
-use neonhub_schema::enums::{AgentKind, AgentStatus, ConnectorKind};
+use neonhub_identity::IdentityError;
+use neonhub_identity::seed::{self as identity_seed, SeedOrganization, SeedUser};
+use neonhub_schema::enums::AgentStatus;
 use neonhub_schema::ids::*;
 use neonhub_schema::schema::*;
-use neonhub_schema::{Citext, TenantScope, UnknownEnumLabel, time};
+use neonhub_schema::{Citext, TenantScope, time};
 use serde_json::json;
 
 use crate::seed_data::*;
@@ -28,9 +28,6 @@ pub enum SeedError {
     /// The database refused a statement.
     #[error("seeding failed: {0}")]
     Database(#[from] diesel::result::Error),
-    /// The seed data names an enum label the schema lacks.
-    #[error("seed data is invalid: {0}")]
-    Label(#[from] UnknownEnumLabel),
     /// Installing the organization's roles and permissions failed.
     #[error("seeding roles and permissions failed: {0}")]
     Access(#[from] IdentityError),
@@ -93,7 +90,7 @@ impl Tally {
     }
 
     fn into_report(self) -> SeedReport {
-        let tables = SEED_COUNTS
+        let tables = seed_counts()
             .iter()
             .map(|(table, _)| {
                 let (created, existing) = self.0.get(table).copied().unwrap_or_default();
@@ -112,15 +109,34 @@ impl Tally {
 }
 
 /// Seeds the database in one transaction and reports what was created and what existed.
+/// Identity's rows come from `neonhub_identity::seed`; the tables whose crates do not exist
+/// yet are seeded here, one function per table, in the order of [`seed_counts`].
 pub async fn seed(conn: &mut AsyncPgConnection) -> Result<SeedReport, SeedError> {
     conn.transaction(async |tx| {
         let mut tally = Tally::default();
-        let org = ensure_organization(tx, &mut tally).await?;
+        let settings = org_settings();
+        let (org, inserted) = identity_seed::ensure_organization(
+            tx,
+            &SeedOrganization {
+                slug: ORG_SLUG,
+                name: ORG_NAME,
+                plan: ORG_PLAN,
+                settings: Some(&settings),
+            },
+        )
+        .await?;
+        tally.note("organizations", inserted);
         let scope = TenantScope::trusted_system(org);
         let access = scope
             .transaction(tx, async |tx| {
                 let admin = seed_in_org(tx, &scope, &mut tally).await?;
-                seed_access(tx, &scope, &admin).await
+                let access = identity_seed::ensure_access(tx, &scope, &admin).await?;
+                Ok::<_, SeedError>(AccessReport {
+                    roles_added: access.installed.roles_added,
+                    permissions_added: access.installed.permissions_added,
+                    grants_added: access.installed.grants_added,
+                    admin_made_owner: access.made_owner,
+                })
             })
             .await?;
         Ok(SeedReport {
@@ -131,190 +147,165 @@ pub async fn seed(conn: &mut AsyncPgConnection) -> Result<SeedReport, SeedError>
     .await
 }
 
-async fn ensure_organization(
-    conn: &mut AsyncPgConnection,
-    tally: &mut Tally,
-) -> Result<OrganizationId, SeedError> {
-    let now = time::now();
-    let inserted = diesel::insert_into(organizations::table)
-        .values((
-            organizations::id.eq(OrganizationId::generate()),
-            organizations::slug.eq(ORG_SLUG),
-            organizations::name.eq("NeonHub"),
-            organizations::plan.eq("scale"),
-            organizations::settings.eq(json!({"timezone": "UTC", "theme": "neon"})),
-            organizations::createdAt.eq(now),
-            organizations::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    tally.note("organizations", inserted == 1);
-    Ok(organizations::table
-        .filter(organizations::slug.eq(ORG_SLUG))
-        .select(organizations::id)
-        .get_result(conn)
-        .await?)
-}
-
-/// The default roles and permissions through `neonhub-identity`, and the admin as owner
-/// when the admin has no role yet (a role someone chose is left alone). Audited like any
-/// other change, and only when something changes, so the seed stays idempotent.
-async fn seed_access(
-    conn: &mut AsyncPgConnection,
-    scope: &TenantScope,
-    admin: &UserId,
-) -> Result<AccessReport, SeedError> {
-    let installed = Organization::install_defaults(conn, scope).await?;
-    let role: Option<Option<OrganizationRoleId>> = organization_members::table
-        .filter(organization_members::organizationId.eq(scope.organization_id()))
-        .filter(organization_members::userId.eq(admin))
-        .select(organization_members::roleId)
-        .first(conn)
-        .await
-        .optional()?;
-    let admin_made_owner = matches!(role, Some(None));
-    if admin_made_owner {
-        Membership::change_role(conn, scope, admin, &installed.roles.owner).await?;
-    }
-    Ok(AccessReport {
-        roles_added: installed.roles_added,
-        permissions_added: installed.permissions_added,
-        grants_added: installed.grants_added,
-        admin_made_owner,
-    })
-}
-
 /// Seeds the rows of SEED_DATA.md in the organization; returns the admin's id.
 async fn seed_in_org(
-    conn: &mut AsyncPgConnection,
+    tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     tally: &mut Tally,
 ) -> Result<UserId, SeedError> {
-    let org = scope.organization_id();
-    let now = time::now();
+    tally.note("brands", brand(tx, scope).await?);
+    let (admin, inserted) = identity_seed::ensure_user(
+        tx,
+        &SeedUser {
+            email: ADMIN_EMAIL,
+            name: Some(ADMIN_NAME),
+            is_beta_user: true,
+        },
+    )
+    .await?;
+    tally.note("users", inserted);
+    tally.note(
+        "organization_members",
+        identity_seed::ensure_member(tx, scope, &admin).await?,
+    );
+    let personas = personas(tx, tally).await?;
+    keywords(tx, &personas, tally).await?;
+    // No unique key on these two: lock out concurrent writers (readers continue) while
+    // looking rows up by title and name.
+    tx.batch_execute(
+        "LOCK TABLE editorial_calendar, agent_capabilities IN SHARE ROW EXCLUSIVE MODE",
+    )
+    .await?;
+    editorial_calendar(tx, &personas, tally).await?;
+    let connectors = connectors(tx, tally).await?;
+    connector_auths(tx, scope, &admin, &connectors, tally).await?;
+    for agent in AGENTS {
+        let (agent_id, inserted) = self::agent(tx, scope, agent).await?;
+        tally.note("agents", inserted);
+        agent_capabilities(tx, &agent_id, agent, tally).await?;
+        agent_configs(tx, &agent_id, agent, tally).await?;
+        tally.note("tools", tool(tx, scope, &agent_id, agent).await?);
+    }
+    Ok(admin)
+}
 
+/// The brand; whether it was inserted.
+async fn brand(tx: &mut AsyncPgConnection, scope: &TenantScope) -> Result<bool, SeedError> {
+    let now = time::now();
     let inserted = diesel::insert_into(brands::table)
         .values((
             brands::id.eq(BrandId::generate()),
-            brands::organizationId.eq(org),
-            brands::name.eq("NeonHub"),
-            brands::slug.eq("neonhub"),
-            brands::description.eq("Custom neon signage for creators, events and hospitality."),
-            brands::mainColor.eq("#2B26FE"),
-            brands::slogan.eq("Stay Neon!"),
+            brands::organizationId.eq(scope.organization_id()),
+            brands::name.eq(BRAND.name),
+            brands::slug.eq(BRAND.slug),
+            brands::description.eq(BRAND.description),
+            brands::mainColor.eq(BRAND.main_color),
+            brands::slogan.eq(BRAND.slogan),
             brands::createdAt.eq(now),
             brands::updatedAt.eq(now),
         ))
         .on_conflict_do_nothing()
-        .execute(conn)
+        .execute(tx)
         .await?;
-    tally.note("brands", inserted == 1);
+    Ok(inserted == 1)
+}
 
-    let inserted = diesel::insert_into(users::table)
-        .values((
-            users::id.eq(UserId::generate()),
-            users::email.eq(ADMIN_EMAIL),
-            users::name.eq("NeonHub Admin"),
-            users::emailVerified.eq(now),
-            users::isBetaUser.eq(true),
-            users::createdAt.eq(now),
-            users::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    tally.note("users", inserted == 1);
-    let admin: UserId = users::table
-        .filter(users::email.eq(ADMIN_EMAIL))
-        .select(users::id)
-        .get_result(conn)
-        .await?;
-
-    let inserted = diesel::insert_into(organization_members::table)
-        .values((
-            organization_members::id.eq(OrganizationMemberId::generate()),
-            organization_members::organizationId.eq(org),
-            organization_members::userId.eq(&admin),
-            organization_members::status.eq("active"),
-            organization_members::joinedAt.eq(now),
-            organization_members::createdAt.eq(now),
-            organization_members::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    tally.note("organization_members", inserted == 1);
-
-    let mut persona_ids = BTreeMap::new();
-    for (name, summary) in PERSONAS {
+/// The personas; their ids by name.
+async fn personas(
+    tx: &mut AsyncPgConnection,
+    tally: &mut Tally,
+) -> Result<BTreeMap<&'static str, PersonaId>, SeedError> {
+    let now = time::now();
+    let mut ids = BTreeMap::new();
+    for persona in PERSONAS {
         let inserted = diesel::insert_into(personas::table)
             .values((
-                personas::name.eq(name),
-                personas::summary.eq(summary),
+                personas::name.eq(persona.name),
+                personas::summary.eq(persona.summary),
                 personas::createdAt.eq(now),
                 personas::updatedAt.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(tx)
             .await?;
         tally.note("personas", inserted == 1);
         let id: PersonaId = personas::table
-            .filter(personas::name.eq(name))
+            .filter(personas::name.eq(persona.name))
             .select(personas::id)
-            .get_result(conn)
+            .get_result(tx)
             .await?;
-        persona_ids.insert(*name, id);
+        ids.insert(persona.name, id);
     }
+    Ok(ids)
+}
 
-    for (term, intent, persona) in KEYWORDS {
+/// The keywords, each linked to its persona.
+async fn keywords(
+    tx: &mut AsyncPgConnection,
+    personas: &BTreeMap<&'static str, PersonaId>,
+    tally: &mut Tally,
+) -> Result<(), SeedError> {
+    let now = time::now();
+    for keyword in KEYWORDS {
         let inserted = diesel::insert_into(keywords::table)
             .values((
-                keywords::term.eq(Citext::new(*term)),
-                keywords::intent.eq(intent),
+                keywords::term.eq(Citext::new(keyword.term)),
+                keywords::intent.eq(keyword.intent),
                 keywords::priority.eq(KEYWORD_PRIORITY),
-                keywords::personaId.eq(persona_ids[persona]),
+                keywords::personaId.eq(personas[keyword.persona]),
                 keywords::createdAt.eq(now),
                 keywords::updatedAt.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(tx)
             .await?;
         tally.note("keywords", inserted == 1);
     }
+    Ok(())
+}
 
-    // No unique key on titles: lock out concurrent writers (readers continue) while looking up.
-    conn.batch_execute(
-        "LOCK TABLE editorial_calendar, agent_capabilities IN SHARE ROW EXCLUSIVE MODE",
-    )
-    .await?;
+/// The calendar entries, found by title (the table is locked by the caller).
+async fn editorial_calendar(
+    tx: &mut AsyncPgConnection,
+    personas: &BTreeMap<&'static str, PersonaId>,
+    tally: &mut Tally,
+) -> Result<(), SeedError> {
+    let now = time::now();
     let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time");
-    for (title, days, priority, status, persona) in CALENDAR {
+    for entry in CALENDAR {
         let found: Option<EditorialCalendarEntryId> = editorial_calendar::table
-            .filter(editorial_calendar::title.eq(title))
+            .filter(editorial_calendar::title.eq(entry.title))
             .select(editorial_calendar::id)
-            .first(conn)
+            .first(tx)
             .await
             .optional()?;
         if found.is_none() {
-            let publish_at = (now.date() + Duration::days(*days)).and_time(nine);
+            let publish_at = (now.date() + Duration::days(entry.publish_in_days)).and_time(nine);
             diesel::insert_into(editorial_calendar::table)
                 .values((
-                    editorial_calendar::title.eq(title),
+                    editorial_calendar::title.eq(entry.title),
                     editorial_calendar::publishAt.eq(publish_at),
-                    editorial_calendar::priority.eq(priority),
-                    editorial_calendar::status.eq(status),
-                    editorial_calendar::personaId.eq(persona_ids[persona]),
+                    editorial_calendar::priority.eq(entry.priority),
+                    editorial_calendar::status.eq(entry.status),
+                    editorial_calendar::personaId.eq(personas[entry.persona]),
                     editorial_calendar::createdAt.eq(now),
                     editorial_calendar::updatedAt.eq(now),
                 ))
-                .execute(conn)
+                .execute(tx)
                 .await?;
         }
         tally.note("editorial_calendar", found.is_none());
     }
+    Ok(())
+}
 
-    let mut connector_ids = BTreeMap::new();
+/// The connector catalog; the connectors' ids by name.
+async fn connectors(
+    tx: &mut AsyncPgConnection,
+    tally: &mut Tally,
+) -> Result<BTreeMap<&'static str, ConnectorId>, SeedError> {
+    let now = time::now();
+    let mut ids = BTreeMap::new();
     for c in CONNECTORS {
         let inserted = diesel::insert_into(connectors::table)
             .values((
@@ -322,7 +313,7 @@ async fn seed_in_org(
                 connectors::name.eq(c.name),
                 connectors::displayName.eq(c.display_name),
                 connectors::description.eq(c.description),
-                connectors::category.eq(ConnectorKind::from_str(c.category)?),
+                connectors::category.eq(c.category),
                 connectors::authType.eq(c.auth_type),
                 connectors::authConfig.eq(
                     json!({"provider": c.name, "type": c.auth_type, "requiredScopes": c.scopes}),
@@ -335,120 +326,165 @@ async fn seed_in_org(
                 connectors::updatedAt.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(tx)
             .await?;
         tally.note("connectors", inserted == 1);
         let id: ConnectorId = connectors::table
             .filter(connectors::name.eq(c.name))
             .select(connectors::id)
-            .get_result(conn)
+            .get_result(tx)
             .await?;
-        connector_ids.insert(c.name, id);
+        ids.insert(c.name, id);
     }
+    Ok(ids)
+}
 
-    for (connector, account_id, account_name, status, scope_text) in CONNECTOR_AUTHS {
+/// The admin's connector accounts, without any token.
+async fn connector_auths(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    admin: &UserId,
+    connectors: &BTreeMap<&'static str, ConnectorId>,
+    tally: &mut Tally,
+) -> Result<(), SeedError> {
+    let now = time::now();
+    for auth in CONNECTOR_AUTHS {
         let inserted = diesel::insert_into(connector_auths::table)
             .values((
                 connector_auths::id.eq(ConnectorAuthId::generate()),
-                connector_auths::userId.eq(&admin),
-                connector_auths::connectorId.eq(&connector_ids[connector]),
-                connector_auths::organizationId.eq(org),
-                connector_auths::accountId.eq(account_id),
-                connector_auths::accountName.eq(account_name),
-                connector_auths::scope.eq(scope_text),
-                connector_auths::status.eq(status),
+                connector_auths::userId.eq(admin),
+                connector_auths::connectorId.eq(&connectors[auth.connector]),
+                connector_auths::organizationId.eq(scope.organization_id()),
+                connector_auths::accountId.eq(auth.account_id),
+                connector_auths::accountName.eq(auth.account_name),
+                connector_auths::scope.eq(auth.scope),
+                connector_auths::status.eq(auth.status),
                 connector_auths::createdAt.eq(now),
                 connector_auths::updatedAt.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(tx)
             .await?;
         tally.note("connector_auths", inserted == 1);
     }
+    Ok(())
+}
 
-    for agent in AGENTS {
-        let inserted = diesel::insert_into(agents::table)
-            .values((
-                agents::id.eq(AgentId::generate()),
-                agents::organizationId.eq(org),
-                agents::name.eq(agent.name),
-                agents::slug.eq(agent.slug),
-                agents::kind.eq(AgentKind::from_str(agent.kind)?),
-                agents::status.eq(AgentStatus::Active),
-                agents::description.eq(agent.description),
-                agents::version.eq("1.0.0"),
-                agents::config.eq((agent.config)()),
-                agents::createdAt.eq(now),
-                agents::updatedAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        tally.note("agents", inserted == 1);
-        let agent_id: AgentId = agents::table
-            .filter(agents::organizationId.eq(org))
-            .filter(agents::slug.eq(agent.slug))
-            .select(agents::id)
-            .get_result(conn)
-            .await?;
+/// One agent; its id and whether it was inserted.
+async fn agent(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    agent: &AgentSeed,
+) -> Result<(AgentId, bool), SeedError> {
+    let now = time::now();
+    let org = scope.organization_id();
+    let inserted = diesel::insert_into(agents::table)
+        .values((
+            agents::id.eq(AgentId::generate()),
+            agents::organizationId.eq(org),
+            agents::name.eq(agent.name),
+            agents::slug.eq(agent.slug),
+            agents::kind.eq(agent.kind),
+            agents::status.eq(AgentStatus::Active),
+            agents::description.eq(agent.description),
+            agents::version.eq("1.0.0"),
+            agents::config.eq((agent.config)()),
+            agents::createdAt.eq(now),
+            agents::updatedAt.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(tx)
+        .await?;
+    let id = agents::table
+        .filter(agents::organizationId.eq(org))
+        .filter(agents::slug.eq(agent.slug))
+        .select(agents::id)
+        .get_result(tx)
+        .await?;
+    Ok((id, inserted == 1))
+}
 
-        for (name, config) in agent.capabilities {
-            let found: Option<AgentCapabilityId> = agent_capabilities::table
-                .filter(agent_capabilities::agentId.eq(&agent_id))
-                .filter(agent_capabilities::name.eq(name))
-                .select(agent_capabilities::id)
-                .first(conn)
-                .await
-                .optional()?;
-            if found.is_none() {
-                diesel::insert_into(agent_capabilities::table)
-                    .values((
-                        agent_capabilities::id.eq(AgentCapabilityId::generate()),
-                        agent_capabilities::agentId.eq(&agent_id),
-                        agent_capabilities::name.eq(name),
-                        agent_capabilities::config.eq(config()),
-                        agent_capabilities::createdAt.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-            }
-            tally.note("agent_capabilities", found.is_none());
-        }
-
-        for (key, value) in agent.configs {
-            let inserted = diesel::insert_into(agent_configs::table)
+/// An agent's capabilities, found by name (the table is locked by the caller).
+async fn agent_capabilities(
+    tx: &mut AsyncPgConnection,
+    agent_id: &AgentId,
+    agent: &AgentSeed,
+    tally: &mut Tally,
+) -> Result<(), SeedError> {
+    for (name, config) in agent.capabilities {
+        let found: Option<AgentCapabilityId> = agent_capabilities::table
+            .filter(agent_capabilities::agentId.eq(agent_id))
+            .filter(agent_capabilities::name.eq(name))
+            .select(agent_capabilities::id)
+            .first(tx)
+            .await
+            .optional()?;
+        if found.is_none() {
+            diesel::insert_into(agent_capabilities::table)
                 .values((
-                    agent_configs::id.eq(AgentConfigId::generate()),
-                    agent_configs::agentId.eq(&agent_id),
-                    agent_configs::key.eq(key),
-                    agent_configs::value.eq(value()),
-                    agent_configs::createdAt.eq(now),
-                    agent_configs::updatedAt.eq(now),
+                    agent_capabilities::id.eq(AgentCapabilityId::generate()),
+                    agent_capabilities::agentId.eq(agent_id),
+                    agent_capabilities::name.eq(name),
+                    agent_capabilities::config.eq(config()),
+                    agent_capabilities::createdAt.eq(time::now()),
                 ))
-                .on_conflict_do_nothing()
-                .execute(conn)
+                .execute(tx)
                 .await?;
-            tally.note("agent_configs", inserted == 1);
         }
+        tally.note("agent_capabilities", found.is_none());
+    }
+    Ok(())
+}
 
-        let (slug, name, description) = agent.tool;
-        let (input, output) = (agent.tool_schemas)();
-        let inserted = diesel::insert_into(tools::table)
+/// An agent's configuration keys.
+async fn agent_configs(
+    tx: &mut AsyncPgConnection,
+    agent_id: &AgentId,
+    agent: &AgentSeed,
+    tally: &mut Tally,
+) -> Result<(), SeedError> {
+    let now = time::now();
+    for (key, value) in agent.configs {
+        let inserted = diesel::insert_into(agent_configs::table)
             .values((
-                tools::id.eq(ToolId::generate()),
-                tools::organizationId.eq(org),
-                tools::name.eq(name),
-                tools::slug.eq(slug),
-                tools::description.eq(description),
-                tools::inputSchema.eq(input),
-                tools::outputSchema.eq(output),
-                tools::agentId.eq(&agent_id),
-                tools::createdAt.eq(now),
+                agent_configs::id.eq(AgentConfigId::generate()),
+                agent_configs::agentId.eq(agent_id),
+                agent_configs::key.eq(key),
+                agent_configs::value.eq(value()),
+                agent_configs::createdAt.eq(now),
+                agent_configs::updatedAt.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(tx)
             .await?;
-        tally.note("tools", inserted == 1);
+        tally.note("agent_configs", inserted == 1);
     }
-    Ok(admin)
+    Ok(())
+}
+
+/// An agent's tool; whether it was inserted.
+async fn tool(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    agent_id: &AgentId,
+    agent: &AgentSeed,
+) -> Result<bool, SeedError> {
+    let (slug, name, description) = agent.tool;
+    let (input, output) = (agent.tool_schemas)();
+    let inserted = diesel::insert_into(tools::table)
+        .values((
+            tools::id.eq(ToolId::generate()),
+            tools::organizationId.eq(scope.organization_id()),
+            tools::name.eq(name),
+            tools::slug.eq(slug),
+            tools::description.eq(description),
+            tools::inputSchema.eq(input),
+            tools::outputSchema.eq(output),
+            tools::agentId.eq(agent_id),
+            tools::createdAt.eq(time::now()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(tx)
+        .await?;
+    Ok(inserted == 1)
 }

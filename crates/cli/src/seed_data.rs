@@ -1,93 +1,184 @@
 //! What the demo seed creates (the reference's SEED_DATA.md); descriptions and JSON
 //! configurations are our own where the reference leaves them open.
 
+use neonhub_schema::enums::{AgentKind, ConnectorKind};
 use serde_json::{Value, json};
 
 /// Organization slug of the seed's organization.
 pub const ORG_SLUG: &str = "primary";
+/// Display name of the seed's organization.
+pub const ORG_NAME: &str = "NeonHub";
+/// Plan of the seed's organization.
+pub const ORG_PLAN: &str = "scale";
+/// Settings of the seed's organization (a function: `json!` is not const).
+pub fn org_settings() -> Value {
+    json!({"timezone": "UTC", "theme": "neon"})
+}
 /// Email of the seed's admin user.
 pub const ADMIN_EMAIL: &str = "admin@neonhub.ai";
+/// Display name of the seed's admin user.
+pub const ADMIN_NAME: &str = "NeonHub Admin";
 
-/// Rows per seeded table, in the order the seed writes them (52 in all).
-pub const SEED_COUNTS: &[(&str, i64)] = &[
-    ("organizations", 1),
-    ("brands", 1),
-    ("users", 1),
-    ("organization_members", 1),
-    ("personas", 3),
-    ("keywords", 6),
-    ("editorial_calendar", 4),
-    ("connectors", 16),
-    ("connector_auths", 3),
-    ("agents", 3),
-    ("agent_capabilities", 6),
-    ("agent_configs", 4),
-    ("tools", 3),
+/// The organization's brand (unique by slug in the organization).
+pub struct BrandSeed {
+    /// Display name.
+    pub name: &'static str,
+    /// Slug, unique in the organization.
+    pub slug: &'static str,
+    /// What the brand sells.
+    pub description: &'static str,
+    /// Main color, `#RRGGBB`.
+    pub main_color: &'static str,
+    /// Slogan.
+    pub slogan: &'static str,
+}
+
+/// The one brand.
+pub const BRAND: BrandSeed = BrandSeed {
+    name: "NeonHub",
+    slug: "neonhub",
+    description: "Custom neon signage for creators, events and hospitality.",
+    main_color: "#2B26FE",
+    slogan: "Stay Neon!",
+};
+
+/// Rows per seeded table, in the order the seed writes them, counted from the data below
+/// (52 in all).
+pub fn seed_counts() -> Vec<(&'static str, i64)> {
+    let n = |len: usize| len as i64;
+    let per_agent = |f: fn(&AgentSeed) -> usize| n(AGENTS.iter().map(f).sum());
+    vec![
+        ("organizations", 1),
+        ("brands", 1),
+        ("users", 1),
+        ("organization_members", 1),
+        ("personas", n(PERSONAS.len())),
+        ("keywords", n(KEYWORDS.len())),
+        ("editorial_calendar", n(CALENDAR.len())),
+        ("connectors", n(CONNECTORS.len())),
+        ("connector_auths", n(CONNECTOR_AUTHS.len())),
+        ("agents", n(AGENTS.len())),
+        ("agent_capabilities", per_agent(|a| a.capabilities.len())),
+        ("agent_configs", per_agent(|a| a.configs.len())),
+        ("tools", n(AGENTS.len())),
+    ]
+}
+
+/// A marketing persona (personas are global, unique by name).
+pub struct PersonaSeed {
+    /// Unique name.
+    pub name: &'static str,
+    /// Who they are.
+    pub summary: &'static str,
+}
+
+/// The three personas.
+pub const PERSONAS: &[PersonaSeed] = &[
+    PersonaSeed {
+        name: "Creator Pro",
+        summary: "Video creators and streamers who want a signature neon look on camera.",
+    },
+    PersonaSeed {
+        name: "Event Planner",
+        summary: "Planners of weddings, launches and parties who rent or commission statement signage.",
+    },
+    PersonaSeed {
+        name: "Hospitality Marketer",
+        summary: "Restaurant, bar and hotel marketers who use neon to draw foot traffic and bookings.",
+    },
 ];
 
-/// (name, summary)
-pub const PERSONAS: &[(&str, &str)] = &[
-    (
-        "Creator Pro",
-        "Video creators and streamers who want a signature neon look on camera.",
-    ),
-    (
-        "Event Planner",
-        "Planners of weddings, launches and parties who rent or commission statement signage.",
-    ),
-    (
-        "Hospitality Marketer",
-        "Restaurant, bar and hotel marketers who use neon to draw foot traffic and bookings.",
-    ),
-];
+/// A search keyword (global, unique by term, case-insensitively) and its persona.
+pub struct KeywordSeed {
+    /// The search term.
+    pub term: &'static str,
+    /// `keywords.intent` (text in the schema).
+    pub intent: &'static str,
+    /// The persona's name.
+    pub persona: &'static str,
+}
 
-/// (term, intent, persona)
-pub const KEYWORDS: &[(&str, &str, &str)] = &[
-    ("custom neon signs", "commercial", "Creator Pro"),
-    ("youtube studio neon ideas", "informational", "Creator Pro"),
-    ("event backdrop neon", "commercial", "Event Planner"),
-    ("wedding neon sign ideas", "informational", "Event Planner"),
-    ("venue neon signage", "commercial", "Hospitality Marketer"),
-    (
-        "restaurant neon menu board",
-        "commercial",
-        "Hospitality Marketer",
-    ),
+/// The six keywords.
+pub const KEYWORDS: &[KeywordSeed] = &[
+    KeywordSeed {
+        term: "custom neon signs",
+        intent: "commercial",
+        persona: "Creator Pro",
+    },
+    KeywordSeed {
+        term: "youtube studio neon ideas",
+        intent: "informational",
+        persona: "Creator Pro",
+    },
+    KeywordSeed {
+        term: "event backdrop neon",
+        intent: "commercial",
+        persona: "Event Planner",
+    },
+    KeywordSeed {
+        term: "wedding neon sign ideas",
+        intent: "informational",
+        persona: "Event Planner",
+    },
+    KeywordSeed {
+        term: "venue neon signage",
+        intent: "commercial",
+        persona: "Hospitality Marketer",
+    },
+    KeywordSeed {
+        term: "restaurant neon menu board",
+        intent: "commercial",
+        persona: "Hospitality Marketer",
+    },
 ];
 
 /// Priority of every seeded keyword.
 pub const KEYWORD_PRIORITY: i32 = 80;
 
-/// (title, publish in days at 09:00 UTC, priority, status, persona)
-pub const CALENDAR: &[(&str, i64, i32, &str, &str)] = &[
-    (
-        "How to Design a Neon Logo Sign (Step-by-Step)",
-        3,
-        90,
-        "scheduled",
-        "Creator Pro",
-    ),
-    (
-        "25 Wedding Neon Sign Ideas That Actually Wow",
-        7,
-        85,
-        "scheduled",
-        "Event Planner",
-    ),
-    (
-        "Neon Backdrop Playbook for Experiential Launches",
-        14,
-        80,
-        "planned",
-        "Event Planner",
-    ),
-    (
-        "Hospitality Lighting Trends: Neon That Drives Bookings",
-        21,
-        75,
-        "planned",
-        "Hospitality Marketer",
-    ),
+/// An editorial calendar entry (global; no unique key, found by title).
+pub struct CalendarSeed {
+    /// Title.
+    pub title: &'static str,
+    /// Publication: this many days after the seed runs, at 09:00 UTC.
+    pub publish_in_days: i64,
+    /// Priority (higher first).
+    pub priority: i32,
+    /// `editorial_calendar.status` (text in the schema).
+    pub status: &'static str,
+    /// The persona's name.
+    pub persona: &'static str,
+}
+
+/// The four calendar entries.
+pub const CALENDAR: &[CalendarSeed] = &[
+    CalendarSeed {
+        title: "How to Design a Neon Logo Sign (Step-by-Step)",
+        publish_in_days: 3,
+        priority: 90,
+        status: "scheduled",
+        persona: "Creator Pro",
+    },
+    CalendarSeed {
+        title: "25 Wedding Neon Sign Ideas That Actually Wow",
+        publish_in_days: 7,
+        priority: 85,
+        status: "scheduled",
+        persona: "Event Planner",
+    },
+    CalendarSeed {
+        title: "Neon Backdrop Playbook for Experiential Launches",
+        publish_in_days: 14,
+        priority: 80,
+        status: "planned",
+        persona: "Event Planner",
+    },
+    CalendarSeed {
+        title: "Hospitality Lighting Trends: Neon That Drives Bookings",
+        publish_in_days: 21,
+        priority: 75,
+        status: "planned",
+        persona: "Hospitality Marketer",
+    },
 ];
 
 /// A connector of the catalog.
@@ -96,8 +187,8 @@ pub struct ConnectorSeed {
     pub name: &'static str,
     /// Display name.
     pub display_name: &'static str,
-    /// `ConnectorKind` label.
-    pub category: &'static str,
+    /// Its category.
+    pub category: ConnectorKind,
     /// How it authenticates.
     pub auth_type: &'static str,
     /// Whether NeonHub verified it.
@@ -112,226 +203,236 @@ pub struct ConnectorSeed {
     pub actions: &'static [&'static str],
 }
 
-macro_rules! connector {
-    ($name:literal, $display:literal, $cat:literal, $auth:literal, $verified:literal, $desc:literal,
-     [$($scope:literal),*], [$($t:literal),*], [$($a:literal),*]) => {
-        ConnectorSeed {
-            name: $name, display_name: $display, category: $cat, auth_type: $auth, verified: $verified,
-            description: $desc, scopes: &[$($scope),*], triggers: &[$($t),*], actions: &[$($a),*],
-        }
-    };
-}
-
 /// The 16 connectors.
 pub const CONNECTORS: &[ConnectorSeed] = &[
-    connector!(
-        "gmail",
-        "Gmail",
-        "EMAIL",
-        "oauth2",
-        true,
-        "Send and track campaign email from a Google Workspace mailbox.",
-        [
+    ConnectorSeed {
+        name: "gmail",
+        display_name: "Gmail",
+        category: ConnectorKind::Email,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Send and track campaign email from a Google Workspace mailbox.",
+        scopes: &[
             "https://www.googleapis.com/auth/gmail.send",
             "https://www.googleapis.com/auth/gmail.readonly",
-            "https://www.googleapis.com/auth/gmail.modify"
+            "https://www.googleapis.com/auth/gmail.modify",
         ],
-        ["email.received", "email.replied", "email.bounced"],
-        ["email.send", "email.draft", "email.label"]
-    ),
-    connector!(
-        "outlook",
-        "Outlook 365",
-        "EMAIL",
-        "oauth2",
-        true,
-        "Send and track email through Microsoft 365 mailboxes.",
-        ["Mail.Send", "Mail.ReadWrite", "offline_access"],
-        ["email.received", "email.replied"],
-        ["email.send", "email.draft"]
-    ),
-    connector!(
-        "twilio-sms",
-        "Twilio SMS",
-        "SMS",
-        "api_key",
-        true,
-        "Two-way SMS campaigns through a Twilio messaging service.",
-        ["account_sid", "auth_token", "messaging_service_sid"],
-        ["sms.received", "sms.delivered", "sms.failed"],
-        ["sms.send"]
-    ),
-    connector!(
-        "whatsapp-business",
-        "WhatsApp Business",
-        "WHATSAPP",
-        "api_key",
-        false,
-        "Template and session messages on the WhatsApp Business Platform.",
-        ["phone_number_id", "access_token"],
-        ["message.received", "message.read"],
-        ["message.send_template", "message.send"]
-    ),
-    connector!(
-        "reddit-ads",
-        "Reddit Ads",
-        "REDDIT",
-        "oauth2",
-        false,
-        "Launch and report on Reddit ad campaigns.",
-        ["ads_read", "ads_edit"],
-        ["campaign.status_changed"],
-        ["campaign.create", "report.fetch"]
-    ),
-    connector!(
-        "instagram-graph",
-        "Instagram Graph",
-        "INSTAGRAM",
-        "oauth2",
-        false,
-        "Publish posts and read engagement on Instagram business accounts.",
-        [
+        triggers: &["email.received", "email.replied", "email.bounced"],
+        actions: &["email.send", "email.draft", "email.label"],
+    },
+    ConnectorSeed {
+        name: "outlook",
+        display_name: "Outlook 365",
+        category: ConnectorKind::Email,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Send and track email through Microsoft 365 mailboxes.",
+        scopes: &["Mail.Send", "Mail.ReadWrite", "offline_access"],
+        triggers: &["email.received", "email.replied"],
+        actions: &["email.send", "email.draft"],
+    },
+    ConnectorSeed {
+        name: "twilio-sms",
+        display_name: "Twilio SMS",
+        category: ConnectorKind::Sms,
+        auth_type: "api_key",
+        verified: true,
+        description: "Two-way SMS campaigns through a Twilio messaging service.",
+        scopes: &["account_sid", "auth_token", "messaging_service_sid"],
+        triggers: &["sms.received", "sms.delivered", "sms.failed"],
+        actions: &["sms.send"],
+    },
+    ConnectorSeed {
+        name: "whatsapp-business",
+        display_name: "WhatsApp Business",
+        category: ConnectorKind::Whatsapp,
+        auth_type: "api_key",
+        verified: false,
+        description: "Template and session messages on the WhatsApp Business Platform.",
+        scopes: &["phone_number_id", "access_token"],
+        triggers: &["message.received", "message.read"],
+        actions: &["message.send_template", "message.send"],
+    },
+    ConnectorSeed {
+        name: "reddit-ads",
+        display_name: "Reddit Ads",
+        category: ConnectorKind::Reddit,
+        auth_type: "oauth2",
+        verified: false,
+        description: "Launch and report on Reddit ad campaigns.",
+        scopes: &["ads_read", "ads_edit"],
+        triggers: &["campaign.status_changed"],
+        actions: &["campaign.create", "report.fetch"],
+    },
+    ConnectorSeed {
+        name: "instagram-graph",
+        display_name: "Instagram Graph",
+        category: ConnectorKind::Instagram,
+        auth_type: "oauth2",
+        verified: false,
+        description: "Publish posts and read engagement on Instagram business accounts.",
+        scopes: &[
             "instagram_basic",
             "instagram_content_publish",
-            "instagram_manage_insights"
+            "instagram_manage_insights",
         ],
-        ["comment.created", "mention.created"],
-        ["post.publish", "insights.fetch"]
-    ),
-    connector!(
-        "facebook-marketing",
-        "Facebook Marketing",
-        "FACEBOOK",
-        "oauth2",
-        true,
-        "Manage Facebook pages and Meta ad campaigns.",
-        ["pages_manage_posts", "ads_management", "read_insights"],
-        ["lead.created", "comment.created"],
-        ["post.publish", "campaign.create", "insights.fetch"]
-    ),
-    connector!(
-        "x-ads",
-        "X Ads",
-        "X",
-        "oauth1",
-        false,
-        "Post and promote content on X.",
-        ["tweet.write", "ads.read"],
-        ["mention.created"],
-        ["post.publish", "campaign.create"]
-    ),
-    connector!(
-        "youtube-studio",
-        "YouTube Studio",
-        "YOUTUBE",
-        "oauth2",
-        true,
-        "Upload videos and read channel analytics.",
-        [
+        triggers: &["comment.created", "mention.created"],
+        actions: &["post.publish", "insights.fetch"],
+    },
+    ConnectorSeed {
+        name: "facebook-marketing",
+        display_name: "Facebook Marketing",
+        category: ConnectorKind::Facebook,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Manage Facebook pages and Meta ad campaigns.",
+        scopes: &["pages_manage_posts", "ads_management", "read_insights"],
+        triggers: &["lead.created", "comment.created"],
+        actions: &["post.publish", "campaign.create", "insights.fetch"],
+    },
+    ConnectorSeed {
+        name: "x-ads",
+        display_name: "X Ads",
+        category: ConnectorKind::X,
+        auth_type: "oauth1",
+        verified: false,
+        description: "Post and promote content on X.",
+        scopes: &["tweet.write", "ads.read"],
+        triggers: &["mention.created"],
+        actions: &["post.publish", "campaign.create"],
+    },
+    ConnectorSeed {
+        name: "youtube-studio",
+        display_name: "YouTube Studio",
+        category: ConnectorKind::Youtube,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Upload videos and read channel analytics.",
+        scopes: &[
             "https://www.googleapis.com/auth/youtube.upload",
-            "https://www.googleapis.com/auth/yt-analytics.readonly"
+            "https://www.googleapis.com/auth/yt-analytics.readonly",
         ],
-        ["video.published", "comment.created"],
-        ["video.upload", "analytics.fetch"]
-    ),
-    connector!(
-        "tiktok-ads",
-        "TikTok Ads",
-        "TIKTOK",
-        "oauth2",
-        false,
-        "Create TikTok ad campaigns and read their results.",
-        ["ad.read", "ad.write"],
-        ["campaign.status_changed"],
-        ["campaign.create", "report.fetch"]
-    ),
-    connector!(
-        "google-ads",
-        "Google Ads",
-        "GOOGLE_ADS",
-        "oauth2",
-        true,
-        "Search and display campaigns with conversion reporting.",
-        ["https://www.googleapis.com/auth/adwords"],
-        ["conversion.recorded", "budget.exhausted"],
-        ["campaign.create", "keyword.add", "report.fetch"]
-    ),
-    connector!(
-        "shopify",
-        "Shopify",
-        "SHOPIFY",
-        "oauth2",
-        true,
-        "Orders, customers and products from a Shopify store.",
-        ["read_orders", "read_customers", "read_products"],
-        ["order.created", "customer.created", "cart.abandoned"],
-        ["discount.create", "customer.tag"]
-    ),
-    connector!(
-        "stripe",
-        "Stripe",
-        "STRIPE",
-        "api_key",
-        true,
-        "Payments and subscriptions for revenue attribution.",
-        ["secret_key", "webhook_secret"],
-        ["payment.succeeded", "subscription.created", "invoice.paid"],
-        ["customer.lookup", "coupon.create"]
-    ),
-    connector!(
-        "slack",
-        "Slack",
-        "SLACK",
-        "oauth2",
-        true,
-        "Team notifications and approvals in Slack channels.",
-        ["chat:write", "channels:read", "commands"],
-        ["message.posted", "command.invoked"],
-        ["message.post", "approval.request"]
-    ),
-    connector!(
-        "discord",
-        "Discord",
-        "DISCORD",
-        "bot_token",
-        false,
-        "Community announcements through a Discord bot.",
-        ["bot_token", "guild_id"],
-        ["message.created", "member.joined"],
-        ["message.post"]
-    ),
-    connector!(
-        "linkedin",
-        "LinkedIn",
-        "LINKEDIN",
-        "oauth2",
-        false,
-        "Company page posts and sponsored content on LinkedIn.",
-        ["w_organization_social", "r_organization_social", "rw_ads"],
-        ["comment.created"],
-        ["post.publish", "campaign.create"]
-    ),
+        triggers: &["video.published", "comment.created"],
+        actions: &["video.upload", "analytics.fetch"],
+    },
+    ConnectorSeed {
+        name: "tiktok-ads",
+        display_name: "TikTok Ads",
+        category: ConnectorKind::Tiktok,
+        auth_type: "oauth2",
+        verified: false,
+        description: "Create TikTok ad campaigns and read their results.",
+        scopes: &["ad.read", "ad.write"],
+        triggers: &["campaign.status_changed"],
+        actions: &["campaign.create", "report.fetch"],
+    },
+    ConnectorSeed {
+        name: "google-ads",
+        display_name: "Google Ads",
+        category: ConnectorKind::GoogleAds,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Search and display campaigns with conversion reporting.",
+        scopes: &["https://www.googleapis.com/auth/adwords"],
+        triggers: &["conversion.recorded", "budget.exhausted"],
+        actions: &["campaign.create", "keyword.add", "report.fetch"],
+    },
+    ConnectorSeed {
+        name: "shopify",
+        display_name: "Shopify",
+        category: ConnectorKind::Shopify,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Orders, customers and products from a Shopify store.",
+        scopes: &["read_orders", "read_customers", "read_products"],
+        triggers: &["order.created", "customer.created", "cart.abandoned"],
+        actions: &["discount.create", "customer.tag"],
+    },
+    ConnectorSeed {
+        name: "stripe",
+        display_name: "Stripe",
+        category: ConnectorKind::Stripe,
+        auth_type: "api_key",
+        verified: true,
+        description: "Payments and subscriptions for revenue attribution.",
+        scopes: &["secret_key", "webhook_secret"],
+        triggers: &["payment.succeeded", "subscription.created", "invoice.paid"],
+        actions: &["customer.lookup", "coupon.create"],
+    },
+    ConnectorSeed {
+        name: "slack",
+        display_name: "Slack",
+        category: ConnectorKind::Slack,
+        auth_type: "oauth2",
+        verified: true,
+        description: "Team notifications and approvals in Slack channels.",
+        scopes: &["chat:write", "channels:read", "commands"],
+        triggers: &["message.posted", "command.invoked"],
+        actions: &["message.post", "approval.request"],
+    },
+    ConnectorSeed {
+        name: "discord",
+        display_name: "Discord",
+        category: ConnectorKind::Discord,
+        auth_type: "bot_token",
+        verified: false,
+        description: "Community announcements through a Discord bot.",
+        scopes: &["bot_token", "guild_id"],
+        triggers: &["message.created", "member.joined"],
+        actions: &["message.post"],
+    },
+    ConnectorSeed {
+        name: "linkedin",
+        display_name: "LinkedIn",
+        category: ConnectorKind::Linkedin,
+        auth_type: "oauth2",
+        verified: false,
+        description: "Company page posts and sponsored content on LinkedIn.",
+        scopes: &["w_organization_social", "r_organization_social", "rw_ads"],
+        triggers: &["comment.created"],
+        actions: &["post.publish", "campaign.create"],
+    },
 ];
 
-/// (connector, accountId, accountName, status, scope)
-pub const CONNECTOR_AUTHS: &[(&str, &str, &str, &str, Option<&str>)] = &[
-    (
-        "gmail",
-        "workspace-primary",
-        "NeonHub Workspace Gmail",
-        "active",
-        Some(
+/// A connection of the admin to a connector, without any token (the seed writes no secret).
+pub struct ConnectorAuthSeed {
+    /// The connector's unique name.
+    pub connector: &'static str,
+    /// The account's id at the provider.
+    pub account_id: &'static str,
+    /// The account's display name.
+    pub account_name: &'static str,
+    /// `connector_auths.status` (text in the schema).
+    pub status: &'static str,
+    /// The granted OAuth scopes, space-separated.
+    pub scope: Option<&'static str>,
+}
+
+/// The admin's three connector accounts.
+pub const CONNECTOR_AUTHS: &[ConnectorAuthSeed] = &[
+    ConnectorAuthSeed {
+        connector: "gmail",
+        account_id: "workspace-primary",
+        account_name: "NeonHub Workspace Gmail",
+        status: "active",
+        scope: Some(
             "https://www.googleapis.com/auth/gmail.send https://www.googleapis.com/auth/gmail.readonly https://www.googleapis.com/auth/gmail.modify",
         ),
-    ),
-    (
-        "twilio-sms",
-        "twilio-messaging",
-        "Twilio Messaging Service",
-        "active",
-        None,
-    ),
-    ("stripe", "stripe-primary", "Stripe Live", "pending", None),
+    },
+    ConnectorAuthSeed {
+        connector: "twilio-sms",
+        account_id: "twilio-messaging",
+        account_name: "Twilio Messaging Service",
+        status: "active",
+        scope: None,
+    },
+    ConnectorAuthSeed {
+        connector: "stripe",
+        account_id: "stripe-primary",
+        account_name: "Stripe Live",
+        status: "pending",
+        scope: None,
+    },
 ];
 
 /// A name and the JSON that goes with it (built on demand: `json!` is not const).
@@ -343,8 +444,8 @@ pub struct AgentSeed {
     pub slug: &'static str,
     /// Display name.
     pub name: &'static str,
-    /// `AgentKind` label.
-    pub kind: &'static str,
+    /// Its kind.
+    pub kind: AgentKind,
     /// Description.
     pub description: &'static str,
     /// The agent's `config` column.
@@ -364,7 +465,7 @@ pub const AGENTS: &[AgentSeed] = &[
     AgentSeed {
         slug: "email-campaign-agent",
         name: "Email Campaign Agent",
-        kind: "WORKFLOW",
+        kind: AgentKind::Workflow,
         description: "Plans, sends and throttles email campaigns with deliverability guardrails.",
         config: || json!({"defaultConnector": "gmail", "fallbackConnector": "outlook", "enforceDkim": true, "enforceSpf": true, "maxSendsPerMinute": 200}),
         capabilities: &[
@@ -397,7 +498,7 @@ pub const AGENTS: &[AgentSeed] = &[
     AgentSeed {
         slug: "sms-engagement-agent",
         name: "SMS Engagement Agent",
-        kind: "WORKFLOW",
+        kind: AgentKind::Workflow,
         description: "Runs opt-in SMS conversations that respect quiet hours and consent.",
         config: || json!({"defaultConnector": "twilio-sms", "fallbackConnector": "whatsapp-business", "doubleOptIn": true, "locale": "en-US"}),
         capabilities: &[
@@ -430,7 +531,7 @@ pub const AGENTS: &[AgentSeed] = &[
     AgentSeed {
         slug: "social-advocacy-agent",
         name: "Social Advocacy Agent",
-        kind: "COPILOT",
+        kind: AgentKind::Copilot,
         description: "Drafts and schedules social posts across the brand's networks.",
         config: || json!({"connectors": ["instagram-graph", "facebook-marketing", "x-ads", "tiktok-ads"], "contentHorizonDays": 30}),
         capabilities: &[

@@ -4,7 +4,7 @@ use diesel::sql_types::{BigInt, Jsonb, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_cli::seed::{AccessReport, seed};
-use neonhub_cli::seed_data::SEED_COUNTS;
+use neonhub_cli::seed_data::seed_counts;
 use neonhub_identity::{Organization, PERMISSIONS, authorize};
 use neonhub_schema::ids::UserId;
 use neonhub_testing::TestDatabase;
@@ -33,7 +33,7 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
 
 async fn counts(conn: &mut AsyncPgConnection) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for (table, _) in SEED_COUNTS {
+    for (table, _) in seed_counts() {
         out.push((
             (*table).to_owned(),
             count(conn, &format!("SELECT count(*) AS n FROM {table}")).await,
@@ -45,7 +45,7 @@ async fn counts(conn: &mut AsyncPgConnection) -> Vec<(String, i64)> {
 /// Every row of every seeded table, as JSON, in a stable order: ids and timestamps included.
 async fn snapshot(conn: &mut AsyncPgConnection) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
-    for (table, _) in SEED_COUNTS {
+    for (table, _) in seed_counts() {
         let sql = format!(
             "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id::text), '[]') AS rows FROM {table} t"
         );
@@ -61,7 +61,7 @@ async fn snapshot(conn: &mut AsyncPgConnection) -> Vec<serde_json::Value> {
 }
 
 fn expected_counts() -> Vec<(String, i64)> {
-    SEED_COUNTS
+    seed_counts()
         .iter()
         .map(|(t, n)| ((*t).to_owned(), *n))
         .collect()
@@ -74,7 +74,7 @@ async fn seeds_exactly_52_rows_and_a_second_run_changes_nothing() {
     let first = seed(&mut conn).await.unwrap();
     assert_eq!((first.created(), first.existing()), (52, 0));
     assert_eq!(counts(&mut conn).await, expected_counts());
-    assert_eq!(SEED_COUNTS.iter().map(|(_, n)| n).sum::<i64>(), 52);
+    assert_eq!(seed_counts().iter().map(|(_, n)| n).sum::<i64>(), 52);
     let before = snapshot(&mut conn).await;
 
     // Beyond the 52: the organization's default roles and permissions, the admin as owner.

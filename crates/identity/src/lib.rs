@@ -11,6 +11,7 @@ mod membership;
 mod metric;
 mod organization;
 mod role;
+pub mod seed;
 mod session;
 mod settings;
 mod task;

@@ -195,6 +195,26 @@ impl Organization {
             .await
     }
 
+    /// The organization with `slug`, if `user` is an active member of it: what a signed-in
+    /// user's route (`/orgs/{slug}`) needs. `None` both when no such organization exists and
+    /// when the user is not an active member, so a slug reveals nothing to outsiders.
+    #[tracing::instrument(skip_all, fields(entity = "organization", op = "by_slug"))]
+    pub async fn by_slug(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+        slug: &str,
+    ) -> Result<Option<Organization>, IdentityError> {
+        Ok(organizations::table
+            .inner_join(organization_members::table)
+            .filter(organizations::slug.eq(slug))
+            .filter(organization_members::userId.eq(user))
+            .filter(organization_members::status.eq(MemberStatus::Active))
+            .select(Organization::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    }
+
     /// The id of the organization with `slug`, to resolve a route before [`crate::authorize`];
     /// reveals nothing else about it.
     #[tracing::instrument(skip_all, fields(entity = "organization", op = "id_for_slug"))]
