@@ -12,7 +12,7 @@ use std::error::Error;
 
 use diesel_async::AsyncPgConnection;
 use neonhub::identity::*;
-use neonhub::schema::{DatabaseUrl, TenantScope};
+use neonhub::schema::DatabaseUrl;
 
 const SLUG: &str = "identity-example";
 const DOMAIN: &str = "identity.example";
@@ -148,11 +148,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Deletes what an earlier run made (the organization cascades to its roles, memberships,
-/// keys; its audit rows stay, detached, as the log is append-only).
+/// Deletes what an earlier run made, as its owner Grace (the organization cascades to its
+/// roles, memberships, keys; its audit rows stay, detached, as the log is append-only).
 async fn start_over(conn: &mut AsyncPgConnection) -> Result<(), Box<dyn Error>> {
-    if let Ok(id) = Organization::id_for_slug(conn, SLUG).await {
-        Organization::delete(conn, &TenantScope::trusted_system(id)).await?;
+    if let Ok(grace) = User::by_email(conn, &format!("grace@{DOMAIN}")).await {
+        if let Some(org) = Organization::by_slug(conn, &grace.id, SLUG).await? {
+            let owner = authorize(conn, &org.id, &grace.id, keys::ORGANIZATION_DELETE).await?;
+            Organization::delete(conn, &owner).await?;
+        }
     }
     for local in PEOPLE {
         if let Ok(user) = User::by_email(conn, &format!("{local}@{DOMAIN}")).await {

@@ -9,22 +9,27 @@
 //! of words into 256 dimensions): no model, no network, same vectors every run. A JSONL file
 //! holds one `{"text": ..., "vector": [...], "metadata": {...}}` per line; lines with
 //! `"query": true` are the queries (else the first vector is). Runs are repeatable: the
-//! example's organization, space and dataset are reused and its chunks replaced.
+//! example's user, organization, space and dataset are reused, its documents and chunks
+//! replaced. It signs in as an application would: the user and organization through
+//! `neonhub-identity`, then a scope from `authorize`.
 
 use std::error::Error;
 
-use diesel::ExpressionMethods;
-use diesel::prelude::QueryDsl;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
+use neonhub::identity::{
+    IdentityError, NewOrganization, NewUser, Organization, User, authorize, keys,
+};
 use neonhub::rag::*;
 use neonhub::schema::enums::DatasetKind;
-use neonhub::schema::ids::{OrganizationId, UserId};
+use neonhub::schema::ids::UserId;
 use neonhub::schema::pgvector::Vector;
-use neonhub::schema::schema::{chunks, organizations, users};
-use neonhub::schema::{DatabaseUrl, TenantScope, time};
+use neonhub::schema::{DatabaseUrl, TenantScope};
 use serde_json::{Value, json};
 
 const TOY_DIMENSION: usize = 256;
+/// The example's organization (slug) and user (email), reused by every run.
+const EXAMPLE_ORG: &str = "rag-example";
+const EXAMPLE_EMAIL: &str = "rag-example@example.com";
 
 const CORPUS: &[(&str, &str, &str)] = &[
     (
@@ -189,40 +194,43 @@ fn load(vectors: Option<&str>) -> Result<Corpus, Box<dyn Error>> {
 }
 
 /// The example's own organization and user (found or made), so it never touches real data.
-async fn owner(conn: &mut AsyncPgConnection) -> Result<(TenantScope, UserId), Box<dyn Error>> {
-    let now = time::now();
-    diesel::insert_into(organizations::table)
-        .values((
-            organizations::id.eq(OrganizationId::generate()),
-            organizations::slug.eq("rag-example"),
-            organizations::name.eq("RAG example"),
-            organizations::createdAt.eq(now),
-            organizations::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    diesel::insert_into(users::table)
-        .values((
-            users::id.eq(UserId::generate()),
-            users::email.eq("rag-example@example.com"),
-            users::createdAt.eq(now),
-            users::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    let org: OrganizationId = organizations::table
-        .filter(organizations::slug.eq("rag-example"))
-        .select(organizations::id)
-        .first(conn)
-        .await?;
-    let user: UserId = users::table
-        .filter(users::email.eq("rag-example@example.com"))
-        .select(users::id)
-        .first(conn)
-        .await?;
-    Ok((TenantScope::trusted_system(org), user))
+/// The example's user and organization, made through `neonhub-identity` on the first run
+/// and found on later ones; then, as an application does on every request, a scope from
+/// `authorize` for the permission the example needs.
+async fn sign_in(conn: &mut AsyncPgConnection) -> Result<(TenantScope, UserId), Box<dyn Error>> {
+    let user = match User::by_email(conn, EXAMPLE_EMAIL).await {
+        Ok(user) => user,
+        Err(IdentityError::NotFound { .. }) => {
+            User::create(
+                conn,
+                &NewUser {
+                    email: EXAMPLE_EMAIL,
+                    name: Some("RAG example"),
+                    ..NewUser::default()
+                },
+            )
+            .await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let org = match Organization::by_slug(conn, &user.id, EXAMPLE_ORG).await? {
+        Some(org) => org,
+        None => {
+            Organization::create(
+                conn,
+                &user.id,
+                &NewOrganization {
+                    slug: EXAMPLE_ORG,
+                    name: "RAG example",
+                    plan: None,
+                    settings: None,
+                },
+            )
+            .await?
+        }
+    };
+    let scope = authorize(conn, &org.id, &user.id, keys::KNOWLEDGE_WRITE).await?;
+    Ok((scope, user.id))
 }
 
 fn print_hits(title: &str, hits: &[Hit<Chunk>]) {
@@ -255,13 +263,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let dimension = items[0].vector.as_slice().len() as i32;
 
     let mut conn = url.connect().await?;
-    let (scope, user) = owner(&mut conn).await?;
+    let (scope, user) = sign_in(&mut conn).await?;
     let space_name = format!("example-{model}");
-    let mut page = EmbeddingSpace::list(&mut conn, &scope, &PageRequest::first(500))
-        .await?
-        .items;
-    let space = match page.iter().position(|s| s.name == space_name) {
-        Some(i) => page.swap_remove(i),
+    let space = match EmbeddingSpace::by_name(&mut conn, &scope, &space_name).await? {
+        Some(space) => space,
         None => {
             EmbeddingSpace::create(
                 &mut conn,
@@ -278,11 +283,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     };
     let slug = format!("example-{model}");
-    let datasets = Dataset::list(&mut conn, &scope, &PageRequest::first(500))
-        .await?
-        .items;
-    let dataset = match datasets.into_iter().find(|d| d.slug == slug) {
-        Some(d) => d,
+    let dataset = match Dataset::by_slug(&mut conn, &scope, &slug).await? {
+        Some(dataset) => {
+            // Repeatable runs: the dataset starts empty (a document's chunks go with it).
+            loop {
+                let page = Document::list(
+                    &mut conn,
+                    &scope,
+                    Some(&dataset.id),
+                    &PageRequest::first(500),
+                )
+                .await?;
+                for document in &page.items {
+                    Document::delete(&mut conn, &scope, &document.id).await?;
+                }
+                if page.next.is_none() {
+                    break;
+                }
+            }
+            dataset
+        }
         None => {
             Dataset::create(
                 &mut conn,
@@ -300,41 +320,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .await?
         }
     };
-    // Repeatable runs: the dataset's chunks are replaced.
-    diesel::delete(chunks::table.filter(chunks::datasetId.eq(&dataset.id)))
-        .execute(&mut conn)
-        .await?;
 
     let mut documents = std::collections::BTreeMap::new();
     for item in &items {
         if !documents.contains_key(&item.document) {
-            let existing = Document::list(
+            let doc = Document::create(
                 &mut conn,
                 &scope,
-                Some(&dataset.id),
-                &PageRequest::first(500),
+                &NewDocument {
+                    dataset_id: Some(&dataset.id),
+                    owner_id: &user,
+                    embedding_space_id: Some(&space.id),
+                    title: &item.document,
+                    content: "",
+                    status: Some("published"),
+                    metadata: None,
+                },
             )
-            .await?
-            .items;
-            let doc = match existing.into_iter().find(|d| d.title == item.document) {
-                Some(d) => d,
-                None => {
-                    Document::create(
-                        &mut conn,
-                        &scope,
-                        &NewDocument {
-                            dataset_id: Some(&dataset.id),
-                            owner_id: &user,
-                            embedding_space_id: Some(&space.id),
-                            title: &item.document,
-                            content: "",
-                            status: Some("published"),
-                            metadata: None,
-                        },
-                    )
-                    .await?
-                }
-            };
+            .await?;
             documents.insert(item.document.clone(), doc.id);
         }
     }
