@@ -1,15 +1,13 @@
 //! The audit log: append-only, written with (and only with) the change it records,
 //! listed per organization by time; and two organizations that never see each other.
 
-mod common;
-
-use common::*;
 use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_identity::*;
 use neonhub_schema::ids::AuditLogId;
 use neonhub_schema::schema::{audit_logs, users};
 use neonhub_schema::{Actor, TenantScope};
+use neonhub_testing::fixtures::identity::*;
 use neonhub_testing::{fixtures, test_connection};
 use serde_json::json;
 

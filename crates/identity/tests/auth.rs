@@ -1,15 +1,13 @@
 //! Users, accounts, sessions, verification tokens and API keys, against a real database.
 
-mod common;
-
 use chrono::Duration;
-use common::*;
 use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use neonhub_identity::*;
 use neonhub_schema::ids::{ApiKeyId, UserId};
 use neonhub_schema::schema::{api_keys, sessions};
 use neonhub_schema::time;
+use neonhub_testing::fixtures::identity::*;
 use neonhub_testing::{TestDatabase, fixtures, test_connection};
 
 #[tokio::test]

@@ -1,14 +1,12 @@
 //! User settings, team members, tasks, feedback and metric events; and two organizations
 //! and two users that never reach each other's rows.
 
-mod common;
-
 use chrono::Duration;
-use common::*;
 use neonhub_identity::*;
 use neonhub_schema::TenantScope;
 use neonhub_schema::ids::UserId;
 use neonhub_schema::time;
+use neonhub_testing::fixtures::identity::*;
 use neonhub_testing::{TestDatabase, fixtures, test_connection};
 use serde_json::json;
 

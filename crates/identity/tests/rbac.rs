@@ -1,13 +1,11 @@
 //! Organizations, memberships, roles and `authorize`, against a real database.
 
-mod common;
-
-use common::*;
 use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use neonhub_identity::*;
 use neonhub_schema::ids::{OrganizationId, UserId};
 use neonhub_schema::schema::{organization_members, organization_roles, organizations};
+use neonhub_testing::fixtures::identity::*;
 use neonhub_testing::{TestDatabase, fixtures, test_connection};
 
 #[tokio::test]

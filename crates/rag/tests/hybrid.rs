@@ -1,10 +1,8 @@
 //! Hybrid search: where the text and vector rankings disagree, fusion shows both.
 
-mod common;
-
-use common::*;
 use neonhub_rag::*;
 use neonhub_schema::ids::BrandId;
+use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::test_connection;
 
 #[tokio::test]

@@ -1,13 +1,11 @@
 //! Bulk ingest: thousands of rows per call, all or nothing, errors naming the row.
 
-mod common;
-
-use common::*;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_rag::*;
 use neonhub_schema::ids::DocumentId;
+use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::{TestDatabase, fixtures, test_connection};
 
 const N: usize = 10_000;

@@ -1,10 +1,8 @@
 //! Two organizations: nothing done in one's scope reads, changes or links to the other's rows.
 
-mod common;
-
-use common::*;
 use neonhub_rag::*;
 use neonhub_schema::enums::{ConversationKind, DatasetKind, MessageRole};
+use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::test_connection;
 use serde_json::json;
 

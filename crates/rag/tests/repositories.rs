@@ -1,10 +1,8 @@
 //! Every repository function, validation and error variant against a real database.
 
-mod common;
-
-use common::*;
 use neonhub_rag::*;
 use neonhub_schema::enums::{ConversationKind, DatasetKind, MessageRole};
+use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::test_connection;
 use serde_json::json;
 

@@ -1,7 +1,5 @@
 //! Managed indexes and k-NN search, proven by EXPLAIN against a real pgvector.
 
-mod common;
-
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -9,6 +7,7 @@ use neonhub_rag::*;
 use neonhub_schema::catalog::{Catalog, DiffOptions, MANAGED_INDEX_PREFIX, diff};
 use neonhub_schema::ids::ConversationId;
 use neonhub_schema::pgvector::Vector;
+use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::{TestDatabase, fixtures};
 use serde_json::json;
 
@@ -27,13 +26,13 @@ struct Corpus {
 async fn corpus() -> Corpus {
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
-    let common::Tenant {
+    let Tenant {
         scope,
         space,
         dataset,
         document,
         ..
-    } = common::tenant_with(&mut conn, DIMS).await;
+    } = tenant_with(&mut conn, DIMS).await;
     conn.batch_execute(&format!(
         r#"SELECT setseed(0.42);
            INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
@@ -260,78 +259,21 @@ async fn searches_use_the_index_also_under_generic_plans() {
         );
 
         // The same prepared statement, run 10 times, then explained: a generic plan by then.
-        let types: Vec<&str> = statement.binds.iter().map(Bind::type_name).collect();
-        let args: Vec<String> = statement.binds.iter().map(Bind::literal).collect();
-        conn.batch_execute(&format!(
-            "PREPARE knn({}) AS {}",
-            types.join(", "),
-            statement.sql
-        ))
-        .await
-        .unwrap();
-        for _ in 0..10 {
-            conn.batch_execute(&format!(
-                "BEGIN; {}; EXECUTE knn({}); COMMIT",
-                statement
-                    .settings
-                    .clone()
-                    .unwrap_or_else(|| "SELECT 1".into()),
-                args.join(", ")
-            ))
-            .await
-            .unwrap();
-        }
-        let explain_generic = format!("EXPLAIN EXECUTE knn({})", args.join(", "));
-        let plan = plan_of(&mut conn, &statement, &explain_generic, "auto").await;
+        let knn = PreparedSearch::prepare(&mut conn, "knn", &statement).await;
+        knn.run(&mut conn, 10).await;
+        let plan = knn.explain(&mut conn, "auto").await;
         assert!(
             uses(&plan, &index),
             "{what}: plan after 10 runs does not use {index}:\n{plan}"
         );
-        let plan = plan_of(
-            &mut conn,
-            &statement,
-            &explain_generic,
-            "force_generic_plan",
-        )
-        .await;
+        let plan = knn.explain(&mut conn, "force_generic_plan").await;
         assert!(
             uses(&plan, &index),
             "{what}: forced generic plan does not use {index}:\n{plan}"
         );
         assert!(plan.contains("$"), "{what}: not a generic plan:\n{plan}");
-        conn.batch_execute("DEALLOCATE knn").await.unwrap();
+        knn.deallocate(&mut conn).await;
     }
-}
-
-#[derive(QueryableByName)]
-struct Line {
-    #[diesel(sql_type = Text)]
-    #[diesel(column_name = "QUERY PLAN")]
-    line: String,
-}
-
-async fn plan_of(
-    conn: &mut AsyncPgConnection,
-    statement: &SearchStatement,
-    explain_sql: &str,
-    mode: &str,
-) -> String {
-    conn.batch_execute(&format!(
-        "BEGIN; SET LOCAL plan_cache_mode = {mode}; {}",
-        statement
-            .settings
-            .clone()
-            .unwrap_or_else(|| "SELECT 1".into())
-    ))
-    .await
-    .unwrap();
-    let lines: Vec<Line> = sql_query(explain_sql).load(conn).await.unwrap();
-    conn.batch_execute("ROLLBACK").await.unwrap();
-    lines
-        .into_iter()
-        .map(|l| l.line)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -680,13 +622,13 @@ async fn settings_are_local_and_skipped_when_default() {
 async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
-    let common::Tenant {
+    let Tenant {
         scope,
         space,
         dataset,
         document,
         ..
-    } = common::tenant_with(&mut conn, 3072).await;
+    } = tenant_with(&mut conn, 3072).await;
     let vectors: Vec<Vector> = (0..40)
         .map(|i| {
             Vector::from(
@@ -745,7 +687,7 @@ async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
         },
     )
     .unwrap();
-    let plan = common::plan_with_space_btree_hidden(&mut conn, &statement).await;
+    let plan = plan_with_space_btree_hidden(&mut conn, &statement).await;
     assert!(uses(&plan, &index.name), "{plan}");
     let hits: Vec<Hit<Chunk>> = vector_search(
         &mut conn,
