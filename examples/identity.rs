@@ -151,11 +151,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Deletes what an earlier run made, as its owner Grace (the organization cascades to its
 /// roles, memberships, keys; its audit rows stay, detached, as the log is append-only).
 async fn start_over(conn: &mut AsyncPgConnection) -> Result<(), Box<dyn Error>> {
-    if let Ok(grace) = User::by_email(conn, &format!("grace@{DOMAIN}")).await {
-        if let Some(org) = Organization::by_slug(conn, &grace.id, SLUG).await? {
-            let owner = authorize(conn, &org.id, &grace.id, keys::ORGANIZATION_DELETE).await?;
-            Organization::delete(conn, &owner).await?;
-        }
+    if let Ok(grace) = User::by_email(conn, &format!("grace@{DOMAIN}")).await
+        && let Some(org) = Organization::by_slug(conn, &grace.id, SLUG).await?
+    {
+        let owner = authorize(conn, &org.id, &grace.id, keys::ORGANIZATION_DELETE).await?;
+        Organization::delete(conn, &owner).await?;
     }
     for local in PEOPLE {
         if let Ok(user) = User::by_email(conn, &format!("{local}@{DOMAIN}")).await {
