@@ -137,7 +137,7 @@ pub const KEYWORD_PRIORITY: i32 = 80;
 
 /// An editorial calendar entry (global; no unique key, found by title).
 pub struct CalendarSeed {
-    /// Title.
+    /// Title, as shown to people.
     pub title: &'static str,
     /// Publication: this many days after the seed runs, at 09:00 UTC.
     pub publish_in_days: i64,
@@ -446,7 +446,7 @@ pub struct AgentSeed {
     pub name: &'static str,
     /// Its kind.
     pub kind: AgentKind,
-    /// Description.
+    /// Free-text description.
     pub description: &'static str,
     /// The agent's `config` column.
     pub config: fn() -> Value,

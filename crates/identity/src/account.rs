@@ -15,7 +15,7 @@ use crate::error::IdentityError;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
 pub struct Account {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: AccountId,
     /// The user it signs in.
     #[diesel(column_name = userId)]

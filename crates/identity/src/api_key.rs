@@ -42,7 +42,7 @@ pub struct ApiKey {
     /// The member it acts as.
     #[diesel(column_name = createdById)]
     pub created_by_id: UserId,
-    /// Name.
+    /// Display name.
     pub name: String,
     /// Permission keys it may be used for.
     pub scopes: Option<Vec<Option<String>>>,
@@ -55,7 +55,7 @@ pub struct ApiKey {
     /// Revoked at.
     #[diesel(column_name = revokedAt)]
     pub revoked_at: Option<NaiveDateTime>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
 }
@@ -74,7 +74,7 @@ impl ApiKey {
 /// An API key to issue.
 #[derive(Debug, Clone)]
 pub struct NewApiKey<'a> {
-    /// Name.
+    /// Display name.
     pub name: &'a str,
     /// Permission keys it may be used for; the issuing member must hold each.
     pub scopes: &'a [&'a str],

@@ -32,7 +32,7 @@ text_enum! {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = feedback, check_for_backend(diesel::pg::Pg))]
 pub struct Feedback {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: FeedbackId,
     /// The organization; `None` for the user's own product feedback.
     #[diesel(column_name = organizationId)]
@@ -42,25 +42,25 @@ pub struct Feedback {
     pub kind: String,
     /// Category.
     pub category: Option<String>,
-    /// Title.
+    /// Title, as shown to people.
     pub title: String,
-    /// Description.
+    /// Free-text description.
     pub description: String,
     /// Rating, 1 to 5.
     pub rating: Option<i32>,
-    /// Status.
+    /// Where it stands (open, in progress, resolved): moved by `respond` and `resolve`.
     pub status: FeedbackStatus,
     /// Who opened it.
     #[diesel(column_name = userId)]
     pub user_id: UserId,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
     /// The response.
     pub response: Option<String>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
     /// Resolved at.
@@ -75,13 +75,13 @@ pub struct NewFeedback<'a> {
     pub kind: &'a str,
     /// Category.
     pub category: Option<&'a str>,
-    /// Title.
+    /// Title, as shown to people.
     pub title: &'a str,
-    /// Description.
+    /// Free-text description.
     pub description: &'a str,
     /// Rating, 1 to 5.
     pub rating: Option<i32>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

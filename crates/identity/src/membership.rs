@@ -39,7 +39,7 @@ neonhub_schema::text_enum! {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = om, check_for_backend(diesel::pg::Pg))]
 pub struct Membership {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: OrganizationMemberId,
     /// The organization.
     #[diesel(column_name = organizationId)]
@@ -50,7 +50,7 @@ pub struct Membership {
     /// The member's role (NULL: no permissions, e.g. after its role was deleted).
     #[diesel(column_name = roleId)]
     pub role_id: Option<OrganizationRoleId>,
-    /// Status.
+    /// Invited, active or suspended: only active members are authorized.
     pub status: MemberStatus,
     /// Who invited the member.
     #[diesel(column_name = invitedById)]
@@ -58,10 +58,10 @@ pub struct Membership {
     /// When the member joined (when invited, for a pending invitation).
     #[diesel(column_name = joinedAt)]
     pub joined_at: NaiveDateTime,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }

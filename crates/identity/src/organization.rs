@@ -29,7 +29,7 @@ use crate::membership::MemberStatus;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
 pub struct Organization {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: OrganizationId,
     /// Slug, globally unique.
     pub slug: String,
@@ -37,12 +37,12 @@ pub struct Organization {
     pub name: String,
     /// Plan (`starter` by default).
     pub plan: String,
-    /// Settings.
+    /// Settings JSON (the application defines its keys).
     pub settings: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -56,7 +56,7 @@ pub struct NewOrganization<'a> {
     pub name: &'a str,
     /// Plan; `None` takes the column default (`starter`).
     pub plan: Option<&'a str>,
-    /// Settings.
+    /// Settings JSON (the application defines its keys).
     pub settings: Option<&'a Value>,
 }
 

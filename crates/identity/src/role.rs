@@ -23,7 +23,7 @@ use crate::organization::locked;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = orole, check_for_backend(diesel::pg::Pg))]
 pub struct Role {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: OrganizationRoleId,
     /// The organization.
     #[diesel(column_name = organizationId)]
@@ -34,10 +34,10 @@ pub struct Role {
     pub slug: String,
     /// What the role is for.
     pub description: Option<String>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -46,7 +46,7 @@ pub struct Role {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = op, check_for_backend(diesel::pg::Pg))]
 pub struct Permission {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: OrganizationPermissionId,
     /// The organization.
     #[diesel(column_name = organizationId)]
@@ -55,7 +55,7 @@ pub struct Permission {
     pub key: String,
     /// What it allows.
     pub description: Option<String>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
 }

@@ -20,7 +20,7 @@ use crate::token::random_hex;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 pub struct Session {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: SessionId,
     /// The token the browser holds.
     #[diesel(column_name = sessionToken)]

@@ -16,7 +16,7 @@ use crate::error::IdentityError;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = user_settings, check_for_backend(diesel::pg::Pg))]
 pub struct UserSettings {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: UserSettingsId,
     /// The user.
     #[diesel(column_name = userId)]
@@ -58,10 +58,10 @@ pub struct UserSettings {
     /// Webhook signing secret (never printed).
     #[diesel(column_name = webhookSecret)]
     pub webhook_secret: Option<Secret>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }

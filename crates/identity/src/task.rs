@@ -46,16 +46,16 @@ text_enum! {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct Task {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: TaskId,
     /// The organization (tasks made here always have one).
     #[diesel(column_name = organizationId)]
     pub organization_id: Option<OrganizationId>,
-    /// Title.
+    /// Title, as shown to people.
     pub title: String,
-    /// Description.
+    /// Free-text description.
     pub description: Option<String>,
-    /// Status.
+    /// Where the task stands; `complete` moves it to done.
     pub status: TaskStatus,
     /// Priority.
     pub priority: TaskPriority,
@@ -71,14 +71,14 @@ pub struct Task {
     /// Completed at.
     #[diesel(column_name = completedAt)]
     pub completed_at: Option<NaiveDateTime>,
-    /// Tags.
+    /// Free-form tags.
     pub tags: Option<Vec<Option<String>>>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -86,9 +86,9 @@ pub struct Task {
 /// A task to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewTask<'a> {
-    /// Title.
+    /// Title, as shown to people.
     pub title: &'a str,
-    /// Description.
+    /// Free-text description.
     pub description: Option<&'a str>,
     /// Priority (medium when `None`).
     pub priority: Option<TaskPriority>,
@@ -96,7 +96,7 @@ pub struct NewTask<'a> {
     pub assignee: Option<&'a UserId>,
     /// Due (UTC).
     pub due_date: Option<NaiveDateTime>,
-    /// Tags.
+    /// Free-form tags.
     pub tags: &'a [&'a str],
 }
 

@@ -20,7 +20,7 @@ use crate::error::IdentityError;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = team_members, check_for_backend(diesel::pg::Pg))]
 pub struct TeamMember {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: TeamMemberId,
     /// The organization.
     #[diesel(column_name = organizationId)]
@@ -43,12 +43,12 @@ pub struct TeamMember {
     /// When joined.
     #[diesel(column_name = joinedAt)]
     pub joined_at: NaiveDateTime,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -61,9 +61,9 @@ pub struct TeamMemberChanges<'a> {
     pub role: Option<&'a str>,
     /// Department.
     pub department: Option<Option<&'a str>>,
-    /// Status.
+    /// Directory status (free text the team keeps).
     pub status: Option<&'a str>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Option<&'a Value>>,
 }
 

@@ -16,7 +16,7 @@ use crate::error::IdentityError;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: UserId,
     /// Email, normalized ([`normalize_email`]); unique.
     pub email: String,
@@ -27,10 +27,10 @@ pub struct User {
     /// When the email was verified.
     #[diesel(column_name = emailVerified)]
     pub email_verified: Option<NaiveDateTime>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
     /// The Stripe customer, if billing knows the user.

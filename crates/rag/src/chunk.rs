@@ -24,7 +24,7 @@ use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = chunks, check_for_backend(diesel::pg::Pg))]
 pub struct Chunk {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: ChunkId,
     /// Its dataset.
     #[diesel(column_name = datasetId)]
@@ -37,13 +37,13 @@ pub struct Chunk {
     pub embedding_space_id: EmbeddingSpaceId,
     /// Position in the dataset, unique there.
     pub idx: i32,
-    /// Text.
+    /// The chunk's text (what full-text search and the embedding were computed from).
     pub text: String,
     /// Embedding, if computed.
     pub embedding: Option<Vector>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
 }
@@ -69,11 +69,11 @@ pub struct NewChunk<'a> {
     pub embedding_space_id: &'a EmbeddingSpaceId,
     /// Position in the dataset.
     pub idx: i32,
-    /// Text.
+    /// The chunk's text (what full-text search and the embedding were computed from).
     pub text: &'a str,
     /// Embedding, checked against the space.
     pub embedding: Option<&'a Vector>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

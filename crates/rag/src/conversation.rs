@@ -19,26 +19,26 @@ use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
 pub struct Conversation {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: ConversationId,
     /// Owning organization.
     #[diesel(column_name = organizationId)]
     pub organization_id: OrganizationId,
-    /// Kind.
+    /// What kind of thread it is (chat, support, agent run, ...).
     pub kind: ConversationKind,
     /// Status (`active` by default).
     pub status: String,
-    /// Title.
+    /// Title, as shown to people.
     pub title: Option<String>,
     /// Who started it.
     #[diesel(column_name = createdById)]
     pub created_by_id: Option<UserId>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -54,14 +54,14 @@ impl Keyed for Conversation {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = conversations)]
 pub struct NewConversation<'a> {
-    /// Kind.
+    /// What kind of thread it is (chat, support, agent run, ...).
     pub kind: ConversationKind,
-    /// Title.
+    /// Title, as shown to people.
     pub title: Option<&'a str>,
     /// Who starts it.
     #[diesel(column_name = createdById)]
     pub created_by_id: Option<&'a UserId>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

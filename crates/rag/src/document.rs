@@ -18,7 +18,7 @@ use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = documents, check_for_backend(diesel::pg::Pg))]
 pub struct Document {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: DocumentId,
     /// The dataset it belongs to, if any.
     #[diesel(column_name = datasetId)]
@@ -32,18 +32,18 @@ pub struct Document {
     /// Its embedding space, if any.
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<EmbeddingSpaceId>,
-    /// Title.
+    /// Title, as shown to people.
     pub title: String,
     /// Full text.
     pub content: String,
     /// Workflow status (`draft` by default).
     pub status: String,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -68,13 +68,13 @@ pub struct NewDocument<'a> {
     /// Its space (must be in the organization).
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
-    /// Title.
+    /// Title, as shown to people.
     pub title: &'a str,
     /// Full text.
     pub content: &'a str,
     /// Workflow status; `None` takes the column's default (`draft`).
     pub status: Option<&'a str>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

@@ -29,11 +29,11 @@ pub struct ChunkRow {
     pub document_id: DocumentId,
     /// Position in the dataset (unique there).
     pub idx: i32,
-    /// Text.
+    /// The chunk's text.
     pub text: String,
     /// Embedding, checked against the space.
     pub embedding: Option<Vector>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
 }
 

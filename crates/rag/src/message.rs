@@ -24,7 +24,7 @@ use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct Message {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: MessageId,
     /// Its conversation.
     #[diesel(column_name = conversationId)]
@@ -32,9 +32,9 @@ pub struct Message {
     /// Its author, for user messages.
     #[diesel(column_name = authorId)]
     pub author_id: Option<UserId>,
-    /// Role.
+    /// Who speaks: user, assistant, system or tool.
     pub role: MessageRole,
-    /// Content.
+    /// The message body as JSON (text parts, tool calls, ...).
     #[diesel(column_name = contentJson)]
     pub content_json: Value,
     /// Embedding, if computed.
@@ -42,9 +42,9 @@ pub struct Message {
     /// The space of the embedding.
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<EmbeddingSpaceId>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
 }
@@ -63,9 +63,9 @@ pub struct NewMessage<'a> {
     /// Author.
     #[diesel(column_name = authorId)]
     pub author_id: Option<&'a UserId>,
-    /// Role.
+    /// Who speaks: user, assistant, system or tool.
     pub role: MessageRole,
-    /// Content.
+    /// The message body as JSON (text parts, tool calls, ...).
     #[diesel(column_name = contentJson)]
     pub content_json: &'a Value,
     /// Embedding; needs `embedding_space_id`.
@@ -73,7 +73,7 @@ pub struct NewMessage<'a> {
     /// The space of the embedding (in the organization).
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: Option<&'a EmbeddingSpaceId>,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

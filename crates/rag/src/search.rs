@@ -204,7 +204,7 @@ impl<T: QueryableByName<Pg>> QueryableByName<Pg> for Hit<T> {
 pub enum Bind {
     /// A vector.
     Vector(Vector),
-    /// Text.
+    /// A text parameter.
     Text(String),
     /// jsonb.
     Json(Value),

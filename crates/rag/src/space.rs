@@ -23,7 +23,7 @@ pub const MAX_DIMENSION: i32 = 4000;
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = embedding_spaces, check_for_backend(diesel::pg::Pg))]
 pub struct EmbeddingSpace {
-    /// Id.
+    /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: EmbeddingSpaceId,
     /// Owning organization.
     #[diesel(column_name = organizationId)]
@@ -38,10 +38,10 @@ pub struct EmbeddingSpace {
     pub dimension: i32,
     /// Free-form metadata.
     pub metadata: Option<Value>,
-    /// Created (UTC).
+    /// When it was created (UTC, milliseconds).
     #[diesel(column_name = createdAt)]
     pub created_at: NaiveDateTime,
-    /// Last changed (UTC).
+    /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
 }
@@ -65,7 +65,7 @@ pub struct NewEmbeddingSpace<'a> {
     pub model: &'a str,
     /// Dimension, 1 to [`MAX_DIMENSION`].
     pub dimension: i32,
-    /// Metadata.
+    /// Free-form JSON the application keeps with the row.
     pub metadata: Option<&'a Value>,
 }
 

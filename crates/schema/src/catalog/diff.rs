@@ -217,18 +217,47 @@ trait Named {
     fn name(&self) -> &str;
 }
 
-macro_rules! named {
-    ($($t:ty),*) => { $(impl Named for $t { fn name(&self) -> &str { &self.name } })* };
+impl Named for Extension {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
-named!(
-    Extension,
-    EnumType,
-    Column,
-    UniqueIndex,
-    Index,
-    ForeignKey,
-    NamedDefinition
-);
+
+impl Named for EnumType {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for Column {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for UniqueIndex {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for Index {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for ForeignKey {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for NamedDefinition {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 impl Named for String {
     fn name(&self) -> &str {

@@ -188,7 +188,7 @@ pub struct ForeignKey {
 /// A check constraint or trigger: its name and definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedDefinition {
-    /// Name.
+    /// Display name.
     pub name: String,
     /// Definition as PostgreSQL prints it.
     pub definition: String,
