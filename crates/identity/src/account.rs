@@ -1,8 +1,8 @@
 //! Accounts: a user's sign-in with an OAuth provider (provider + provider account unique).
 
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable,
+    Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{AccountId, UserId};
@@ -44,14 +44,17 @@ pub struct Account {
     pub session_state: Option<String>,
 }
 
-/// An account to link.
-#[derive(Debug, Clone, Default)]
+/// An account to link; the id and user are added by [`Account::link`].
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = accounts)]
 pub struct NewAccount<'a> {
     /// `oauth`, `email`, ...
+    #[diesel(column_name = type_)]
     pub kind: &'a str,
     /// The provider.
     pub provider: &'a str,
     /// The user's id at the provider.
+    #[diesel(column_name = providerAccountId)]
     pub provider_account_id: &'a str,
     /// Refresh token.
     pub refresh_token: Option<&'a Secret>,
@@ -79,17 +82,9 @@ impl Account {
         conn.transaction(async |tx| {
             diesel::insert_into(accounts::table)
                 .values((
+                    new,
                     accounts::id.eq(AccountId::generate()),
                     accounts::userId.eq(user),
-                    accounts::type_.eq(new.kind),
-                    accounts::provider.eq(new.provider),
-                    accounts::providerAccountId.eq(new.provider_account_id),
-                    accounts::refresh_token.eq(new.refresh_token),
-                    accounts::access_token.eq(new.access_token),
-                    accounts::expires_at.eq(new.expires_at),
-                    accounts::token_type.eq(new.token_type),
-                    accounts::scope.eq(new.scope),
-                    accounts::id_token.eq(new.id_token),
                 ))
                 .returning(Account::as_returning())
                 .get_result(tx)

@@ -2,7 +2,9 @@
 //! the database), written in the same transaction as the change it records.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::{ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper};
+use diesel::prelude::{
+    ExpressionMethods, Insertable, QueryDsl, Queryable, Selectable, SelectableHelper,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{AuditLogId, OrganizationId, UserId};
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
@@ -96,19 +98,23 @@ impl Keyed for AuditEntry {
 }
 
 /// An audit row to append.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = audit_logs)]
 pub struct NewAuditEntry<'a> {
     /// What happened.
     pub action: &'a str,
     /// The kind of row acted on.
+    #[diesel(column_name = resourceType)]
     pub resource_type: Option<&'a str>,
     /// The id of the row acted on.
+    #[diesel(column_name = resourceId)]
     pub resource_id: Option<&'a str>,
-    /// Details.
+    /// Details (JSON).
     pub metadata: Option<Value>,
     /// The client address.
     pub ip: Option<&'a str>,
     /// A hash of the request.
+    #[diesel(column_name = requestHash)]
     pub request_hash: Option<&'a str>,
 }
 
@@ -199,12 +205,7 @@ pub(crate) async fn record(
             audit_logs::organizationId.eq(scope.organization_id()),
             audit_logs::userId.eq(actor.user_id()),
             audit_logs::actorType.eq(actor.kind()),
-            audit_logs::action.eq(entry.action),
-            audit_logs::resourceId.eq(entry.resource_id),
-            audit_logs::resourceType.eq(entry.resource_type),
-            audit_logs::requestHash.eq(entry.request_hash),
-            audit_logs::metadata.eq(entry.metadata.as_ref()),
-            audit_logs::ip.eq(entry.ip),
+            entry,
             audit_logs::createdAt.eq(time::now()),
         ))
         .returning(AuditEntry::as_returning())

@@ -3,8 +3,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable,
+    Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{FeedbackId, OrganizationId, UserId};
@@ -69,9 +69,11 @@ pub struct Feedback {
 }
 
 /// Feedback to open.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = feedback)]
 pub struct NewFeedback<'a> {
-    /// Type.
+    /// What kind of feedback (`bug`, `feature`, `praise`, ...).
+    #[diesel(column_name = type_)]
     pub kind: &'a str,
     /// Category.
     pub category: Option<&'a str>,
@@ -229,16 +231,11 @@ async fn insert(
     let now = time::now();
     Ok(diesel::insert_into(feedback::table)
         .values((
+            new,
             feedback::id.eq(FeedbackId::generate()),
             feedback::organizationId.eq(org),
-            feedback::type_.eq(new.kind),
-            feedback::category.eq(new.category),
-            feedback::title.eq(new.title),
-            feedback::description.eq(new.description),
-            feedback::rating.eq(new.rating),
             feedback::status.eq(FeedbackStatus::Open),
             feedback::userId.eq(user),
-            feedback::metadata.eq(new.metadata),
             feedback::createdAt.eq(now),
             feedback::updatedAt.eq(now),
         ))

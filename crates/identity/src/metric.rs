@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
-use diesel::prelude::{ExpressionMethods, QueryDsl};
+use diesel::prelude::{ExpressionMethods, Insertable, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::MetricEventId;
 use neonhub_schema::schema::metric_events;
@@ -12,11 +12,13 @@ use serde_json::Value;
 use crate::error::IdentityError;
 
 /// A metric event to record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = metric_events)]
 pub struct NewMetricEvent<'a> {
     /// Event type (`page_view`, `agent_run`, ...).
+    #[diesel(column_name = type_)]
     pub kind: &'a str,
-    /// Details.
+    /// What the event carries (JSON).
     pub meta: &'a Value,
 }
 
@@ -39,15 +41,14 @@ impl MetricEvent {
             .iter()
             .map(|e| {
                 (
+                    e,
                     metric_events::id.eq(MetricEventId::generate()),
-                    metric_events::type_.eq(e.kind),
-                    metric_events::meta.eq(e.meta),
                     metric_events::createdAt.eq(now),
                 )
             })
             .collect();
         Ok(diesel::insert_into(metric_events::table)
-            .values(&rows)
+            .values(rows)
             .execute(conn)
             .await?)
     }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    AsChangeset, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
+    AsChangeset, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -47,8 +47,9 @@ pub struct Organization {
     pub updated_at: NaiveDateTime,
 }
 
-/// An organization to create.
-#[derive(Debug, Clone)]
+/// An organization to create; the id and timestamps are added by [`Organization::create`].
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = organizations)]
 pub struct NewOrganization<'a> {
     /// Slug: 1 to 64 lower-case letters, digits and inner hyphens; globally unique.
     pub slug: &'a str,
@@ -129,11 +130,8 @@ impl Organization {
                 let now = time::now();
                 let org = diesel::insert_into(organizations::table)
                     .values((
+                        new,
                         organizations::id.eq(&id),
-                        organizations::slug.eq(new.slug),
-                        organizations::name.eq(new.name),
-                        organizations::plan.eq(new.plan.unwrap_or("starter")),
-                        organizations::settings.eq(new.settings),
                         organizations::createdAt.eq(now),
                         organizations::updatedAt.eq(now),
                     ))

@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable,
+    Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, OrganizationPermissionId, OrganizationRoleId};
@@ -61,7 +61,8 @@ pub struct Permission {
 }
 
 /// A custom role to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = orole)]
 pub struct NewRole<'a> {
     /// Display name.
     pub name: &'a str,
@@ -70,6 +71,7 @@ pub struct NewRole<'a> {
     /// What the role is for.
     pub description: Option<&'a str>,
     /// Permission keys granted at creation (each must exist, and the actor must hold it).
+    #[diesel(skip_insertion)]
     pub permissions: &'a [&'a str],
 }
 
@@ -154,11 +156,9 @@ impl Role {
             let now = time::now();
             let role = diesel::insert_into(orole::table)
                 .values((
+                    new,
                     orole::id.eq(OrganizationRoleId::generate()),
                     orole::organizationId.eq(org),
-                    orole::name.eq(new.name),
-                    orole::slug.eq(new.slug),
-                    orole::description.eq(new.description),
                     orole::createdAt.eq(now),
                     orole::updatedAt.eq(now),
                 ))
