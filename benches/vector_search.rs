@@ -461,7 +461,7 @@ fn main() {
                 [Bind::Vector(_), Bind::Text(_), Bind::BigInt(10)]
             ),
             "{:?}",
-            probe.binds.iter().map(Bind::type_name).collect::<Vec<_>>()
+            probe.binds
         );
         let (mut repo, mut rawt) = (Vec::new(), Vec::new());
         for i in 0..LATENCY_RUNS + 30 {

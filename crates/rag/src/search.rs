@@ -218,7 +218,7 @@ pub enum Bind {
 
 impl Bind {
     /// The SQL type name, for `PREPARE`.
-    pub fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &'static str {
         match self {
             Self::Vector(_) => "vector",
             Self::Text(_) => "text",
@@ -230,7 +230,7 @@ impl Bind {
     }
 
     /// The value as an SQL literal, for `EXECUTE`.
-    pub fn literal(&self) -> String {
+    fn literal(&self) -> String {
         match self {
             Self::Vector(v) => literal(&format!("{:?}", v.as_slice())),
             Self::Text(s) => literal(s),
@@ -254,6 +254,21 @@ pub struct SearchStatement {
 }
 
 impl SearchStatement {
+    /// `PREPARE name(types) AS sql`: the statement as a named prepared statement, to
+    /// reproduce a search in psql and see the plan PostgreSQL caches for it (a generic plan
+    /// after five runs). Run [`SearchStatement::settings`] in the same transaction first.
+    pub fn prepare_sql(&self, name: &str) -> String {
+        let types: Vec<&str> = self.binds.iter().map(Bind::type_name).collect();
+        format!("PREPARE {name}({}) AS {}", types.join(", "), self.sql)
+    }
+
+    /// `EXECUTE name(literals)`: runs the statement [`SearchStatement::prepare_sql`]
+    /// prepared, with this statement's parameters written as SQL literals.
+    pub fn execute_sql(&self, name: &str) -> String {
+        let args: Vec<String> = self.binds.iter().map(Bind::literal).collect();
+        format!("EXECUTE {name}({})", args.join(", "))
+    }
+
     pub(crate) fn query(&self) -> BoxedSqlQuery<'_, Pg, SqlQuery> {
         let mut query = sql_query(self.sql.as_str()).into_boxed::<Pg>();
         for bind in &self.binds {
