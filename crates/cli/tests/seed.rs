@@ -87,6 +87,13 @@ async fn seeds_exactly_52_rows_and_a_second_run_changes_nothing() {
         ),
         (4, PERMISSIONS.len(), true)
     );
+    // What `neonhub seed` prints: 32 keys since Tenancy II added organization:read,
+    // roles:read, tasks:read, audit:write and feedback:write (27 before), 94 grants (74).
+    assert_eq!(
+        (access.permissions_added, access.grants_added),
+        (32, 94),
+        "the catalogue's size and its default grants"
+    );
     let org = Organization::id_for_slug(&mut conn, "primary")
         .await
         .unwrap();
@@ -204,4 +211,45 @@ async fn two_seeds_at_once_create_one_set() {
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.created() + rb.created(), 52, "{ra:?} {rb:?}");
     assert_eq!(counts(&mut a).await, expected_counts());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_added_to_the_catalogue_reach_a_seeded_organization_without_undoing_revocations() {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    seed(&mut conn).await.unwrap();
+    // The organization as an older catalogue left it: without tasks:read, and with an
+    // admin's revocation of knowledge:write from members.
+    conn.batch_execute(
+        r#"DELETE FROM organization_permissions WHERE key = 'tasks:read';
+           DELETE FROM role_permissions rp USING organization_roles r, organization_permissions p
+            WHERE rp."roleId" = r.id AND rp."permissionId" = p.id
+              AND r.slug = 'member' AND p.key = 'knowledge:write';"#,
+    )
+    .await
+    .unwrap();
+    let again = seed(&mut conn).await.unwrap();
+    assert_eq!(
+        (
+            again.access.roles_added,
+            again.access.permissions_added,
+            again.access.grants_added
+        ),
+        (0, 1, 4),
+        "tasks:read comes back with its four default grants, and nothing else"
+    );
+    let member_holds = |key: &str| {
+        format!(
+            r#"SELECT count(*) AS n FROM role_permissions rp
+                 JOIN organization_roles r ON r.id = rp."roleId"
+                 JOIN organization_permissions p ON p.id = rp."permissionId"
+                WHERE r.slug = 'member' AND p.key = '{key}'"#
+        )
+    };
+    assert_eq!(count(&mut conn, &member_holds("tasks:read")).await, 1);
+    assert_eq!(
+        count(&mut conn, &member_holds("knowledge:write")).await,
+        0,
+        "the revocation survives"
+    );
 }

@@ -17,10 +17,11 @@ use neonhub_schema::{Actor, Secret, TenantScope, time};
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
-use crate::authorize::{Denied, check, require};
+use crate::authorize::member_permissions;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 use crate::token::{constant_time_eq, random_hex, sha256_hex};
+use neonhub_schema::{Denied, PermissionSet};
 
 /// The prefix of every key this crate issues.
 pub const KEY_PREFIX: &str = "nhk_";
@@ -63,11 +64,12 @@ pub struct ApiKey {
 impl ApiKey {
     /// Whether the key lists `permission` among its scopes.
     pub fn has_scope(&self, permission: &str) -> bool {
-        self.scopes
-            .iter()
-            .flatten()
-            .flatten()
-            .any(|s| s == permission)
+        self.scopes().any(|s| s == permission)
+    }
+
+    /// The permission keys it may be used for.
+    fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().flatten().flatten().map(String::as_str)
     }
 }
 
@@ -135,6 +137,11 @@ impl ApiKey {
         scope: &TenantScope,
         new: &NewApiKey<'_>,
     ) -> Result<IssuedApiKey, IdentityError> {
+        scope.require(keys::API_KEYS_MANAGE)?;
+        // Nobody hands out a key they do not hold themselves.
+        for key in new.scopes {
+            scope.require(key)?;
+        }
         let Actor::User(creator) = scope.actor() else {
             return Err(IdentityError::UserActorRequired("issuing an API key"));
         };
@@ -143,10 +150,6 @@ impl ApiKey {
         let hash = format!("{HASH_PREFIX}{}", sha256_hex(token.expose()));
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::API_KEYS_MANAGE).await?;
-                for s in new.scopes {
-                    require(tx, scope, s).await?;
-                }
                 let key = diesel::insert_into(api_keys::table)
                     .values((
                         api_keys::id.eq(&id),
@@ -209,8 +212,18 @@ impl ApiKey {
         if !key.has_scope(permission) {
             return Err(ApiKeyRejected::MissingScope(permission.to_owned()));
         }
-        check(conn, &key.organization_id, &key.created_by_id, permission)
+        // The key may do what both it and its member may do, as of now.
+        let member = member_permissions(conn, &key.organization_id, &key.created_by_id)
             .await
+            .map_err(ApiKeyRejected::MemberDenied)?;
+        let permissions = member.intersection(&PermissionSet::of(key.scopes()));
+        let scope = TenantScope::for_member(
+            key.organization_id.clone(),
+            key.created_by_id.clone(),
+            permissions,
+        );
+        scope
+            .require(permission)
             .map_err(ApiKeyRejected::MemberDenied)?;
         diesel::update(api_keys::table.find(&key.id))
             .filter(
@@ -222,8 +235,6 @@ impl ApiKey {
             .execute(conn)
             .await
             .map_err(ApiKeyRejected::Unavailable)?;
-        let scope =
-            TenantScope::trusted_user(key.organization_id.clone(), key.created_by_id.clone());
         Ok(VerifiedApiKey { key, scope })
     }
 
@@ -233,9 +244,9 @@ impl ApiKey {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<Vec<ApiKey>, IdentityError> {
+        scope.require(keys::API_KEYS_MANAGE)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::API_KEYS_MANAGE).await?;
                 Ok(api_keys::table
                     .filter(api_keys::organizationId.eq(scope.organization_id()))
                     .order((api_keys::createdAt.desc(), api_keys::id.desc()))
@@ -254,9 +265,9 @@ impl ApiKey {
         scope: &TenantScope,
         id: &ApiKeyId,
     ) -> Result<ApiKey, IdentityError> {
+        scope.require(keys::API_KEYS_MANAGE)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::API_KEYS_MANAGE).await?;
                 let mine = api_keys::id
                     .eq(id)
                     .and(api_keys::organizationId.eq(scope.organization_id()));

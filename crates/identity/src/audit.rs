@@ -12,7 +12,6 @@ use neonhub_schema::schema::audit_logs;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
 
-use crate::authorize::require;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 
@@ -157,6 +156,7 @@ impl AuditEntry {
         scope: &TenantScope,
         entry: &NewAuditEntry<'_>,
     ) -> Result<AuditEntry, IdentityError> {
+        scope.require(keys::AUDIT_WRITE)?;
         scope
             .transaction(conn, async |tx| record(tx, scope, entry).await)
             .await
@@ -170,9 +170,9 @@ impl AuditEntry {
         filter: &AuditFilter<'_>,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, IdentityError> {
+        scope.require(keys::AUDIT_READ)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::AUDIT_READ).await?;
                 let mut query = audit_logs::table
                     .filter(audit_logs::organizationId.eq(scope.organization_id()))
                     .select(AuditEntry::as_select())

@@ -1,57 +1,24 @@
 //! `authorize`: the normal way to obtain a [`TenantScope`].
 
+use diesel::dsl::sql;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension,
-    QueryDsl,
+    BoolExpressionMethods, ExpressionMethods, JoinOnDsl, NullableExpressionMethods,
+    OptionalExtension, QueryDsl,
 };
+use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::enums::MemberStatus;
 use neonhub_schema::ids::{OrganizationId, UserId};
 use neonhub_schema::schema::{
     organization_members as om, organization_permissions as op, organization_roles as orole,
     role_permissions as rp,
 };
-use neonhub_schema::{Actor, TenantScope};
-
-use crate::membership::MemberStatus;
-
-/// Why [`authorize`] refused.
-#[derive(Debug, thiserror::Error)]
-pub enum Denied {
-    /// The user has no membership in the organization (or the organization does not exist).
-    #[error("user {user} is not a member of organization {organization}")]
-    NotMember {
-        /// The organization.
-        organization: OrganizationId,
-        /// The user.
-        user: UserId,
-    },
-    /// The membership is invited or suspended, not active.
-    #[error("user {user}'s membership in organization {organization} is {status}, not active")]
-    Inactive {
-        /// The organization.
-        organization: OrganizationId,
-        /// The user.
-        user: UserId,
-        /// The membership's status.
-        status: MemberStatus,
-    },
-    /// The member's role does not hold the permission.
-    #[error("user {user} lacks permission {permission:?} in organization {organization}")]
-    MissingPermission {
-        /// The organization.
-        organization: OrganizationId,
-        /// The user.
-        user: UserId,
-        /// The permission asked for.
-        permission: String,
-    },
-    /// The check itself failed; denied, since nothing could be proven.
-    #[error("authorization could not be checked: {0}")]
-    Unavailable(#[source] diesel::result::Error),
-}
+use neonhub_schema::{Actor, Denied, PermissionSet, TenantScope};
 
 /// Checks that `user` is an active member of `org` whose role holds `permission`, and
-/// returns a scope that acts for that user in that organization.
+/// returns a scope that acts for that user in that organization, carrying the member's
+/// whole permission set (so the repositories can check their own keys without another
+/// query).
 ///
 /// One query over memberships, roles and role_permissions: a role or permission row of
 /// another organization never counts, and invited or suspended members are denied.
@@ -62,8 +29,10 @@ pub async fn authorize(
     user: &UserId,
     permission: &str,
 ) -> Result<TenantScope, Denied> {
-    check(conn, org, user, permission).await?;
-    Ok(TenantScope::trusted_user(org.clone(), user.clone()))
+    let permissions = member_permissions(conn, org, user).await?;
+    let scope = TenantScope::for_member(org.clone(), user.clone(), permissions);
+    scope.require(permission)?;
+    Ok(scope)
 }
 
 /// Whether `user` may act with `permission` in `org`: `Ok` or the reason why not.
@@ -74,15 +43,40 @@ pub async fn check(
     user: &UserId,
     permission: &str,
 ) -> Result<(), Denied> {
-    let holders = rp::table
-        .inner_join(op::table)
-        .inner_join(orole::table)
-        .filter(op::organizationId.eq(org).and(op::key.eq(permission)))
-        .filter(orole::organizationId.eq(org))
-        .select(rp::roleId.nullable());
-    let row: Option<(MemberStatus, Option<bool>)> = om::table
-        .filter(om::organizationId.eq(org).and(om::userId.eq(user)))
-        .select((om::status, om::roleId.eq_any(holders)))
+    authorize(conn, org, user, permission).await.map(drop)
+}
+
+/// The permission set of an active member, in one query: the keys its role holds (roles
+/// and keys of the same organization only), or why the user is not an active member.
+pub(crate) async fn member_permissions(
+    conn: &mut AsyncPgConnection,
+    org: &OrganizationId,
+    user: &UserId,
+) -> Result<PermissionSet, Denied> {
+    // LEFT JOINs so a member without a role (or a role without keys) still yields its row.
+    let row: Option<(MemberStatus, Vec<String>)> = om::table
+        .left_join(
+            orole::table.on(orole::id
+                .nullable()
+                .eq(om::roleId)
+                .and(orole::organizationId.eq(om::organizationId))),
+        )
+        .left_join(rp::table.on(rp::roleId.nullable().eq(orole::id.nullable())))
+        .left_join(
+            op::table.on(op::id
+                .nullable()
+                .eq(rp::permissionId.nullable())
+                .and(op::organizationId.eq(om::organizationId))),
+        )
+        .filter(om::organizationId.eq(org))
+        .filter(om::userId.eq(user))
+        .group_by(om::status)
+        .select((
+            om::status,
+            sql::<Array<Text>>(
+                "coalesce(array_agg(organization_permissions.key) FILTER (WHERE organization_permissions.key IS NOT NULL), '{}')",
+            ),
+        ))
         .first(conn)
         .await
         .optional()
@@ -97,25 +91,41 @@ pub async fn check(
             user: user.clone(),
             status,
         }),
-        Some((_, Some(true))) => Ok(()),
-        Some(_) => Err(Denied::MissingPermission {
-            organization: org.clone(),
-            user: user.clone(),
-            permission: permission.to_owned(),
-        }),
+        Some((_, keys)) => Ok(PermissionSet::of(keys)),
     }
 }
 
+/// `scope.require(key)` and then [`recheck`]: what identity's member and role changes run
+/// under the organization's lock for a key that depends on the row changed (the owner
+/// role, the key being granted).
+pub(crate) async fn require_now(
+    tx: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    key: &str,
+) -> Result<(), Denied> {
+    scope.require(key)?;
+    recheck(tx, scope, key).await
+}
+
 /// Re-checks, inside an operation's own transaction, that the scope's actor holds
-/// `permission` (system actors hold every permission). Identity operations call this
-/// after taking their locks, so a permission revoked a moment ago is honoured.
-pub(crate) async fn require(
+/// `permission` in the database right now (system actors hold every permission). Identity's
+/// member and role changes call this after taking the organization's lock, so a permission
+/// revoked or a demotion committed a moment ago is honoured at once.
+pub(crate) async fn recheck(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     permission: &str,
 ) -> Result<(), Denied> {
     match scope.actor() {
         Actor::System => Ok(()),
-        Actor::User(user) => check(tx, scope.organization_id(), user, permission).await,
+        Actor::User(user) => member_permissions(tx, scope.organization_id(), user)
+            .await?
+            .contains(permission)
+            .then_some(())
+            .ok_or_else(|| Denied::MissingPermission {
+                organization: scope.organization_id().clone(),
+                user: user.clone(),
+                key: permission.to_owned(),
+            }),
     }
 }

@@ -2,8 +2,8 @@
 
 use diesel::result::Error as DieselError;
 
-use crate::authorize::Denied;
-use crate::membership::MemberStatus;
+use neonhub_schema::Denied;
+use neonhub_schema::enums::MemberStatus;
 
 /// Everything an identity repository function can fail with. Nothing is written when it
 /// fails: each function runs in one transaction.

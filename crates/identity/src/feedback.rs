@@ -12,7 +12,6 @@ use neonhub_schema::schema::feedback;
 use neonhub_schema::{Actor, TenantScope, text_enum, time};
 use serde_json::Value;
 
-use crate::authorize::require;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 
@@ -95,6 +94,7 @@ impl Feedback {
         scope: &TenantScope,
         new: &NewFeedback<'_>,
     ) -> Result<Feedback, IdentityError> {
+        scope.require(keys::FEEDBACK_WRITE)?;
         let Actor::User(user) = scope.actor() else {
             return Err(IdentityError::UserActorRequired("opening feedback"));
         };
@@ -141,9 +141,9 @@ impl Feedback {
         scope: &TenantScope,
         status: Option<FeedbackStatus>,
     ) -> Result<Vec<Feedback>, IdentityError> {
+        scope.require(keys::FEEDBACK_MANAGE)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::FEEDBACK_MANAGE).await?;
                 let mut query = feedback::table
                     .filter(feedback::organizationId.eq(scope.organization_id()))
                     .into_boxed();
@@ -167,10 +167,10 @@ impl Feedback {
         id: &FeedbackId,
         response: &str,
     ) -> Result<Feedback, IdentityError> {
+        scope.require(keys::FEEDBACK_MANAGE)?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::FEEDBACK_MANAGE).await?;
                 let current = find(tx, org, id).await?;
                 let status = match current.status {
                     FeedbackStatus::Open => FeedbackStatus::InProgress,
@@ -196,10 +196,10 @@ impl Feedback {
         scope: &TenantScope,
         id: &FeedbackId,
     ) -> Result<Feedback, IdentityError> {
+        scope.require(keys::FEEDBACK_MANAGE)?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::FEEDBACK_MANAGE).await?;
                 let current = find(tx, org, id).await?;
                 if current.status == FeedbackStatus::Resolved {
                     return Ok(current);

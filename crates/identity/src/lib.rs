@@ -4,7 +4,6 @@ mod account;
 mod api_key;
 mod audit;
 mod authorize;
-pub mod catalogue;
 mod error;
 mod feedback;
 mod membership;
@@ -23,14 +22,19 @@ mod verification;
 pub use account::{Account, NewAccount};
 pub use api_key::{ApiKey, ApiKeyRejected, IssuedApiKey, KEY_PREFIX, NewApiKey, VerifiedApiKey};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry, actions};
-pub use authorize::{Denied, authorize, check};
-pub use catalogue::{DefaultRole, PERMISSIONS, PermissionDef, keys};
+pub use authorize::{authorize, check};
 pub use error::IdentityError;
 pub use feedback::{Feedback, FeedbackStatus, NewFeedback};
-pub use membership::{MemberStatus, Membership};
+pub use membership::Membership;
 pub use metric::{MetricEvent, NewMetricEvent};
 pub use neonhub_schema::Secret;
+pub use neonhub_schema::enums::MemberStatus;
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
+/// The permission catalogue, now in `neonhub-schema` (every domain crate names its keys
+/// there); re-exported under its old path.
+pub use neonhub_schema::permissions::{
+    self as catalogue, DefaultRole, Denied, PERMISSIONS, PermissionDef, PermissionSet, keys,
+};
 pub use organization::{
     DefaultRoles, InstalledDefaults, NewOrganization, Organization, OrganizationChanges,
 };

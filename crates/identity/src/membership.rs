@@ -11,6 +11,8 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::PermissionSet;
+use neonhub_schema::enums::MemberStatus;
 use neonhub_schema::ids::{OrganizationId, OrganizationMemberId, OrganizationRoleId, UserId};
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::{organization_members as om, organization_roles};
@@ -18,22 +20,10 @@ use neonhub_schema::{TenantScope, foreign_key_violation, time, unique_violation}
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
-use crate::authorize::require;
+use crate::authorize::require_now;
 use crate::catalogue::{DefaultRole, keys};
 use crate::error::IdentityError;
 use crate::organization::locked;
-
-neonhub_schema::text_enum! {
-    /// Where a membership stands (the text column `organization_members.status`).
-    MemberStatus, "organization_members.status" {
-        /// Invited, not yet accepted: no access.
-        Invited = "invited",
-        /// A member with the access of its role.
-        Active = "active",
-        /// Suspended: no access until reactivated.
-        Suspended = "suspended",
-    }
-}
 
 /// A membership.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -80,9 +70,9 @@ impl Membership {
         scope: &TenantScope,
         user: &UserId,
     ) -> Result<Membership, IdentityError> {
+        scope.require(keys::MEMBERS_READ)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_READ).await?;
                 find(tx, scope.organization_id(), user, false).await
             })
             .await
@@ -95,9 +85,9 @@ impl Membership {
         scope: &TenantScope,
         page: &PageRequest,
     ) -> Result<Page<Membership>, IdentityError> {
+        scope.require(keys::MEMBERS_READ)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_READ).await?;
                 let query = om::table
                     .filter(om::organizationId.eq(scope.organization_id()))
                     .select(Membership::as_select())
@@ -117,12 +107,13 @@ impl Membership {
         user: &UserId,
         role: &OrganizationRoleId,
     ) -> Result<Membership, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
             let owner = owner_role(tx, org).await?;
             role_in_organization(tx, org, role).await?;
             if owner.as_ref() == Some(role) {
-                require(tx, scope, keys::OWNERS_MANAGE).await?;
+                require_now(tx, scope, keys::OWNERS_MANAGE).await?;
             }
             let now = time::now();
             let member = diesel::insert_into(om::table)
@@ -173,7 +164,8 @@ impl Membership {
         org: &OrganizationId,
         user: &UserId,
     ) -> Result<Membership, IdentityError> {
-        let scope = TenantScope::trusted_user(org.clone(), user.clone());
+        // The user acts on their own invitation: the scope records who acts, and holds no key.
+        let scope = TenantScope::for_member(org.clone(), user.clone(), PermissionSet::none());
         locked(conn, &scope, None, async |tx| {
             let member = find(tx, org, user, true).await?;
             expect_status(&member, MemberStatus::Invited, "accept")?;
@@ -201,7 +193,8 @@ impl Membership {
         org: &OrganizationId,
         user: &UserId,
     ) -> Result<(), IdentityError> {
-        let scope = TenantScope::trusted_user(org.clone(), user.clone());
+        // The user acts on their own invitation: the scope records who acts, and holds no key.
+        let scope = TenantScope::for_member(org.clone(), user.clone(), PermissionSet::none());
         locked(conn, &scope, None, async |tx| {
             let member = find(tx, org, user, true).await?;
             expect_status(&member, MemberStatus::Invited, "decline")?;
@@ -223,6 +216,7 @@ impl Membership {
         user: &UserId,
         role: &OrganizationRoleId,
     ) -> Result<Membership, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
             let member = find(tx, org, user, true).await?;
@@ -230,7 +224,7 @@ impl Membership {
             let owner = owner_role(tx, org).await?;
             let was_owner = member.role_id.is_some() && member.role_id == owner;
             if was_owner || owner.as_ref() == Some(role) {
-                require(tx, scope, keys::OWNERS_MANAGE).await?;
+                require_now(tx, scope, keys::OWNERS_MANAGE).await?;
             }
             if was_owner && owner.as_ref() != Some(role) && member.status == MemberStatus::Active {
                 another_owner(tx, org, user).await?;
@@ -255,6 +249,7 @@ impl Membership {
         scope: &TenantScope,
         user: &UserId,
     ) -> Result<Membership, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         transition(
             conn,
             scope,
@@ -272,6 +267,7 @@ impl Membership {
         scope: &TenantScope,
         user: &UserId,
     ) -> Result<Membership, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         transition(
             conn,
             scope,
@@ -290,6 +286,7 @@ impl Membership {
         scope: &TenantScope,
         user: &UserId,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::MEMBERS_MANAGE), async |tx| {
             let member = find(tx, org, user, true).await?;
@@ -350,7 +347,7 @@ async fn guard_owner(
     if member.role_id.is_none() || member.role_id != owner {
         return Ok(());
     }
-    require(tx, scope, keys::OWNERS_MANAGE).await?;
+    require_now(tx, scope, keys::OWNERS_MANAGE).await?;
     if member.status == MemberStatus::Active {
         another_owner(tx, scope.organization_id(), &member.user_id).await?;
     }

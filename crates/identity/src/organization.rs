@@ -16,14 +16,14 @@ use neonhub_schema::schema::{
     organization_members, organization_permissions, organization_roles, organizations,
     role_permissions,
 };
-use neonhub_schema::{TenantScope, foreign_key_violation, time, unique_violation};
+use neonhub_schema::{PermissionSet, TenantScope, foreign_key_violation, time, unique_violation};
 use serde_json::{Value, json};
 
 use crate::audit::{NewAuditEntry, actions, record};
-use crate::authorize::require;
+use crate::authorize::require_now;
 use crate::catalogue::{DefaultRole, PERMISSIONS, default_grant, keys};
 use crate::error::{IdentityError, check_slug};
-use crate::membership::MemberStatus;
+use neonhub_schema::enums::MemberStatus;
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -124,7 +124,12 @@ impl Organization {
     ) -> Result<Organization, IdentityError> {
         check_slug(new.slug)?;
         let id = OrganizationId::generate();
-        let scope = TenantScope::trusted_user(id.clone(), creator.clone());
+        // The creator becomes the owner, who holds every key of the catalogue.
+        let scope = TenantScope::for_member(
+            id.clone(),
+            creator.clone(),
+            PermissionSet::of(PERMISSIONS.iter().map(|p| p.key)),
+        );
         scope
             .transaction(conn, async |tx| {
                 let now = time::now();
@@ -179,6 +184,7 @@ impl Organization {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<Organization, IdentityError> {
+        scope.require(keys::ORGANIZATION_READ)?;
         let id = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
@@ -236,6 +242,7 @@ impl Organization {
         scope: &TenantScope,
         changes: &OrganizationChanges<'_>,
     ) -> Result<Organization, IdentityError> {
+        scope.require(keys::ORGANIZATION_MANAGE)?;
         if let Some(slug) = changes.slug {
             check_slug(slug)?;
         }
@@ -264,6 +271,7 @@ impl Organization {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::ORGANIZATION_DELETE)?;
         let id = scope.organization_id();
         locked(conn, scope, Some(keys::ORGANIZATION_DELETE), async |tx| {
             let entry =
@@ -287,6 +295,7 @@ impl Organization {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<InstalledDefaults, IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         let id = scope.organization_id();
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
             let installed = install(tx, id).await?;
@@ -322,7 +331,7 @@ where
         .transaction(conn, async |tx| {
             lock(tx, scope.organization_id()).await?;
             if let Some(permission) = permission {
-                require(tx, scope, permission).await?;
+                require_now(tx, scope, permission).await?;
             }
             work(tx).await
         })

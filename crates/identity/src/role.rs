@@ -14,7 +14,7 @@ use neonhub_schema::{TenantScope, time, unique_violation};
 use serde_json::json;
 
 use crate::audit::{NewAuditEntry, actions, record};
-use crate::authorize::require;
+use crate::authorize::require_now;
 use crate::catalogue::{DefaultRole, is_valid_key, keys};
 use crate::error::{IdentityError, check_slug};
 use crate::organization::locked;
@@ -82,6 +82,7 @@ impl Role {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<Vec<Role>, IdentityError> {
+        scope.require(keys::ROLES_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(orole::table
@@ -101,6 +102,7 @@ impl Role {
         scope: &TenantScope,
         slug: &str,
     ) -> Result<Role, IdentityError> {
+        scope.require(keys::ROLES_READ)?;
         scope
             .transaction(conn, async |tx| {
                 orole::table
@@ -125,6 +127,7 @@ impl Role {
         scope: &TenantScope,
         role: &OrganizationRoleId,
     ) -> Result<Vec<String>, IdentityError> {
+        scope.require(keys::ROLES_READ)?;
         scope
             .transaction(conn, async |tx| {
                 find(tx, scope, role).await?;
@@ -150,6 +153,7 @@ impl Role {
         scope: &TenantScope,
         new: &NewRole<'_>,
     ) -> Result<Role, IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         check_slug(new.slug)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
@@ -191,6 +195,7 @@ impl Role {
         scope: &TenantScope,
         role: &OrganizationRoleId,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
             let found = find(tx, scope, role).await?;
             if DefaultRole::from_slug(&found.slug).is_some() {
@@ -218,6 +223,7 @@ impl Role {
         role: &OrganizationRoleId,
         key: &str,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
             let found = find(tx, scope, role).await?;
             fixed_owner(&found)?;
@@ -235,12 +241,13 @@ impl Role {
         role: &OrganizationRoleId,
         key: &str,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {
             let found = find(tx, scope, role).await?;
             fixed_owner(&found)?;
             let permission = permission_id(tx, org, key).await?;
-            require(tx, scope, key).await?;
+            require_now(tx, scope, key).await?;
             let n = diesel::delete(rp::table.find((role, &permission)))
                 .execute(tx)
                 .await?;
@@ -262,6 +269,7 @@ impl Permission {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<Vec<Permission>, IdentityError> {
+        scope.require(keys::ROLES_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(op::table
@@ -283,6 +291,7 @@ impl Permission {
         key: &str,
         description: Option<&str>,
     ) -> Result<Permission, IdentityError> {
+        scope.require(keys::ROLES_MANAGE)?;
         if !is_valid_key(key) {
             return Err(IdentityError::InvalidPermissionKey(key.to_owned()));
         }
@@ -342,7 +351,7 @@ async fn grant_in(
     key: &str,
 ) -> Result<(), IdentityError> {
     let permission = permission_id(tx, scope.organization_id(), key).await?;
-    require(tx, scope, key).await?;
+    require_now(tx, scope, key).await?;
     let n = diesel::insert_into(rp::table)
         .values((rp::roleId.eq(&role.id), rp::permissionId.eq(&permission)))
         .on_conflict_do_nothing()

@@ -7,12 +7,12 @@ use diesel::prelude::{ExpressionMethods, Insertable, OptionalExtension, QueryDsl
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, OrganizationMemberId, OrganizationRoleId, UserId};
 use neonhub_schema::schema::{organization_members, organizations, users};
-use neonhub_schema::{TenantScope, time};
+use neonhub_schema::{TenantScope, keys, time};
 use serde_json::Value;
 
 use crate::error::IdentityError;
-use crate::membership::MemberStatus;
 use crate::{InstalledDefaults, Membership, Organization};
+use neonhub_schema::enums::MemberStatus;
 
 /// An organization the seed makes sure exists (found by its slug).
 #[derive(Debug, Clone, Insertable)]
@@ -101,6 +101,7 @@ pub async fn ensure_member(
     scope: &TenantScope,
     user: &UserId,
 ) -> Result<bool, IdentityError> {
+    scope.require(keys::MEMBERS_MANAGE)?;
     let now = time::now();
     let inserted = diesel::insert_into(organization_members::table)
         .values((
@@ -136,6 +137,7 @@ pub async fn ensure_access(
     scope: &TenantScope,
     user: &UserId,
 ) -> Result<SeededAccess, IdentityError> {
+    scope.require(keys::ROLES_MANAGE)?;
     let installed = Organization::install_defaults(conn, scope).await?;
     let role: Option<Option<OrganizationRoleId>> = organization_members::table
         .filter(organization_members::organizationId.eq(scope.organization_id()))

@@ -11,7 +11,6 @@ use neonhub_schema::schema::tasks;
 use neonhub_schema::{Actor, TenantScope, text_enum, time};
 use serde_json::Value;
 
-use crate::authorize::require;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 use crate::team::ensure_member;
@@ -108,13 +107,13 @@ impl Task {
         scope: &TenantScope,
         new: &NewTask<'_>,
     ) -> Result<Task, IdentityError> {
+        scope.require(keys::TASKS_WRITE)?;
         let Actor::User(creator) = scope.actor() else {
             return Err(IdentityError::UserActorRequired("creating a task"));
         };
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::TASKS_WRITE).await?;
                 if let Some(assignee) = new.assignee {
                     ensure_member(tx, org, assignee).await?;
                 }
@@ -148,6 +147,7 @@ impl Task {
         scope: &TenantScope,
         id: &TaskId,
     ) -> Result<Task, IdentityError> {
+        scope.require(keys::TASKS_READ)?;
         scope
             .transaction(conn, async |tx| {
                 tasks::table
@@ -173,10 +173,10 @@ impl Task {
         id: &TaskId,
         assignee: Option<&UserId>,
     ) -> Result<Task, IdentityError> {
+        scope.require(keys::TASKS_WRITE)?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::TASKS_WRITE).await?;
                 if let Some(assignee) = assignee {
                     ensure_member(tx, org, assignee).await?;
                 }
@@ -201,10 +201,10 @@ impl Task {
         scope: &TenantScope,
         id: &TaskId,
     ) -> Result<Task, IdentityError> {
+        scope.require(keys::TASKS_WRITE)?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::TASKS_WRITE).await?;
                 let task: Task = tasks::table
                     .filter(tasks::id.eq(id).and(tasks::organizationId.eq(org)))
                     .select(Task::as_select())
@@ -241,6 +241,7 @@ impl Task {
         assignee: &UserId,
         status: Option<TaskStatus>,
     ) -> Result<Vec<Task>, IdentityError> {
+        scope.require(keys::TASKS_READ)?;
         scope
             .transaction(conn, async |tx| {
                 let mut query = tasks::table
@@ -273,6 +274,7 @@ impl Task {
         scope: &TenantScope,
         before: NaiveDateTime,
     ) -> Result<Vec<Task>, IdentityError> {
+        scope.require(keys::TASKS_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(tasks::table

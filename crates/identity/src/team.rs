@@ -12,7 +12,6 @@ use neonhub_schema::schema::{organization_members, team_members};
 use neonhub_schema::{TenantScope, time, unique_violation};
 use serde_json::Value;
 
-use crate::authorize::require;
 use crate::catalogue::keys;
 use crate::error::IdentityError;
 
@@ -78,10 +77,10 @@ impl TeamMember {
         role: Option<&str>,
         department: Option<&str>,
     ) -> Result<TeamMember, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
                 ensure_member(tx, org, user).await?;
                 let now = time::now();
                 diesel::insert_into(team_members::table)
@@ -115,9 +114,9 @@ impl TeamMember {
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
     ) -> Result<Vec<TeamMember>, IdentityError> {
+        scope.require(keys::MEMBERS_READ)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_READ).await?;
                 Ok(team_members::table
                     .filter(team_members::organizationId.eq(scope.organization_id()))
                     .order((team_members::role, team_members::id))
@@ -136,9 +135,9 @@ impl TeamMember {
         user: &UserId,
         changes: &TeamMemberChanges<'_>,
     ) -> Result<TeamMember, IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
                 diesel::update(team_members::table.filter(mine(scope, user)))
                     .set((changes, team_members::updatedAt.eq(time::now())))
                     .returning(TeamMember::as_returning())
@@ -157,9 +156,9 @@ impl TeamMember {
         scope: &TenantScope,
         user: &UserId,
     ) -> Result<(), IdentityError> {
+        scope.require(keys::MEMBERS_MANAGE)?;
         scope
             .transaction(conn, async |tx| {
-                require(tx, scope, keys::MEMBERS_MANAGE).await?;
                 let n = diesel::delete(team_members::table.filter(mine(scope, user)))
                     .execute(tx)
                     .await?;

@@ -164,7 +164,7 @@ async fn invitation_lifecycle() {
         .await
         .unwrap_err();
     assert!(
-        matches!(missing, Denied::MissingPermission { ref permission, .. } if permission == "billing:manage"),
+        matches!(missing, Denied::MissingPermission { ref key, .. } if key == "billing:manage"),
         "{missing}"
     );
     let twice = Membership::accept(&mut conn, &o.org.id, &user)
@@ -406,7 +406,7 @@ async fn admins_cannot_touch_owners_or_grant_what_they_lack() {
     ] {
         let err = result.unwrap_err();
         assert!(
-            matches!(err, IdentityError::Denied(Denied::MissingPermission { ref permission, .. }) if permission == keys::OWNERS_MANAGE),
+            matches!(err, IdentityError::Denied(Denied::MissingPermission { ref key, .. }) if key == keys::OWNERS_MANAGE),
             "{err}"
         );
     }
@@ -527,10 +527,14 @@ async fn custom_roles_grant_and_revoke() {
     )
     .await
     .unwrap();
-    authorize(&mut conn, &o.org.id, &o.owner, "reports:export")
+    // A scope carries the keys held when it was authorized: the new key needs a new one.
+    let owner = authorize(&mut conn, &o.org.id, &o.owner, "reports:export")
         .await
         .unwrap();
     Role::grant(&mut conn, &o.scope, &editor.id, "reports:export")
+        .await
+        .unwrap_err();
+    Role::grant(&mut conn, &owner, &editor.id, "reports:export")
         .await
         .unwrap();
     authorize(&mut conn, &o.org.id, &user, "reports:export")
@@ -591,7 +595,7 @@ async fn custom_roles_grant_and_revoke() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, IdentityError::Denied(Denied::MissingPermission { ref permission, .. }) if permission == keys::BILLING_MANAGE),
+        matches!(err, IdentityError::Denied(Denied::MissingPermission { ref key, .. }) if key == keys::BILLING_MANAGE),
         "{err}"
     );
     Role::grant(&mut conn, &admin, &editor.id, keys::AGENTS_RUN)

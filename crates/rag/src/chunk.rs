@@ -8,6 +8,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::{chunks, datasets};
 use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
@@ -110,6 +111,7 @@ impl Chunk {
         scope: &TenantScope,
         new: &NewChunk<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let dataset = Dataset::parent(tx, scope, new.dataset_id).await?;
@@ -162,6 +164,7 @@ impl Chunk {
         dataset: &DatasetId,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Dataset::parent(tx, scope, dataset).await?;
@@ -182,6 +185,7 @@ impl Chunk {
         document: &DocumentId,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Document::parent(tx, scope, document).await?;
@@ -203,6 +207,7 @@ impl Chunk {
         id: &ChunkId,
         changes: &ChunkChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let chunk = Self::find(tx, scope, id)
@@ -248,6 +253,7 @@ impl Chunk {
         scope: &TenantScope,
         id: &ChunkId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -264,6 +270,7 @@ impl Chunk {
         scope: &TenantScope,
         id: &ChunkId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(chunks::table)
@@ -305,6 +312,7 @@ impl Chunk {
         filter: &SearchFilter,
         options: &SearchOptions,
     ) -> Result<Vec<Hit<Chunk>>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         vector_search(
             conn,
             scope,
@@ -329,6 +337,7 @@ impl Chunk {
         filter: &SearchFilter,
         options: &HybridOptions,
     ) -> Result<Vec<HybridHit>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         let statement = hybrid_statement(scope, space, query, text, filter, options)?;
         scope
             .transaction(conn, async |tx| statement.run::<HybridHit>(tx).await)

@@ -8,6 +8,7 @@ use diesel::prelude::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::ConversationKind;
 use neonhub_schema::ids::{ConversationId, OrganizationId, UserId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::conversations;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
@@ -87,6 +88,7 @@ impl Conversation {
         scope: &TenantScope,
         new: &NewConversation<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let now = time::now();
@@ -114,6 +116,7 @@ impl Conversation {
         scope: &TenantScope,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 let query = conversations::table
@@ -133,6 +136,7 @@ impl Conversation {
         id: &ConversationId,
         changes: &ConversationChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 diesel::update(conversations::table)
@@ -160,6 +164,7 @@ impl Conversation {
         scope: &TenantScope,
         id: &ConversationId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -176,6 +181,7 @@ impl Conversation {
         scope: &TenantScope,
         id: &ConversationId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(conversations::table)

@@ -8,6 +8,7 @@ use diesel::prelude::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::DatasetKind;
 use neonhub_schema::ids::{DatasetId, EmbeddingSpaceId, OrganizationId};
+use neonhub_schema::keys;
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::datasets;
 use neonhub_schema::{TenantScope, time};
@@ -105,6 +106,7 @@ impl Dataset {
         scope: &TenantScope,
         new: &NewDataset<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 if let Some(space) = new.embedding_space_id {
@@ -134,6 +136,7 @@ impl Dataset {
         scope: &TenantScope,
         id: &DatasetId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -150,6 +153,7 @@ impl Dataset {
         scope: &TenantScope,
         slug: &str,
     ) -> Result<Option<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(datasets::table
@@ -170,6 +174,7 @@ impl Dataset {
         scope: &TenantScope,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 let query = datasets::table
@@ -189,6 +194,7 @@ impl Dataset {
         id: &DatasetId,
         changes: &DatasetChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 if let Some(Some(space)) = changes.embedding_space_id {
@@ -218,6 +224,7 @@ impl Dataset {
         scope: &TenantScope,
         id: &DatasetId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(datasets::table)

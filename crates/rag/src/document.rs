@@ -7,6 +7,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId, UserId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
@@ -106,6 +107,7 @@ impl Document {
         scope: &TenantScope,
         new: &NewDocument<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 check_parents(tx, scope, new.dataset_id, new.embedding_space_id).await?;
@@ -134,6 +136,7 @@ impl Document {
         dataset: Option<&DatasetId>,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 let mut query = documents::table
@@ -156,6 +159,7 @@ impl Document {
         id: &DocumentId,
         changes: &DocumentChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 check_parents(
@@ -205,6 +209,7 @@ impl Document {
         scope: &TenantScope,
         id: &DocumentId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -221,6 +226,7 @@ impl Document {
         scope: &TenantScope,
         id: &DocumentId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(documents::table)

@@ -104,6 +104,9 @@ pub enum RagError {
     /// A search filter names a column the table does not offer.
     #[error("invalid search filter: {0}")]
     InvalidFilter(String),
+    /// The scope lacks the operation's permission key (nothing was read or written).
+    #[error(transparent)]
+    Denied(#[from] neonhub_schema::Denied),
     /// A connection (for index builds) could not be opened.
     #[error(transparent)]
     Connect(#[from] neonhub_schema::ConnectError),

@@ -13,6 +13,7 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_schema::catalog::MANAGED_INDEX_PREFIX;
 use neonhub_schema::ids::EmbeddingSpaceId;
+use neonhub_schema::keys;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, TenantScope};
 
 use crate::vector_table::{Distance, VectorCast, VectorTable, space_predicate};
@@ -231,6 +232,7 @@ impl IndexManager {
         spec: &IndexSpec,
         on_progress: impl FnMut(BuildProgress),
     ) -> Result<BuildOutcome, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         let mut conn = self.connect().await?;
         let space = EmbeddingSpace::get(&mut conn, scope, space).await?;
         let name = Self::index_name(&space.id, spec);
@@ -257,6 +259,7 @@ impl IndexManager {
         spec: &IndexSpec,
         on_progress: impl FnMut(BuildProgress),
     ) -> Result<BuildOutcome, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         let mut conn = self.connect().await?;
         let space_row = EmbeddingSpace::get(&mut conn, scope, space).await?;
         let name = Self::index_name(&space_row.id, spec);
@@ -282,6 +285,7 @@ impl IndexManager {
         space: &EmbeddingSpaceId,
         spec: &IndexSpec,
     ) -> Result<bool, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         let mut conn = self.connect().await?;
         let space = EmbeddingSpace::get(&mut conn, scope, space).await?;
         let name = Self::index_name(&space.id, spec);
@@ -298,6 +302,7 @@ impl IndexManager {
         scope: &TenantScope,
         space: Option<&EmbeddingSpaceId>,
     ) -> Result<Vec<VectorIndex>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         let mut conn = self.connect().await?;
         let spaces: Vec<EmbeddingSpaceId> = match space {
             Some(id) => vec![EmbeddingSpace::get(&mut conn, scope, id).await?.id],

@@ -15,6 +15,7 @@ use diesel::sql_types::{Array, Integer, Jsonb, Nullable, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, TenantScope, time};
 use pgvector::Vector;
@@ -180,6 +181,7 @@ impl Chunk {
         target: IngestTarget<'_>,
         rows: &[ChunkRow],
     ) -> Result<usize, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -226,6 +228,7 @@ impl Chunk {
         target: IngestTarget<'_>,
         rows: &[ChunkRow],
     ) -> Result<u64, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         use tokio_postgres::binary_copy::BinaryCopyInWriter;
         use tokio_postgres::types::{ToSql, Type};
 

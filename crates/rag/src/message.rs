@@ -9,6 +9,7 @@ use diesel::prelude::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::MessageRole;
 use neonhub_schema::ids::{ConversationId, EmbeddingSpaceId, MessageId, OrganizationId, UserId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::{conversations, messages};
 use neonhub_schema::{TenantScope, time};
 use pgvector::Vector;
@@ -132,6 +133,7 @@ impl Message {
         conversation: &ConversationId,
         new: &NewMessage<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 Conversation::parent(tx, scope, conversation).await?;
@@ -158,6 +160,7 @@ impl Message {
         conversation: &ConversationId,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Conversation::parent(tx, scope, conversation).await?;
@@ -178,6 +181,7 @@ impl Message {
         id: &MessageId,
         changes: &MessageChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let current = Self::find(tx, scope, id)
@@ -214,6 +218,7 @@ impl Message {
         scope: &TenantScope,
         id: &MessageId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -230,6 +235,7 @@ impl Message {
         scope: &TenantScope,
         id: &MessageId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(messages::table)
@@ -272,6 +278,7 @@ impl Message {
         filter: &SearchFilter,
         options: &SearchOptions,
     ) -> Result<Vec<Hit<Message>>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         vector_search(
             conn,
             scope,

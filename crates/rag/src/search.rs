@@ -13,6 +13,7 @@ use diesel::sql_types::{BigInt, Double, Jsonb, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::TenantScope;
+use neonhub_schema::keys;
 use pgvector::Vector;
 use serde_json::Value;
 
@@ -480,6 +481,7 @@ pub async fn vector_search<T>(
 where
     T: QueryableByName<Pg> + Send + 'static,
 {
+    scope.require(keys::KNOWLEDGE_WRITE)?;
     let statement = search_statement(scope, table, space, query, filter, options)?;
     scope
         .transaction(conn, async |tx| statement.run::<Hit<T>>(tx).await)

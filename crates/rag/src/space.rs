@@ -7,6 +7,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{EmbeddingSpaceId, OrganizationId};
+use neonhub_schema::keys;
 use neonhub_schema::schema::embedding_spaces;
 use neonhub_schema::{TenantScope, time};
 use serde_json::Value;
@@ -114,6 +115,7 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         new: &NewEmbeddingSpace<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         check_label("name", new.name, 200)?;
         check_label("provider", new.provider, 100)?;
         check_label("model", new.model, 200)?;
@@ -146,6 +148,7 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         name: &str,
     ) -> Result<Option<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(embedding_spaces::table
@@ -166,6 +169,7 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         page: &PageRequest,
     ) -> Result<Page<Self>, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 let query = embedding_spaces::table
@@ -185,6 +189,7 @@ impl EmbeddingSpace {
         id: &EmbeddingSpaceId,
         changes: &EmbeddingSpaceChanges<'_>,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         if let Some(name) = changes.name {
             check_label("name", name, 200)?;
         }
@@ -225,6 +230,7 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         id: &EmbeddingSpaceId,
     ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_READ)?;
         scope
             .transaction(conn, async |tx| {
                 Self::find(tx, scope, id)
@@ -241,6 +247,7 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         id: &EmbeddingSpaceId,
     ) -> Result<(), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
         scope
             .transaction(conn, async |tx| {
                 let deleted = diesel::delete(embedding_spaces::table)

@@ -210,3 +210,15 @@ pg_enum! {
         Cancelled = "cancelled",
     }
 }
+
+crate::text_enum! {
+    /// Where a membership stands (the text column `organization_members.status`).
+    MemberStatus, "organization_members.status" {
+        /// Invited, not yet accepted: no access.
+        Invited = "invited",
+        /// A member with the access of its role.
+        Active = "active",
+        /// Suspended: no access until reactivated.
+        Suspended = "suspended",
+    }
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod migrate;
 pub mod page;
+pub mod permissions;
 pub mod pool;
 pub mod pooler;
 pub mod secret;
@@ -29,6 +30,7 @@ pub use citext::Citext;
 pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
 pub use error::{UnknownEnumLabel, foreign_key_violation, unique_violation};
 pub use migrate::{MIGRATIONS, MigrateError};
+pub use permissions::{Denied, PermissionSet, keys};
 /// Re-exported so every crate names the same pgvector types.
 pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};

@@ -4,6 +4,7 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
 use crate::ids::{OrganizationId, UserId};
+use crate::permissions::{Denied, PermissionSet};
 
 diesel::define_sql_function! {
     /// PostgreSQL's `set_config(name, value, is_local)`.
@@ -14,15 +15,22 @@ diesel::define_sql_function! {
 /// (what row-level security policies read).
 pub const CURRENT_ORG_SETTING: &str = "app.current_org";
 
-/// Proof that the holder may act for one organization.
+/// Proof that the holder may act for one organization, and what it may do there.
 ///
-/// There is no constructor from a bare id except [`TenantScope::trusted_system`], which
-/// is meant for jobs, the seed and the CLI and is easy to find in review; applications
-/// obtain a scope from `neonhub_identity::authorize`.
+/// A scope carries the organization, who acts (the [`Actor`]) and the actor's
+/// [`PermissionSet`], captured when the scope was made. Every repository operation checks
+/// its key against that set first ([`TenantScope::require`]), so a permission revoked later
+/// takes effect at the next `authorize`.
+///
+/// There are two constructors, both easy to find in review: [`TenantScope::trusted_system`]
+/// (every key; for jobs, the seed and the CLI) and [`TenantScope::for_member`] (an explicit
+/// set; what `neonhub_identity::authorize` and `ApiKey::verify` build after their checks).
+/// Applications obtain scopes from those two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantScope {
     org: OrganizationId,
     actor: Actor,
+    permissions: PermissionSet,
 }
 
 /// Who acts through a scope: recorded in the audit log, and what identity's privileged
@@ -54,23 +62,49 @@ impl Actor {
 }
 
 impl TenantScope {
-    /// A scope for trusted system code (jobs, seed, CLI) that has no user to authorize.
+    /// A scope for trusted system code (jobs, seed, CLI) that has no user to authorize:
+    /// it holds every key.
     pub fn trusted_system(org: OrganizationId) -> Self {
         Self {
             org,
             actor: Actor::System,
+            permissions: PermissionSet::all(),
         }
     }
 
-    /// A scope for `user` in `org`, for code that has just checked the user's active
-    /// membership and permission itself (`neonhub_identity::authorize` and the identity
-    /// operations a user performs on their own membership). As greppable as
-    /// [`TenantScope::trusted_system`]; applications call `authorize` instead.
-    pub fn trusted_user(org: OrganizationId, user: UserId) -> Self {
+    /// A scope for `user` in `org` holding exactly `permissions`, for code that has just
+    /// established them: `neonhub_identity::authorize` (the member's role),
+    /// `ApiKey::verify` (the key's scopes within the member's role) and identity's flows on
+    /// one's own membership (no key). Applications call those instead.
+    pub fn for_member(org: OrganizationId, user: UserId, permissions: PermissionSet) -> Self {
         Self {
             org,
             actor: Actor::User(user),
+            permissions,
         }
+    }
+
+    /// What this scope may do.
+    pub fn permissions(&self) -> &PermissionSet {
+        &self.permissions
+    }
+
+    /// `Ok` when the scope holds `key`, else [`Denied::MissingPermission`] naming it. Every
+    /// public repository operation calls this before it touches the database.
+    pub fn require(&self, key: &str) -> Result<(), Denied> {
+        if self.permissions.contains(key) {
+            return Ok(());
+        }
+        Err(Denied::MissingPermission {
+            organization: self.org.clone(),
+            // Only `trusted_system` scopes have no user, and they hold every key.
+            user: self
+                .actor
+                .user_id()
+                .cloned()
+                .unwrap_or_else(|| UserId::from_string("system")),
+            key: key.to_owned(),
+        })
     }
 
     /// Who acts through this scope.
