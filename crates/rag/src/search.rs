@@ -481,7 +481,7 @@ pub async fn vector_search<T>(
 where
     T: QueryableByName<Pg> + Send + 'static,
 {
-    scope.require(keys::KNOWLEDGE_WRITE)?;
+    scope.require(keys::KNOWLEDGE_READ)?;
     let statement = search_statement(scope, table, space, query, filter, options)?;
     scope
         .transaction(conn, async |tx| statement.run::<Hit<T>>(tx).await)

@@ -30,7 +30,7 @@ pub use citext::Citext;
 pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
 pub use error::{UnknownEnumLabel, foreign_key_violation, unique_violation};
 pub use migrate::{MIGRATIONS, MigrateError};
-pub use permissions::{Denied, PermissionSet, keys};
+pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
 /// Re-exported so every crate names the same pgvector types.
 pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};
