@@ -300,8 +300,10 @@ impl ApiKey {
 fn parse(presented: &str) -> Option<ApiKeyId> {
     let rest = presented.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.rsplit_once('_')?;
+    // Ids we issue are UUIDs; other tools' are cuids: letters, digits, `-`, nothing else.
     let well_formed = !id.is_empty()
         && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && secret.len() == 64
         && secret.bytes().all(|b| b.is_ascii_hexdigit());
     well_formed.then(|| ApiKeyId::from_string(id))

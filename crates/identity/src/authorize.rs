@@ -80,7 +80,7 @@ pub(crate) async fn member_permissions(
         .first(conn)
         .await
         .optional()
-        .map_err(Denied::Unavailable)?;
+        .map_err(Denied::from_query)?;
     match row {
         None => Err(Denied::NotMember {
             organization: org.clone(),

@@ -108,9 +108,22 @@ pub enum IdentityError {
     /// A label read from a text status column that this crate does not know.
     #[error(transparent)]
     UnknownLabel(#[from] neonhub_schema::UnknownEnumLabel),
+    /// A row of a batch is refused; nothing of the batch was written.
+    #[error("row {position} of the batch: {source}")]
+    BatchRow {
+        /// Zero-based position in the batch.
+        position: usize,
+        /// Why.
+        source: Box<IdentityError>,
+    },
+    /// Input or stored data the database layer cannot take or read: a NUL byte, a value
+    /// out of range, a stored label this version does not know, a scope nested in another
+    /// organization's transaction. A caller's or the data's problem, not an outage.
+    #[error(transparent)]
+    Invalid(#[from] neonhub_schema::InvalidData),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[from] DieselError),
+    Database(DieselError),
 }
 
 impl IdentityError {
@@ -142,5 +155,16 @@ pub(crate) fn check_slug(slug: &str) -> Result<(), IdentityError> {
             reason,
         }),
         None => Ok(()),
+    }
+}
+
+impl From<DieselError> for IdentityError {
+    /// Recognizes invalid input and unreadable rows ([`neonhub_schema::InvalidData`]) so
+    /// they are never reported as an outage; anything else is [`IdentityError::Database`].
+    fn from(e: DieselError) -> Self {
+        match neonhub_schema::InvalidData::recognize(&e) {
+            Some(invalid) => Self::Invalid(invalid),
+            None => Self::Database(e),
+        }
     }
 }

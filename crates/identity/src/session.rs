@@ -9,6 +9,7 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{SessionId, UserId};
 use neonhub_schema::schema::sessions;
 use neonhub_schema::{Secret, foreign_key_violation, time};
@@ -66,6 +67,7 @@ impl Session {
         conn: &mut AsyncPgConnection,
         token: &str,
     ) -> Result<Option<Session>, IdentityError> {
+        InvalidData::check_text("session token", token)?;
         Ok(sessions::table
             .filter(
                 sessions::sessionToken

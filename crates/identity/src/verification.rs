@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::{Secret, time, verification_tokens};
 
 use crate::error::IdentityError;
@@ -62,6 +63,8 @@ impl VerificationToken {
         identifier: &str,
         token: &str,
     ) -> Result<Result<(), TokenRejected>, IdentityError> {
+        InvalidData::check_text("identifier", identifier)?;
+        InvalidData::check_text("verification token", token)?;
         let expires: Option<NaiveDateTime> = diesel::delete(
             verification_tokens::table.filter(
                 verification_tokens::identifier

@@ -98,9 +98,26 @@ pub enum RagError {
         /// Why.
         source: Box<RagError>,
     },
+    /// The server refused the COPY's data, with its own message (wrapped in
+    /// [`RagError::BatchRow`] when the server named the row).
+    #[error("bulk copy refused: {message}")]
+    CopyRefused {
+        /// The server's message and detail.
+        message: String,
+    },
     /// The COPY connection failed.
     #[error("bulk copy failed: {0}")]
     Copy(tokio_postgres::Error),
+    /// A search option outside what it may be (nothing is clamped silently).
+    #[error("invalid search option {option} = {value}: must be {allowed}")]
+    InvalidOption {
+        /// The option's name (`k`, `ef_search`, `rrf_k`, ...).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What it may be.
+        allowed: &'static str,
+    },
     /// A search filter names a column the table does not offer.
     #[error("invalid search filter: {0}")]
     InvalidFilter(String),
@@ -110,12 +127,30 @@ pub enum RagError {
     /// A connection (for index builds) could not be opened.
     #[error(transparent)]
     Connect(#[from] neonhub_schema::ConnectError),
+    /// Input or stored data the database layer cannot take or read: a NUL byte, a value
+    /// out of range, a stored label this version does not know, a scope nested in another
+    /// organization's transaction. A caller's or the data's problem, not an outage.
+    #[error(transparent)]
+    Invalid(#[from] neonhub_schema::InvalidData),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[from] DieselError),
+    Database(DieselError),
 }
 
 impl RagError {
+    /// [`RagError::InvalidOption`].
+    pub(crate) fn invalid_option(
+        option: &'static str,
+        value: impl std::fmt::Display,
+        allowed: &'static str,
+    ) -> Self {
+        Self::InvalidOption {
+            option,
+            value: value.to_string(),
+            allowed,
+        }
+    }
+
     /// [`RagError::NotFound`] for a row of `entity` with `id`.
     pub(crate) fn not_found(entity: &'static str, id: &impl std::fmt::Display) -> Self {
         Self::NotFound {
@@ -134,3 +169,14 @@ impl RagError {
 }
 
 pub(crate) use neonhub_schema::unique_violation;
+
+impl From<DieselError> for RagError {
+    /// Recognizes invalid input and unreadable rows ([`neonhub_schema::InvalidData`]) so
+    /// they are never reported as an outage; anything else is [`RagError::Database`].
+    fn from(e: DieselError) -> Self {
+        match neonhub_schema::InvalidData::recognize(&e) {
+            Some(invalid) => Self::Invalid(invalid),
+            None => Self::Database(e),
+        }
+    }
+}

@@ -31,6 +31,36 @@ pub struct HybridOptions {
     pub rrf_k: f64,
 }
 
+impl HybridOptions {
+    /// Checks every option, naming the first one out of range: candidates 1 to 10000,
+    /// weights finite and not negative, `rrf_k` finite and not negative (ranks start at 1,
+    /// so no denominator is zero), and the vector-side options.
+    pub fn validate(&self) -> Result<(), RagError> {
+        self.search.validate()?;
+        if !(1..=crate::search::MAX_K).contains(&self.candidates) {
+            return Err(RagError::invalid_option(
+                "candidates",
+                self.candidates,
+                "1 to 10000",
+            ));
+        }
+        for (option, value) in [
+            ("vector_weight", self.vector_weight),
+            ("text_weight", self.text_weight),
+            ("rrf_k", self.rrf_k),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(RagError::invalid_option(
+                    option,
+                    value,
+                    "a finite number >= 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for HybridOptions {
     fn default() -> Self {
         Self {
@@ -86,17 +116,18 @@ pub fn hybrid_statement(
         &options.search,
     )?;
     let text_param = setup.param(Bind::Text(text.to_owned()));
-    let candidates = setup.param(Bind::BigInt(options.candidates.max(1)));
+    let candidates = setup.param(Bind::BigInt(options.candidates));
     let wv = setup.param(Bind::Double(options.vector_weight));
     let wt = setup.param(Bind::Double(options.text_weight));
     let rrf_k = setup.param(Bind::Double(options.rrf_k));
-    let k = setup.param(Bind::BigInt(options.search.k.max(1)));
-    let (distance, clauses) = (&setup.distance, &setup.clauses);
+    let k = setup.param(Bind::BigInt(options.search.k));
+    let (distance, clauses, vector_clauses) =
+        (&setup.distance, &setup.clauses, &setup.vector_clauses);
     let tsv = "to_tsvector('english'::regconfig, t.text)";
     let sql = format!(
         "WITH vec AS (\
              SELECT v.id, row_number() OVER (ORDER BY v.distance) AS rank FROM (\
-                 SELECT t.id, {distance} AS distance FROM public.chunks t WHERE {clauses} \
+                 SELECT t.id, {distance} AS distance FROM public.chunks t WHERE {vector_clauses} \
                  ORDER BY {distance} LIMIT {candidates}) v), \
          lex AS (\
              SELECT l.id, row_number() OVER (ORDER BY l.score DESC, l.id) AS rank FROM (\

@@ -17,7 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
-use neonhub_schema::{ConnectOptions, DatabaseUrl, TenantScope, time};
+use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope, time};
 use pgvector::Vector;
 use serde_json::Value;
 
@@ -53,6 +53,29 @@ struct Idx {
     idx: i32,
 }
 
+/// The COPY connection's failure with the server's own message, and, when the server says
+/// which line of the COPY it refused (`COPY chunks, line 999, ...`), the batch position.
+fn copy_failed(e: tokio_postgres::Error) -> RagError {
+    let Some(db) = e.as_db_error() else {
+        return RagError::Copy(e);
+    };
+    let mut message = db.message().to_owned();
+    if let Some(detail) = db.detail() {
+        message = format!("{message} ({detail})");
+    }
+    let line = db.where_().and_then(|context| {
+        let after = context.split("line ").nth(1)?;
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<usize>().ok()
+    });
+    let refused = RagError::CopyRefused { message };
+    match line {
+        // COPY counts lines from 1; the batch from 0.
+        Some(line) if line > 0 => at(line - 1, refused),
+        _ => refused,
+    }
+}
+
 fn at(position: usize, error: RagError) -> RagError {
     RagError::BatchRow {
         position,
@@ -60,18 +83,23 @@ fn at(position: usize, error: RagError) -> RagError {
     }
 }
 
-/// Everything about a batch that needs no database: vectors, and indexes repeated in it.
-fn check_rows(rows: &[ChunkRow], dimension: i32) -> Result<(), RagError> {
+/// Everything about a batch that needs no database: vectors, NUL bytes (which the server
+/// would refuse without naming the row), and indexes repeated in it.
+fn check_rows(rows: &[ChunkRow], dataset: &DatasetId, dimension: i32) -> Result<(), RagError> {
     let mut seen = HashSet::with_capacity(rows.len());
     for (position, row) in rows.iter().enumerate() {
         if let Some(v) = &row.embedding {
             validate_vector(v, dimension).map_err(|e| at(position, e))?;
         }
+        InvalidData::check_text("text", &row.text).map_err(|e| at(position, e.into()))?;
+        if let Some(metadata) = &row.metadata {
+            InvalidData::check_json("metadata", metadata).map_err(|e| at(position, e.into()))?;
+        }
         if !seen.insert(row.idx) {
             return Err(at(
                 position,
                 RagError::DuplicateChunkIndex {
-                    dataset: String::new(),
+                    dataset: dataset.to_string(),
                     idx: row.idx,
                 },
             ));
@@ -188,7 +216,7 @@ impl Chunk {
         scope
             .transaction(conn, async |tx| {
                 let dimension = check_target(tx, scope, target).await?;
-                check_rows(rows, dimension)?;
+                check_rows(rows, target.dataset, dimension)?;
                 check_against_database(tx, scope, target, rows).await?;
                 let ids: Vec<String> = rows.iter().map(|_| ChunkId::generate().into_string()).collect();
                 let docs: Vec<&str> = rows.iter().map(|r| r.document_id.as_str()).collect();
@@ -242,7 +270,7 @@ impl Chunk {
         let dimension = scope
             .transaction(&mut check, async |tx| {
                 let dimension = check_target(tx, scope, target).await?;
-                check_rows(rows, dimension)?;
+                check_rows(rows, target.dataset, dimension)?;
                 check_against_database(tx, scope, target, rows).await?;
                 Ok::<_, RagError>(dimension)
             })
@@ -253,7 +281,7 @@ impl Chunk {
                 ..ConnectOptions::default()
             })
             .await?;
-        let tx = client.transaction().await.map_err(RagError::Copy)?;
+        let tx = client.transaction().await.map_err(copy_failed)?;
         // Re-check inside the COPY's own transaction: the tenant still owns dataset and
         // space, the dataset's space is unchanged, every document is still there. Each
         // parent is locked FOR KEY SHARE, as a foreign-key check would lock it: a concurrent
@@ -264,7 +292,7 @@ impl Chunk {
             &[&scope.organization_id().as_str()],
         )
         .await
-        .map_err(RagError::Copy)?;
+        .map_err(copy_failed)?;
         let owned = tx
             .query_one(
                 r#"SELECT (SELECT count(*) FROM (SELECT FROM datasets d WHERE d.id = $1 AND d."organizationId" = $3
@@ -282,7 +310,7 @@ impl Chunk {
                 ],
             )
             .await
-            .map_err(RagError::Copy)?
+            .map_err(copy_failed)?
             .get::<_, i64>(0);
         let documents = rows
             .iter()
@@ -309,17 +337,17 @@ impl Chunk {
             &[],
         )
         .await
-        .map_err(RagError::Copy)?;
+        .map_err(copy_failed)?;
         let vector_type = tx
             .prepare("SELECT $1::vector")
             .await
-            .map_err(RagError::Copy)?
+            .map_err(copy_failed)?
             .params()[0]
             .clone();
         let sink = tx
             .copy_in(r#"COPY chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt") FROM STDIN (FORMAT binary)"#)
             .await
-            .map_err(RagError::Copy)?;
+            .map_err(copy_failed)?;
         let types = [
             Type::TEXT,
             Type::TEXT,
@@ -347,14 +375,10 @@ impl Chunk {
                 &row.metadata,
                 &now,
             ];
-            writer
-                .as_mut()
-                .write(&values)
-                .await
-                .map_err(RagError::Copy)?;
+            writer.as_mut().write(&values).await.map_err(copy_failed)?;
         }
-        let written = writer.as_mut().finish().await.map_err(RagError::Copy)?;
-        tx.commit().await.map_err(RagError::Copy)?;
+        let written = writer.as_mut().finish().await.map_err(copy_failed)?;
+        tx.commit().await.map_err(copy_failed)?;
         Ok(written)
     }
 }

@@ -70,11 +70,37 @@ pub struct SearchOptions {
     pub iterative_scan: Option<IterativeScan>,
 }
 
+/// The largest `k` a search returns (beyond it, page through a filter instead).
+pub const MAX_K: i64 = 10_000;
+
 impl SearchOptions {
+    /// Checks every option against what it may be (pgvector's documented ranges for its
+    /// settings), naming the first one out of range: nothing is clamped silently.
+    pub fn validate(&self) -> Result<(), RagError> {
+        if !(1..=MAX_K).contains(&self.k) {
+            return Err(RagError::invalid_option("k", self.k, "1 to 10000"));
+        }
+        if let Some(ef) = self.ef_search.filter(|ef| !(1..=1000).contains(ef)) {
+            return Err(RagError::invalid_option(
+                "ef_search",
+                ef,
+                "1 to 1000 (hnsw.ef_search)",
+            ));
+        }
+        if let Some(probes) = self.probes.filter(|p| !(1..=32768).contains(p)) {
+            return Err(RagError::invalid_option(
+                "probes",
+                probes,
+                "1 to 32768 (ivfflat.probes)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The `hnsw.ef_search` this search runs with.
     pub fn effective_ef_search(&self) -> u32 {
         self.ef_search.unwrap_or_else(|| {
-            let wanted = u32::try_from(self.k.max(1)).unwrap_or(u32::MAX);
+            let wanted = u32::try_from(self.k.clamp(1, MAX_K)).unwrap_or(1);
             wanted
                 .saturating_mul(EF_SEARCH_PER_ROW)
                 .clamp(DEFAULT_EF_SEARCH, 1000)
@@ -314,7 +340,11 @@ impl SearchStatement {
                 }
                 .execute(&mut &*shared);
                 let load = query.load::<T>(&mut &*shared);
-                tokio::try_join!(set, load)?.1
+                // Both are sent before either answers; when the settings fail, the query
+                // fails only as "transaction is aborted": report the settings' error.
+                let (set, load) = tokio::join!(set, load);
+                set?;
+                load?
             }
             None => query.load::<T>(&mut &*shared).await?,
         };
@@ -361,6 +391,9 @@ pub(crate) struct StatementSetup {
     pub(crate) distance: String,
     /// The WHERE clauses joined with AND (table alias `t`).
     pub(crate) clauses: String,
+    /// [`StatementSetup::clauses`] for the vector side: rows without an embedding are never
+    /// vector candidates (they may still match the text side of a hybrid search).
+    pub(crate) vector_clauses: String,
     binds: Vec<Bind>,
     settings: Option<String>,
 }
@@ -377,6 +410,7 @@ impl StatementSetup {
         if space.organization_id != *scope.organization_id() {
             return Err(RagError::foreign_parent("embedding space", &space.id));
         }
+        options.validate()?;
         validate_vector(query, space.dimension)?;
         let cast = VectorCast::for_dimension(space.dimension)?;
         let distance = format!(
@@ -388,6 +422,7 @@ impl StatementSetup {
         let mut setup = Self {
             distance,
             clauses: String::new(),
+            vector_clauses: String::new(),
             binds: vec![Bind::Vector(query.clone())],
             settings: settings_sql(options, !filter.is_empty()),
         };
@@ -430,6 +465,7 @@ impl StatementSetup {
             clauses.push(format!("t.\"createdAt\" < {value}"));
         }
         setup.clauses = clauses.join(" AND ");
+        setup.vector_clauses = format!("{} AND t.embedding IS NOT NULL", setup.clauses);
         Ok(setup)
     }
 
@@ -455,12 +491,12 @@ pub fn search_statement(
     options: &SearchOptions,
 ) -> Result<SearchStatement, RagError> {
     let mut setup = StatementSetup::new(scope, table, space, query, filter, options)?;
-    let k = setup.param(Bind::BigInt(options.k.max(1)));
+    let k = setup.param(Bind::BigInt(options.k));
     let sql = format!(
         "SELECT t.*, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {k}",
         distance = setup.distance,
         table = table.name(),
-        clauses = setup.clauses,
+        clauses = setup.vector_clauses,
     );
     Ok(setup.finish(sql))
 }

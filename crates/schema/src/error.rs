@@ -40,3 +40,112 @@ pub fn foreign_key_violation(e: &diesel::result::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// Input or stored data that the database layer cannot take or read, recognized in a diesel
+/// error by [`InvalidData::recognize`] so every domain crate reports it the same typed way:
+/// a caller's mistake or a row the library does not understand, never an outage (a service
+/// maps it to 400 or 422, not 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidData {
+    /// A stored label the Rust enum does not know (a status another tool wrote, a value
+    /// added to a PostgreSQL enum type after this build).
+    #[error("column {column} holds a label this version does not know: {label}")]
+    UnknownLabel {
+        /// The column as the query named it (`status`, `kind`, ...).
+        column: String,
+        /// The enum (for text-coded statuses `table.column`) and the label.
+        label: UnknownEnumLabel,
+    },
+    /// A NUL byte, which PostgreSQL text, jsonb and identifiers cannot hold.
+    #[error("{field} contains a NUL byte (PostgreSQL text cannot hold one)")]
+    NulByte {
+        /// What held it: an id's table, a field's name, or "a text value" when the server
+        /// found it in a statement's parameter.
+        field: String,
+    },
+    /// A value outside what PostgreSQL stores (a timestamp before 4713 BC, ...).
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
+    /// A scope of one organization used inside another organization's scope transaction:
+    /// the inner scope would leave `app.current_org` pointing at the wrong tenant.
+    #[error(
+        "a scope of organization {inner} cannot run inside the transaction of organization {outer}'s scope"
+    )]
+    NestedScope {
+        /// The organization of the enclosing scope transaction.
+        outer: String,
+        /// The organization of the scope that was refused.
+        inner: String,
+    },
+}
+
+impl InvalidData {
+    /// The invalid-data failure `e` carries, if it is one: an unknown label met while
+    /// reading a row, a NUL byte refused while binding or by the server, a value out of
+    /// range, or a nested scope of another organization.
+    pub fn recognize(e: &diesel::result::Error) -> Option<Self> {
+        use diesel::result::{DeserializeFieldError, Error};
+        match e {
+            Error::DeserializationError(inner) => {
+                let (column, cause) = match inner.downcast_ref::<DeserializeFieldError>() {
+                    Some(field) => (
+                        field.field_name.clone().unwrap_or_else(|| "?".to_owned()),
+                        &*field.error as &(dyn std::error::Error + 'static),
+                    ),
+                    None => (
+                        "?".to_owned(),
+                        &**inner as &(dyn std::error::Error + 'static),
+                    ),
+                };
+                cause
+                    .downcast_ref::<UnknownEnumLabel>()
+                    .map(|label| Self::UnknownLabel {
+                        column,
+                        label: label.clone(),
+                    })
+            }
+            Error::SerializationError(inner) | Error::QueryBuilderError(inner) => {
+                inner.downcast_ref::<InvalidData>().cloned()
+            }
+            Error::DatabaseError(_, info) => {
+                let message = info.message();
+                if message.contains("0x00") || message.contains("\\u0000") {
+                    Some(Self::NulByte {
+                        field: "a text value".to_owned(),
+                    })
+                } else if message.contains("out of range") && !message.contains("integer") {
+                    Some(Self::OutOfRange(message.to_owned()))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `Err(NulByte)` naming `field` when `value` holds a NUL byte: checked before the
+    /// database sees the value.
+    pub fn check_text(field: &str, value: &str) -> Result<(), Self> {
+        if value.contains('\0') {
+            return Err(Self::NulByte {
+                field: field.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`InvalidData::check_text`] for every string (keys included) inside a JSON value.
+    pub fn check_json(field: &str, value: &serde_json::Value) -> Result<(), Self> {
+        match value {
+            serde_json::Value::String(s) => Self::check_text(field, s),
+            serde_json::Value::Array(items) => {
+                items.iter().try_for_each(|v| Self::check_json(field, v))
+            }
+            serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                Self::check_text(field, k)?;
+                Self::check_json(field, v)
+            }),
+            _ => Ok(()),
+        }
+    }
+}

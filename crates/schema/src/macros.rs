@@ -121,6 +121,9 @@ macro_rules! text_id {
                 &'b self,
                 out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
             ) -> diesel::serialize::Result {
+                // Refused here, naming the table, rather than by the server as an encoding
+                // error that names nothing (see `InvalidData::recognize`).
+                $crate::InvalidData::check_text(concat!("an id of ", $table), &self.0)?;
                 <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
                     self.0.as_str(),
                     out,

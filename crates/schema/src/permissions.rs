@@ -303,7 +303,23 @@ pub enum Denied {
         /// The key asked for.
         key: String,
     },
+    /// The request or the stored membership cannot be read (a NUL byte in an id, a
+    /// membership status this version does not know): denied, and a client error (400),
+    /// not an outage.
+    #[error("authorization refused: {0}")]
+    Invalid(#[from] crate::InvalidData),
     /// The check itself failed; denied, since nothing could be proven.
     #[error("authorization could not be checked: {0}")]
     Unavailable(#[source] diesel::result::Error),
+}
+
+impl Denied {
+    /// [`Denied::Invalid`] when `e` is invalid input or an unreadable row, else
+    /// [`Denied::Unavailable`].
+    pub fn from_query(e: diesel::result::Error) -> Self {
+        match crate::InvalidData::recognize(&e) {
+            Some(invalid) => Self::Invalid(invalid),
+            None => Self::Unavailable(e),
+        }
+    }
 }

@@ -11,6 +11,11 @@ diesel::define_sql_function! {
     fn set_config(name: Text, value: Text, is_local: Bool) -> Text;
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `current_setting(name, missing_ok)`.
+    fn current_setting(name: Text, missing_ok: Bool) -> Nullable<Text>;
+}
+
 /// The name of the transaction-local setting that carries the current organization
 /// (what row-level security policies read).
 pub const CURRENT_ORG_SETTING: &str = "app.current_org";
@@ -119,17 +124,28 @@ impl TenantScope {
 
     /// Runs `work` in a transaction with `app.current_org` set to this organization
     /// (`set_config(..., true)`: gone when the transaction ends). Commits when `work`
-    /// returns `Ok`, rolls back when it returns `Err`. Nested inside another transaction it
-    /// becomes a savepoint.
+    /// returns `Ok`, rolls back when it returns `Err`.
+    ///
+    /// Nested inside another transaction it becomes a savepoint, and the enclosing
+    /// transaction's `app.current_org` is restored when it ends (a transaction-local setting
+    /// would otherwise survive `RELEASE SAVEPOINT` and leave the rest of an outer scope's
+    /// transaction pointing at this organization).
     pub async fn transaction<R, E, F>(&self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
     where
         F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
         E: From<diesel::result::Error>,
     {
+        let nested = AnsiTransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some();
         AnsiTransactionManager::begin_transaction(conn).await?;
-        let outcome = match self.apply(conn).await {
-            Ok(()) => work(conn).await,
-            Err(e) => Err(e.into()),
+        let (outcome, outer) = match self.apply(conn, nested).await {
+            Ok(outer) => (work(conn).await, outer),
+            Err(e) => (Err(e.into()), None),
+        };
+        let outcome = match (outcome, outer) {
+            (Ok(value), Some(outer)) => Self::restore(conn, &outer).await.map(|()| value),
+            (outcome, _) => outcome,
         };
         match outcome {
             Ok(value) => match AnsiTransactionManager::commit_transaction(conn).await {
@@ -141,17 +157,46 @@ impl TenantScope {
                 }
             },
             Err(e) => {
+                // Rolling back to the savepoint also undoes this scope's setting.
                 AnsiTransactionManager::rollback_transaction(conn).await?;
                 Err(e)
             }
         }
     }
 
-    async fn apply(&self, conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
-        // A typed query, so diesel-async keeps it prepared: one round trip per scope.
-        diesel::select(set_config(CURRENT_ORG_SETTING, self.org.as_str(), true))
+    /// Puts the enclosing transaction's organization back (inside the savepoint, so the
+    /// value survives its release).
+    async fn restore<E: From<diesel::result::Error>>(
+        conn: &mut AsyncPgConnection,
+        outer: &str,
+    ) -> Result<(), E> {
+        diesel::select(set_config(CURRENT_ORG_SETTING, outer, true))
             .execute(conn)
-            .await
-            .map(drop)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets `app.current_org`; when nested, also returns the value it replaced (so it can
+    /// be restored), read in the same statement.
+    async fn apply(
+        &self,
+        conn: &mut AsyncPgConnection,
+        nested: bool,
+    ) -> diesel::QueryResult<Option<String>> {
+        // Typed queries, so diesel-async keeps them prepared: one round trip per scope.
+        if !nested {
+            diesel::select(set_config(CURRENT_ORG_SETTING, self.org.as_str(), true))
+                .execute(conn)
+                .await?;
+            return Ok(None);
+        }
+        // The target list is evaluated left to right: the old value, then the new one set.
+        let (outer, _): (Option<String>, String) = diesel::select((
+            current_setting(CURRENT_ORG_SETTING, true),
+            set_config(CURRENT_ORG_SETTING, self.org.as_str(), true),
+        ))
+        .get_result(conn)
+        .await?;
+        Ok(Some(outer.unwrap_or_default()))
     }
 }
