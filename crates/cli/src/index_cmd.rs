@@ -156,9 +156,13 @@ async fn space_of(
 
 fn report(name: &str) -> impl FnMut(BuildProgress) + '_ {
     move |p| {
-        eprintln!(
+        crate::err!(
             "building {name}: {} (blocks {}/{}, tuples {}/{})",
-            p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
+            p.phase,
+            p.blocks_done,
+            p.blocks_total,
+            p.tuples_done,
+            p.tuples_total
         )
     }
 }

@@ -29,6 +29,18 @@ macro_rules! out {
     }};
 }
 
+/// Prints a line to stderr, with the same care as [`out!`]: a closed stderr
+/// (`neonhub index create ... 2>&1 | head -1`) must not panic the process halfway through
+/// a build.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Exit code: the command did what it was asked.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the operation failed (a migration failed, a refusal, a failed check).
@@ -166,11 +178,27 @@ pub enum CliError {
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
+        if self.no_database() {
+            return EXIT_NO_DATABASE;
+        }
         match self {
-            Self::Connect(_) | Self::Migrate(MigrateError::Connect(_)) => EXIT_NO_DATABASE,
             Self::Pooler(verdict) => verdict.exit_code(),
             _ => EXIT_FAILED,
         }
+    }
+
+    /// Whether the command found no usable database, however deep the connection error
+    /// sits: every command answers it with exit 3.
+    fn no_database(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect(_)
+                | Self::Migrate(MigrateError::Connect(_))
+                | Self::Verify(
+                    VerifyError::Connect(_) | VerifyError::Migrations(MigrateError::Connect(_)),
+                )
+                | Self::Rag(neonhub_rag::RagError::Connect(_))
+        )
     }
 }
 
@@ -207,9 +235,20 @@ where
 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        // --help and --version print in full; a usage error is one line, as every other
+        // error (clap's message, without its usage block).
+        Err(e) if e.use_stderr() => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            err!(
+                "error: {} (see neonhub --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(EXIT_OK);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -219,14 +258,14 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            err!("error: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
     match runtime.block_on(execute(&cli)) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
-            eprintln!("error: {e}");
+            err!("error: {e}");
             ExitCode::from(e.exit_code())
         }
     }

@@ -5,6 +5,7 @@ use diesel::prelude::{
     Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{AccountId, UserId};
 use neonhub_schema::schema::accounts;
 use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
@@ -78,6 +79,13 @@ impl Account {
         user: &UserId,
         new: &NewAccount<'_>,
     ) -> Result<Account, IdentityError> {
+        InvalidData::check_fields([
+            ("type", Some(new.kind)),
+            ("provider", Some(new.provider)),
+            ("providerAccountId", Some(new.provider_account_id)),
+            ("token_type", new.token_type),
+            ("scope", new.scope),
+        ])?;
         // A savepoint when the caller is in a transaction: a violation leaves it usable.
         conn.transaction(async |tx| {
             diesel::insert_into(accounts::table)

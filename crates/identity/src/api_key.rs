@@ -11,6 +11,7 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{ApiKeyId, OrganizationId, UserId};
 use neonhub_schema::schema::api_keys;
 use neonhub_schema::{Actor, Secret, TenantScope, time};
@@ -138,6 +139,10 @@ impl ApiKey {
         new: &NewApiKey<'_>,
     ) -> Result<IssuedApiKey, IdentityError> {
         scope.require(keys::API_KEYS_MANAGE)?;
+        InvalidData::check_fields([("name", Some(new.name))])?;
+        if let Some(at) = new.expires_at {
+            InvalidData::check_timestamp("expiresAt", at)?;
+        }
         // Nobody hands out a key they do not hold themselves.
         for key in new.scopes {
             scope.require(key)?;

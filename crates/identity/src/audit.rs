@@ -6,6 +6,7 @@ use diesel::prelude::{
     ExpressionMethods, Insertable, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{AuditLogId, OrganizationId, UserId};
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::audit_logs;
@@ -157,6 +158,16 @@ impl AuditEntry {
         entry: &NewAuditEntry<'_>,
     ) -> Result<AuditEntry, IdentityError> {
         scope.require(keys::AUDIT_WRITE)?;
+        InvalidData::check_fields([
+            ("action", Some(entry.action)),
+            ("resourceType", entry.resource_type),
+            ("resourceId", entry.resource_id),
+            ("ip", entry.ip),
+            ("requestHash", entry.request_hash),
+        ])?;
+        if let Some(metadata) = &entry.metadata {
+            InvalidData::check_json("metadata", metadata)?;
+        }
         scope
             .transaction(conn, async |tx| record(tx, scope, entry).await)
             .await

@@ -7,6 +7,7 @@ use diesel::prelude::{
     Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{FeedbackId, OrganizationId, UserId};
 use neonhub_schema::schema::feedback;
 use neonhub_schema::{Actor, TenantScope, text_enum, time};
@@ -95,6 +96,15 @@ impl Feedback {
         new: &NewFeedback<'_>,
     ) -> Result<Feedback, IdentityError> {
         scope.require(keys::FEEDBACK_WRITE)?;
+        InvalidData::check_fields([
+            ("type", Some(new.kind)),
+            ("category", new.category),
+            ("title", Some(new.title)),
+            ("description", Some(new.description)),
+        ])?;
+        if let Some(metadata) = new.metadata {
+            InvalidData::check_json("metadata", metadata)?;
+        }
         let Actor::User(user) = scope.actor() else {
             return Err(IdentityError::UserActorRequired("opening feedback"));
         };

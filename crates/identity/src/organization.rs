@@ -9,6 +9,7 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{
     OrganizationId, OrganizationMemberId, OrganizationPermissionId, OrganizationRoleId, UserId,
 };
@@ -122,6 +123,14 @@ impl Organization {
         creator: &UserId,
         new: &NewOrganization<'_>,
     ) -> Result<Organization, IdentityError> {
+        InvalidData::check_fields([
+            ("slug", Some(new.slug)),
+            ("name", Some(new.name)),
+            ("plan", new.plan),
+        ])?;
+        if let Some(settings) = new.settings {
+            InvalidData::check_json("settings", settings)?;
+        }
         check_slug(new.slug)?;
         let id = OrganizationId::generate();
         // The creator becomes the owner, who holds every key of the catalogue.
@@ -243,6 +252,14 @@ impl Organization {
         changes: &OrganizationChanges<'_>,
     ) -> Result<Organization, IdentityError> {
         scope.require(keys::ORGANIZATION_MANAGE)?;
+        InvalidData::check_fields([
+            ("slug", changes.slug),
+            ("name", changes.name),
+            ("plan", changes.plan),
+        ])?;
+        if let Some(Some(settings)) = changes.settings {
+            InvalidData::check_json("settings", settings)?;
+        }
         if let Some(slug) = changes.slug {
             check_slug(slug)?;
         }

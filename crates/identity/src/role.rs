@@ -6,6 +6,7 @@ use diesel::prelude::{
     Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{OrganizationId, OrganizationPermissionId, OrganizationRoleId};
 use neonhub_schema::schema::{
     organization_permissions as op, organization_roles as orole, role_permissions as rp,
@@ -154,6 +155,11 @@ impl Role {
         new: &NewRole<'_>,
     ) -> Result<Role, IdentityError> {
         scope.require(keys::ROLES_MANAGE)?;
+        InvalidData::check_fields([
+            ("name", Some(new.name)),
+            ("slug", Some(new.slug)),
+            ("description", new.description),
+        ])?;
         check_slug(new.slug)?;
         let org = scope.organization_id();
         locked(conn, scope, Some(keys::ROLES_MANAGE), async |tx| {

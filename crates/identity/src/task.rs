@@ -6,6 +6,7 @@ use diesel::prelude::{
     PgSortExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{OrganizationId, TaskId, UserId};
 use neonhub_schema::schema::tasks;
 use neonhub_schema::{Actor, TenantScope, text_enum, time};
@@ -108,6 +109,11 @@ impl Task {
         new: &NewTask<'_>,
     ) -> Result<Task, IdentityError> {
         scope.require(keys::TASKS_WRITE)?;
+        InvalidData::check_fields([("title", Some(new.title)), ("description", new.description)])?;
+        InvalidData::check_fields(new.tags.iter().map(|t| ("tags", Some(*t))))?;
+        if let Some(due) = new.due_date {
+            InvalidData::check_timestamp("dueDate", due)?;
+        }
         let Actor::User(creator) = scope.actor() else {
             return Err(IdentityError::UserActorRequired("creating a task"));
         };
@@ -275,6 +281,7 @@ impl Task {
         before: NaiveDateTime,
     ) -> Result<Vec<Task>, IdentityError> {
         scope.require(keys::TASKS_READ)?;
+        InvalidData::check_timestamp("before", before)?;
         scope
             .transaction(conn, async |tx| {
                 Ok(tasks::table

@@ -7,6 +7,7 @@ use diesel::prelude::{
     Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{OrganizationId, TeamMemberId, UserId};
 use neonhub_schema::schema::{organization_members, team_members};
 use neonhub_schema::{TenantScope, time, unique_violation};
@@ -78,6 +79,7 @@ impl TeamMember {
         department: Option<&str>,
     ) -> Result<TeamMember, IdentityError> {
         scope.require(keys::MEMBERS_MANAGE)?;
+        InvalidData::check_fields([("role", role), ("department", department)])?;
         let org = scope.organization_id();
         scope
             .transaction(conn, async |tx| {
@@ -136,6 +138,14 @@ impl TeamMember {
         changes: &TeamMemberChanges<'_>,
     ) -> Result<TeamMember, IdentityError> {
         scope.require(keys::MEMBERS_MANAGE)?;
+        InvalidData::check_fields([
+            ("role", changes.role),
+            ("department", changes.department.flatten()),
+            ("status", changes.status),
+        ])?;
+        if let Some(Some(metadata)) = changes.metadata {
+            InvalidData::check_json("metadata", metadata)?;
+        }
         scope
             .transaction(conn, async |tx| {
                 diesel::update(team_members::table.filter(mine(scope, user)))

@@ -6,6 +6,7 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::UserId;
 use neonhub_schema::schema::users;
 use neonhub_schema::{time, unique_violation};
@@ -109,6 +110,7 @@ impl User {
         conn: &mut AsyncPgConnection,
         new: &NewUser<'_>,
     ) -> Result<User, IdentityError> {
+        InvalidData::check_fields([("name", new.name), ("image", new.image)])?;
         let email = normalize_email(new.email)?;
         let now = time::now();
         // A savepoint when the caller is in a transaction: a duplicate email leaves the
@@ -167,6 +169,10 @@ impl User {
         id: &UserId,
         changes: &UserChanges<'_>,
     ) -> Result<User, IdentityError> {
+        InvalidData::check_fields([
+            ("name", changes.name.flatten()),
+            ("image", changes.image.flatten()),
+        ])?;
         let email = changes.email.map(normalize_email).transpose()?;
         let set = UserChangeset {
             email: email.clone(),

@@ -7,6 +7,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::{chunks, datasets};
@@ -78,6 +79,17 @@ pub struct NewChunk<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewChunk<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([("text", Some(self.text))])?;
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// What may change on a chunk (`Some(None)` clears a nullable column). Chunks have no
 /// `updatedAt` column.
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -89,6 +101,17 @@ pub struct ChunkChanges<'a> {
     pub embedding: Option<Option<&'a Vector>>,
     /// New metadata.
     pub metadata: Option<Option<&'a Value>>,
+}
+
+impl ChunkChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([("text", self.text)])?;
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
 }
 
 /// Chunks whose dataset belongs to `org` (they have no organization column of
@@ -112,6 +135,7 @@ impl Chunk {
         new: &NewChunk<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         scope
             .transaction(conn, async |tx| {
                 let dataset = Dataset::parent(tx, scope, new.dataset_id).await?;
@@ -208,6 +232,7 @@ impl Chunk {
         changes: &ChunkChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         scope
             .transaction(conn, async |tx| {
                 let chunk = Self::find(tx, scope, id)

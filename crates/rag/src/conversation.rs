@@ -6,6 +6,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::enums::ConversationKind;
 use neonhub_schema::ids::{ConversationId, OrganizationId, UserId};
 use neonhub_schema::keys;
@@ -66,6 +67,17 @@ pub struct NewConversation<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewConversation<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([("title", self.title)])?;
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// What may change on a conversation (`Some(None)` clears a nullable column).
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = conversations)]
@@ -80,6 +92,17 @@ pub struct ConversationChanges<'a> {
     pub metadata: Option<Option<&'a Value>>,
 }
 
+impl ConversationChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([("status", self.status), ("title", self.title.flatten())])?;
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 impl Conversation {
     /// Starts a conversation.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "conversation", op = "create"))]
@@ -89,6 +112,7 @@ impl Conversation {
         new: &NewConversation<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         scope
             .transaction(conn, async |tx| {
                 let now = time::now();
@@ -137,6 +161,7 @@ impl Conversation {
         changes: &ConversationChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         scope
             .transaction(conn, async |tx| {
                 diesel::update(conversations::table)

@@ -6,6 +6,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::enums::DatasetKind;
 use neonhub_schema::ids::{DatasetId, EmbeddingSpaceId, OrganizationId};
 use neonhub_schema::keys;
@@ -76,6 +77,22 @@ pub struct NewDataset<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewDataset<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([
+            ("name", Some(self.name)),
+            ("slug", Some(self.slug)),
+            ("description", self.description),
+            ("source", self.source),
+        ])?;
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// What may change on a dataset: `None` leaves a column alone, `Some(None)` clears a
 /// nullable one.
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -98,6 +115,22 @@ pub struct DatasetChanges<'a> {
     pub metadata: Option<Option<&'a Value>>,
 }
 
+impl DatasetChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([
+            ("name", self.name),
+            ("slug", self.slug),
+            ("description", self.description.flatten()),
+            ("source", self.source.flatten()),
+        ])?;
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 impl Dataset {
     /// Creates a dataset; its space, if any, must be in this organization.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "create"))]
@@ -107,6 +140,7 @@ impl Dataset {
         new: &NewDataset<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         scope
             .transaction(conn, async |tx| {
                 if let Some(space) = new.embedding_space_id {
@@ -195,6 +229,7 @@ impl Dataset {
         changes: &DatasetChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         scope
             .transaction(conn, async |tx| {
                 if let Some(Some(space)) = changes.embedding_space_id {

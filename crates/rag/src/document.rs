@@ -6,6 +6,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId, UserId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
@@ -79,6 +80,21 @@ pub struct NewDocument<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewDocument<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([
+            ("title", Some(self.title)),
+            ("content", Some(self.content)),
+            ("status", self.status),
+        ])?;
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// What may change on a document (`Some(None)` clears a nullable column).
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = documents)]
@@ -99,6 +115,21 @@ pub struct DocumentChanges<'a> {
     pub metadata: Option<Option<&'a Value>>,
 }
 
+impl DocumentChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([
+            ("title", self.title),
+            ("content", self.content),
+            ("status", self.status),
+        ])?;
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 impl Document {
     /// Creates a document; its dataset and space, if any, must be in this organization.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "document", op = "create"))]
@@ -108,6 +139,7 @@ impl Document {
         new: &NewDocument<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         scope
             .transaction(conn, async |tx| {
                 check_parents(tx, scope, new.dataset_id, new.embedding_space_id).await?;
@@ -160,6 +192,7 @@ impl Document {
         changes: &DocumentChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         scope
             .transaction(conn, async |tx| {
                 check_parents(

@@ -118,6 +118,28 @@ pub enum RagError {
         /// What it may be.
         allowed: &'static str,
     },
+    /// An index parameter outside what pgvector (or the server) accepts; nothing was built.
+    #[error("invalid index option {option} = {value}: must be {allowed}")]
+    InvalidIndexOption {
+        /// The option (`m`, `ef_construction`, `lists`, `maintenance_work_mem`).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What it may be.
+        allowed: String,
+    },
+    /// The server refused the index build; its INVALID leftover was dropped.
+    #[error(
+        "building index {index} failed (maintenance_work_mem = {maintenance_work_mem}): {reason}"
+    )]
+    IndexBuildFailed {
+        /// The index.
+        index: String,
+        /// The memory the build was given.
+        maintenance_work_mem: String,
+        /// The server's refusal.
+        reason: String,
+    },
     /// A search filter names a column the table does not offer.
     #[error("invalid search filter: {0}")]
     InvalidFilter(String),

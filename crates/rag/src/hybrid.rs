@@ -107,6 +107,8 @@ pub fn hybrid_statement(
     filter: &SearchFilter,
     options: &HybridOptions,
 ) -> Result<SearchStatement, RagError> {
+    options.validate()?;
+    neonhub_schema::InvalidData::check_text("text", text)?;
     let mut setup = StatementSetup::new(
         scope,
         VectorTable::Chunks,

@@ -48,6 +48,36 @@ impl Default for IndexMethod {
 }
 
 impl IndexMethod {
+    /// Checks the parameters against pgvector's limits before anything is created (a
+    /// refused build would leave an INVALID index behind): HNSW `m` 2 to 100,
+    /// `ef_construction` 4 to 1000 and at least 2 x `m`; IVFFlat `lists` 1 to 32768.
+    pub fn validate(self) -> Result<(), RagError> {
+        let invalid = |option: &'static str, value: u32, allowed: &'static str| {
+            Err(RagError::InvalidIndexOption {
+                option,
+                value: value.to_string(),
+                allowed: allowed.to_owned(),
+            })
+        };
+        match self {
+            Self::Hnsw { m, .. } if !(2..=100).contains(&m) => invalid("m", m, "2 to 100"),
+            Self::Hnsw {
+                ef_construction, ..
+            } if !(4..=1000).contains(&ef_construction) => {
+                invalid("ef_construction", ef_construction, "4 to 1000")
+            }
+            Self::Hnsw { m, ef_construction } if ef_construction < 2 * m => invalid(
+                "ef_construction",
+                ef_construction,
+                "at least 2 x m (pgvector's rule)",
+            ),
+            Self::IvfFlat { lists: Some(lists) } if !(1..=32768).contains(&lists) => {
+                invalid("lists", lists, "1 to 32768")
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn tag(self) -> &'static str {
         match self {
             Self::Hnsw { .. } => "hnsw",
@@ -218,6 +248,24 @@ impl IndexManager {
         )
     }
 
+    /// `maintenance_work_mem` must read as PostgreSQL memory: a number and kB, MB, GB or
+    /// TB (checked before the build, so the error names the option, not an SQL fragment).
+    fn check_maintenance_work_mem(&self) -> Result<(), RagError> {
+        let value = self.maintenance_work_mem.trim();
+        let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, unit) = value.split_at(digits);
+        let ok = number.parse::<u64>().is_ok_and(|n| n > 0)
+            && ["kB", "MB", "GB", "TB"].contains(&unit.trim());
+        if ok {
+            return Ok(());
+        }
+        Err(RagError::InvalidIndexOption {
+            option: "maintenance_work_mem",
+            value: self.maintenance_work_mem.clone(),
+            allowed: "a positive number of kB, MB, GB or TB".to_owned(),
+        })
+    }
+
     async fn connect(&self) -> Result<AsyncPgConnection, RagError> {
         Ok(self.direct.connect_with(&build_options()).await?)
     }
@@ -233,6 +281,8 @@ impl IndexManager {
         on_progress: impl FnMut(BuildProgress),
     ) -> Result<BuildOutcome, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        spec.method.validate()?;
+        self.check_maintenance_work_mem()?;
         let mut conn = self.connect().await?;
         let space = EmbeddingSpace::get(&mut conn, scope, space).await?;
         let name = Self::index_name(&space.id, spec);
@@ -246,7 +296,19 @@ impl IndexManager {
             None => BuildOutcome::Created,
         };
         let ddl = self.create_sql(&mut conn, &space, spec, &name).await?;
-        self.run_build(conn, &ddl, on_progress).await?;
+        if let Err(e) = self.run_build(conn, &ddl, on_progress).await {
+            // A refused CREATE INDEX CONCURRENTLY leaves an INVALID index: drop it, and say
+            // under which settings the build failed.
+            let mut cleanup = self.connect().await?;
+            cleanup
+                .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS public.{name}"))
+                .await?;
+            return Err(RagError::IndexBuildFailed {
+                index: name,
+                maintenance_work_mem: self.maintenance_work_mem.clone(),
+                reason: e.to_string(),
+            });
+        }
         Ok(outcome)
     }
 
@@ -260,6 +322,8 @@ impl IndexManager {
         on_progress: impl FnMut(BuildProgress),
     ) -> Result<BuildOutcome, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        spec.method.validate()?;
+        self.check_maintenance_work_mem()?;
         let mut conn = self.connect().await?;
         let space_row = EmbeddingSpace::get(&mut conn, scope, space).await?;
         let name = Self::index_name(&space_row.id, spec);
@@ -404,9 +468,14 @@ impl IndexManager {
     ) -> Result<(), RagError> {
         conn.batch_execute(&format!(
             "SET maintenance_work_mem = '{}'",
-            self.maintenance_work_mem.replace('\'', "")
+            self.maintenance_work_mem.trim()
         ))
-        .await?;
+        .await
+        .map_err(|e| RagError::InvalidIndexOption {
+            option: "maintenance_work_mem",
+            value: self.maintenance_work_mem.clone(),
+            allowed: format!("what the server accepts ({e})"),
+        })?;
         let pid = sql_query("SELECT pg_backend_pid() AS pid")
             .get_result::<Pid>(&mut conn)
             .await?

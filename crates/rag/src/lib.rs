@@ -28,8 +28,9 @@ pub use ingest::{ChunkRow, IngestTarget};
 pub use message::{Message, MessageChanges, NewMessage};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use search::{
-    Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES, EF_SEARCH_PER_ROW, Hit, IterativeScan, ParentFilter,
-    SearchFilter, SearchOptions, SearchStatement, explain, search_statement, vector_search,
+    Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES, EF_SEARCH_PER_ROW, Hit, IterativeScan, MAX_K,
+    ParentFilter, SearchFilter, SearchOptions, SearchStatement, explain, search_statement,
+    vector_search,
 };
 pub use space::{EmbeddingSpace, EmbeddingSpaceChanges, MAX_DIMENSION, NewEmbeddingSpace};
 pub use vector::validate_vector;

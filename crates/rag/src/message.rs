@@ -7,6 +7,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::enums::MessageRole;
 use neonhub_schema::ids::{ConversationId, EmbeddingSpaceId, MessageId, OrganizationId, UserId};
 use neonhub_schema::keys;
@@ -78,6 +79,17 @@ pub struct NewMessage<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewMessage<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        InvalidData::check_json("content_json", self.content_json)?;
+        Ok(())
+    }
+}
+
 /// What may change on a message (`Some(None)` clears a nullable column). Messages have
 /// no `updatedAt` column.
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -93,6 +105,19 @@ pub struct MessageChanges<'a> {
     pub embedding_space_id: Option<Option<&'a EmbeddingSpaceId>>,
     /// New metadata.
     pub metadata: Option<Option<&'a Value>>,
+}
+
+impl MessageChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        if let Some(value) = self.content_json {
+            InvalidData::check_json("content_json", value)?;
+        }
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
 }
 
 /// Messages whose conversation belongs to `org` (they have no organization column of
@@ -134,6 +159,7 @@ impl Message {
         new: &NewMessage<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         scope
             .transaction(conn, async |tx| {
                 Conversation::parent(tx, scope, conversation).await?;
@@ -182,6 +208,7 @@ impl Message {
         changes: &MessageChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         scope
             .transaction(conn, async |tx| {
                 let current = Self::find(tx, scope, id)

@@ -12,8 +12,8 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Double, Jsonb, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::TenantScope;
 use neonhub_schema::keys;
+use neonhub_schema::{InvalidData, TenantScope};
 use pgvector::Vector;
 use serde_json::Value;
 
@@ -434,6 +434,9 @@ impl StatementSetup {
             "EXISTS (SELECT 1 FROM public.embedding_spaces s WHERE s.id = {} AND s.\"organizationId\" = {org})",
             literal(space.id.as_str()),
         ));
+        if let Some(metadata) = &filter.metadata {
+            InvalidData::check_json("metadata filter", metadata)?;
+        }
         for parent in &filter.parents {
             if parent.table() != table {
                 return Err(RagError::InvalidFilter(format!(
@@ -443,6 +446,7 @@ impl StatementSetup {
                     parent.table().name()
                 )));
             }
+            InvalidData::check_text(parent.column(), parent.value())?;
             let value = setup.param(Bind::Text(parent.value().to_owned()));
             clauses.push(format!("t.\"{}\" = {value}", parent.column()));
         }
@@ -457,10 +461,12 @@ impl StatementSetup {
             clauses.push(format!("t.metadata @> {value}"));
         }
         if let Some(from) = filter.created_from {
+            InvalidData::check_timestamp("created_from", from)?;
             let value = setup.param(Bind::Timestamp(from));
             clauses.push(format!("t.\"createdAt\" >= {value}"));
         }
         if let Some(before) = filter.created_before {
+            InvalidData::check_timestamp("created_before", before)?;
             let value = setup.param(Bind::Timestamp(before));
             clauses.push(format!("t.\"createdAt\" < {value}"));
         }

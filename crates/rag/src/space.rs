@@ -6,6 +6,7 @@ use diesel::prelude::{
     Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::InvalidData;
 use neonhub_schema::ids::{EmbeddingSpaceId, OrganizationId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::embedding_spaces;
@@ -70,6 +71,21 @@ pub struct NewEmbeddingSpace<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl NewEmbeddingSpace<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([
+            ("name", Some(self.name)),
+            ("provider", Some(self.provider)),
+            ("model", Some(self.model)),
+        ])?;
+        if let Some(value) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
+}
+
 /// What may change on a space. Provider, model and dimension are fixed: changing them
 /// would silently invalidate every stored vector.
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -79,6 +95,17 @@ pub struct EmbeddingSpaceChanges<'a> {
     pub name: Option<&'a str>,
     /// New metadata (`Some(None)` clears it).
     pub metadata: Option<Option<&'a Value>>,
+}
+
+impl EmbeddingSpaceChanges<'_> {
+    /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
+    pub(crate) fn check(&self) -> Result<(), InvalidData> {
+        InvalidData::check_fields([("name", self.name)])?;
+        if let Some(Some(value)) = self.metadata {
+            InvalidData::check_json("metadata", value)?;
+        }
+        Ok(())
+    }
 }
 
 fn check_label(field: &'static str, value: &str, max: usize) -> Result<(), RagError> {
@@ -116,6 +143,7 @@ impl EmbeddingSpace {
         new: &NewEmbeddingSpace<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
         check_label("name", new.name, 200)?;
         check_label("provider", new.provider, 100)?;
         check_label("model", new.model, 200)?;
@@ -190,6 +218,7 @@ impl EmbeddingSpace {
         changes: &EmbeddingSpaceChanges<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
+        changes.check()?;
         if let Some(name) = changes.name {
             check_label("name", name, 200)?;
         }

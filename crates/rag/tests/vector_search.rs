@@ -203,11 +203,25 @@ async fn an_invalid_leftover_is_detected_and_rebuilt() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("expected 16 dimensions"), "{err}");
+    assert!(
+        manager.list(&c.scope, None).await.unwrap().is_empty(),
+        "the failed build's INVALID leftover is dropped"
+    );
+
+    // A build abandoned by a killed process leaves one behind (made here by hand, the
+    // same way): the next create finds it INVALID and rebuilds it.
+    let name = IndexManager::index_name(&c.space.id, &cosine_hnsw());
+    conn.batch_execute(&format!(
+        r#"CREATE INDEX CONCURRENTLY {name} ON chunks USING hnsw ((embedding::vector(16)) vector_cosine_ops) WHERE "embeddingSpaceId" = '{}'"#,
+        c.space.id
+    ))
+    .await
+    .unwrap_err();
     let listed = manager.list(&c.scope, None).await.unwrap();
     assert_eq!(
         (listed.len(), listed[0].valid),
         (1, false),
-        "no INVALID leftover: {listed:?}"
+        "an INVALID leftover: {listed:?}"
     );
 
     conn.batch_execute("DELETE FROM chunks WHERE id = 'bad'")

@@ -134,6 +134,31 @@ impl InvalidData {
         Ok(())
     }
 
+    /// [`InvalidData::check_text`] for each `(name, value)` given (`None` values skipped):
+    /// what create and update functions call on their text fields before any query.
+    pub fn check_fields<'a>(
+        fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<(), Self> {
+        fields
+            .into_iter()
+            .try_for_each(|(field, value)| value.map_or(Ok(()), |v| Self::check_text(field, v)))
+    }
+
+    /// `Err(OutOfRange)` naming `field` when `value` lies outside what a PostgreSQL
+    /// `timestamp` holds (4713 BC to 294276 AD), checked before the server refuses it.
+    pub fn check_timestamp(field: &str, value: chrono::NaiveDateTime) -> Result<(), Self> {
+        use chrono::Datelike;
+        let (year, before_first_day) = (value.year(), (value.month(), value.day()) < (11, 24));
+        // 4713 BC is year -4712 in chrono's proleptic Gregorian numbering.
+        let too_early = year < -4712 || (year == -4712 && before_first_day);
+        if too_early || year > 294_276 {
+            return Err(Self::OutOfRange(format!(
+                "{field} {value} is outside PostgreSQL's timestamp range (4713 BC to 294276 AD)"
+            )));
+        }
+        Ok(())
+    }
+
     /// [`InvalidData::check_text`] for every string (keys included) inside a JSON value.
     pub fn check_json(field: &str, value: &serde_json::Value) -> Result<(), Self> {
         match value {
