@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel::sql_types::{Array, Integer, Jsonb, Nullable, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
@@ -51,6 +51,72 @@ pub struct IngestTarget<'a> {
 struct Idx {
     #[diesel(sql_type = Integer)]
     idx: i32,
+}
+
+/// One `INSERT ... SELECT FROM unnest(...)` of `rows` into `target`.
+async fn unnest_insert(
+    tx: &mut AsyncPgConnection,
+    target: IngestTarget<'_>,
+    rows: &[ChunkRow],
+) -> diesel::QueryResult<usize> {
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|_| ChunkId::generate().into_string())
+        .collect();
+    let docs: Vec<&str> = rows.iter().map(|r| r.document_id.as_str()).collect();
+    let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let vectors: Vec<Option<&Vector>> = rows.iter().map(|r| r.embedding.as_ref()).collect();
+    let metadata: Vec<Option<&Value>> = rows.iter().map(|r| r.metadata.as_ref()).collect();
+    sql_query(
+        r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
+           SELECT u.id, $7, u.doc, $8, u.idx, u.text, u.embedding, u.metadata, $9
+           FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::vector[], $6::jsonb[])
+                AS u(id, doc, idx, text, embedding, metadata)"#,
+    )
+    .bind::<Array<Text>, _>(&ids)
+    .bind::<Array<Text>, _>(&docs)
+    .bind::<Array<Integer>, _>(&idxs)
+    .bind::<Array<Text>, _>(&texts)
+    .bind::<Array<Nullable<pgvector::sql_types::Vector>>, _>(&vectors)
+    .bind::<Array<Nullable<Jsonb>>, _>(&metadata)
+    .bind::<Text, _>(target.dataset.as_str())
+    .bind::<Text, _>(target.space.as_str())
+    .bind::<Timestamp, _>(time::now())
+    .execute(tx)
+    .await
+}
+
+/// The server refused the batch without saying which row (an UNNEST insert is one
+/// statement): halves the batch, inserting each half in a savepoint that is always rolled
+/// back, until one row is left; the error then names it. Only on the error path, in about
+/// log2(rows) statements.
+async fn locate_refused_row(
+    tx: &mut AsyncPgConnection,
+    target: IngestTarget<'_>,
+    rows: &[ChunkRow],
+    refused: diesel::result::Error,
+) -> RagError {
+    let (mut lo, mut hi) = (0, rows.len());
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let probe: Result<(), Option<diesel::result::Error>> = tx
+            .transaction(
+                async |sp| match unnest_insert(sp, target, &rows[lo..mid]).await {
+                    // Roll the probe back whatever happened.
+                    Ok(_) => Err(None),
+                    Err(e) => Err(Some(e)),
+                },
+            )
+            .await;
+        match probe {
+            Err(Some(diesel::result::Error::DatabaseError(..))) => hi = mid,
+            Err(None) => lo = mid,
+            // The connection failed while probing: report the original refusal.
+            _ => return refused.into(),
+        }
+    }
+    at(lo, refused.into())
 }
 
 /// The COPY connection's failure with the server's own message, and, when the server says
@@ -218,29 +284,17 @@ impl Chunk {
                 let dimension = check_target(tx, scope, target).await?;
                 check_rows(rows, target.dataset, dimension)?;
                 check_against_database(tx, scope, target, rows).await?;
-                let ids: Vec<String> = rows.iter().map(|_| ChunkId::generate().into_string()).collect();
-                let docs: Vec<&str> = rows.iter().map(|r| r.document_id.as_str()).collect();
-                let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
-                let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-                let vectors: Vec<Option<&Vector>> = rows.iter().map(|r| r.embedding.as_ref()).collect();
-                let metadata: Vec<Option<&Value>> = rows.iter().map(|r| r.metadata.as_ref()).collect();
-                let written = sql_query(
-                    r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
-                       SELECT u.id, $7, u.doc, $8, u.idx, u.text, u.embedding, u.metadata, $9
-                       FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::vector[], $6::jsonb[])
-                            AS u(id, doc, idx, text, embedding, metadata)"#,
-                )
-                .bind::<Array<Text>, _>(&ids)
-                .bind::<Array<Text>, _>(&docs)
-                .bind::<Array<Integer>, _>(&idxs)
-                .bind::<Array<Text>, _>(&texts)
-                .bind::<Array<Nullable<pgvector::sql_types::Vector>>, _>(&vectors)
-                .bind::<Array<Nullable<Jsonb>>, _>(&metadata)
-                .bind::<Text, _>(target.dataset.as_str())
-                .bind::<Text, _>(target.space.as_str())
-                .bind::<Timestamp, _>(time::now())
-                .execute(tx)
-                .await?;
+                // In a savepoint of its own, so that when the server refuses a row the
+                // transaction is still usable to find which one.
+                let written = tx
+                    .transaction(async |sp| unnest_insert(sp, target, rows).await)
+                    .await;
+                let written = match written {
+                    Err(e @ diesel::result::Error::DatabaseError(..)) => {
+                        return Err(locate_refused_row(tx, target, rows, e).await);
+                    }
+                    other => other?,
+                };
                 Ok(written)
             })
             .await

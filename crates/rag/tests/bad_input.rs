@@ -360,6 +360,22 @@ async fn copy_in_names_the_servers_refusal_and_the_row() {
         .await
         .unwrap();
     assert_eq!(n.n, 0, "nothing of the batch was written");
+
+    // The same refusal through UNNEST, where the server names no row: found by halving.
+    match Chunk::insert_many(&mut conn, &t.scope, target, &rows).await {
+        Err(RagError::BatchRow {
+            position: 500,
+            source,
+        }) => {
+            assert!(source.to_string().contains("tsvector"), "{source}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let n: Count = sql_query("SELECT count(*) AS n FROM chunks")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n.n, 0, "nothing of the batch was written");
 }
 
 #[derive(QueryableByName)]
