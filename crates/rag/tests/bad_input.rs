@@ -468,3 +468,26 @@ async fn a_label_added_to_a_postgresql_enum_is_named() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_page_limit_out_of_range_is_refused_not_clamped() {
+    let mut conn = test_connection().await;
+    let t = tenant(&mut conn).await;
+    for limit in [0, -5, i64::MIN, 501] {
+        let err = Dataset::list(&mut conn, &t.scope, &PageRequest::first(limit))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, RagError::Invalid(InvalidData::OutOfRange(m)) if m.contains("page limit")),
+            "{limit}: {err}"
+        );
+    }
+    assert_eq!(
+        Dataset::list(&mut conn, &t.scope, &PageRequest::first(500))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}

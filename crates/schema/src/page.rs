@@ -29,10 +29,14 @@ impl Cursor {
     }
 }
 
+/// The most rows a page holds.
+pub const MAX_PAGE_LIMIT: i64 = 500;
+
 /// Which page to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
-    /// Rows per page (1 to 500).
+    /// Rows per page, 1 to [`MAX_PAGE_LIMIT`]; anything else is refused
+    /// ([`crate::InvalidData::OutOfRange`]).
     pub limit: i64,
     /// Start after this row; `None` for the first page.
     pub after: Option<Cursor>,
@@ -115,6 +119,15 @@ where
         + LimitDsl<Output = Q>,
     Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
 {
+    if !(1..=MAX_PAGE_LIMIT).contains(&page.limit) {
+        // Refused, never clamped: a caller asking for 0 or -5 rows has a bug to see.
+        return Err(diesel::result::Error::QueryBuilderError(Box::new(
+            crate::InvalidData::OutOfRange(format!(
+                "page limit {} is outside 1 to {MAX_PAGE_LIMIT}",
+                page.limit
+            )),
+        )));
+    }
     let mut query = query;
     if let Some(cursor) = &page.after {
         query = query.filter(AfterCursor(cursor.clone()));
