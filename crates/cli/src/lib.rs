@@ -99,6 +99,10 @@ pub enum Command {
         /// Also expect the seed's rows.
         #[arg(long)]
         expect_seed: bool,
+        /// Fail when the database URL's role bypasses row-level security (superuser,
+        /// BYPASSRLS or the tables' owner).
+        #[arg(long)]
+        require_rls: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -122,6 +126,16 @@ pub enum Command {
         /// Leave out what varies between servers, as the shipped expected catalog does.
         #[arg(long)]
         normalized: bool,
+    },
+    /// Create (or complete) the application role: LOGIN, subject to row-level security, with
+    /// exactly the privileges the repositories need. Runs on the direct URL as the owner;
+    /// a second run changes nothing.
+    AppRole {
+        /// The role's name (lower-case letters, digits, _).
+        name: String,
+        /// Read the role's password from this environment variable (never from the command line).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
     },
     /// Manage the vector indexes of an organization's embedding spaces.
     #[command(subcommand)]
@@ -164,6 +178,9 @@ pub enum CliError {
     /// A RAG operation failed.
     #[error(transparent)]
     Rag(#[from] neonhub_rag::RagError),
+    /// The application role could not be made.
+    #[error(transparent)]
+    AppRole(#[from] neonhub_schema::roles::AppRoleError),
     /// An identity operation failed.
     #[error(transparent)]
     Identity(#[from] neonhub_identity::IdentityError),
@@ -319,7 +336,34 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
                 print_seed(&report);
             }
         }
-        Command::Verify { expect_seed, json } => run_verify(&urls, *expect_seed, *json).await?,
+        Command::Verify {
+            expect_seed,
+            require_rls,
+            json,
+        } => run_verify(&urls, *expect_seed, *require_rls, *json).await?,
+        Command::AppRole { name, password_env } => {
+            let password = match password_env {
+                Some(var) => Some(neonhub_schema::Secret::new(std::env::var(var).map_err(
+                    |_| CliError::Usage(format!("the environment variable {var} is not set")),
+                )?)),
+                None => None,
+            };
+            let report = neonhub_schema::roles::ensure_app_role(
+                &mut urls.direct.connect().await?,
+                name,
+                password.as_ref(),
+            )
+            .await?;
+            out!(
+                "application role {}: {}",
+                report.role,
+                if report.created {
+                    "created"
+                } else {
+                    "already present, privileges checked"
+                }
+            );
+        }
         Command::Drift { json } => {
             let report = drift::drift_of(&mut urls.app.connect().await?).await?;
             if *json {
@@ -382,7 +426,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             if let (Some(report), false) = (&seeded, *json) {
                 print_seed(report);
             }
-            let report = verify::verify_url(&urls.app, !*no_seed).await?;
+            let report = verify::verify_url(&urls.app, &urls.direct, !*no_seed, false).await?;
             if *json {
                 let up = serde_json::json!({"migrations_applied": applied, "seed": seeded, "verify": report});
                 out!("{}", to_json(&up));
@@ -419,7 +463,9 @@ async fn apply_migrations(urls: &Urls, print: bool) -> Result<Vec<String>, CliEr
 }
 
 async fn run_seed(urls: &Urls) -> Result<SeedReport, CliError> {
-    let mut conn = urls.app.connect().await?;
+    // System work: on the direct URL, as the owner (row-level security would hide the rows
+    // the seed looks up from an application role).
+    let mut conn = urls.direct.connect().await?;
     Ok(seed::seed(&mut conn).await?)
 }
 
@@ -451,8 +497,14 @@ fn print_seed(report: &SeedReport) {
     );
 }
 
-async fn run_verify(urls: &Urls, expect_seed: bool, json: bool) -> Result<(), CliError> {
-    let report: VerifyReport = verify::verify_url(&urls.app, expect_seed).await?;
+async fn run_verify(
+    urls: &Urls,
+    expect_seed: bool,
+    require_rls: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let report: VerifyReport =
+        verify::verify_url(&urls.app, &urls.direct, expect_seed, require_rls).await?;
     if json {
         out!("{}", to_json(&report));
     } else {

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::catalog::{Catalog, CatalogError, Extension};
 use neonhub_schema::migrate::{self, MigrateError};
 use neonhub_schema::pooler::{PoolerVerdict, check_pooler};
+use neonhub_schema::roles::RlsStatus;
 use neonhub_schema::{ConnectError, DatabaseUrl};
 
 use crate::seed_data::seed_counts;
@@ -80,6 +81,9 @@ pub struct VerifyReport {
     pub seeded_tables: Vec<SeededTable>,
     /// The pooler self-test at the database URL (only set by [`verify_url`]).
     pub pooler: Option<PoolerVerdict>,
+    /// Whether the database URL's role is subject to row-level security (only set by
+    /// [`verify_url`]).
+    pub row_level_security: Option<RlsStatus>,
     /// Failed expectations, each naming what is wrong.
     pub failures: Vec<String>,
 }
@@ -151,16 +155,35 @@ pub async fn verify(
         vector_indexes,
         seeded_tables,
         pooler: None,
+        row_level_security: None,
         failures: Vec::new(),
     };
     report.failures = failures(&report, &catalog, expect_seed);
     Ok(report)
 }
 
-/// [`verify`] on a fresh connection to `url`, plus the pooler self-test at that URL; a
-/// broken pooler is a failed expectation, an inconclusive one is reported only.
-pub async fn verify_url(url: &DatabaseUrl, expect_seed: bool) -> Result<VerifyReport, VerifyError> {
-    let mut report = verify(&mut url.connect().await?, expect_seed).await?;
+/// [`verify`] on a fresh connection to the direct URL (counts and migrations are system
+/// work, which row-level security would hide from the application role), then, on the
+/// application `url`, whether its role is subject to row-level security and the pooler
+/// self-test. A broken pooler is a failed expectation, an inconclusive one is reported only;
+/// so is a role that bypasses row-level security unless `require_rls`.
+pub async fn verify_url(
+    url: &DatabaseUrl,
+    direct: &DatabaseUrl,
+    expect_seed: bool,
+    require_rls: bool,
+) -> Result<VerifyReport, VerifyError> {
+    let mut report = verify(&mut direct.connect().await?, expect_seed).await?;
+    let rls = RlsStatus::read(&mut url.connect().await?)
+        .await
+        .map_err(CatalogError::Query)?;
+    if let (true, Some(why)) = (require_rls, &rls.bypass) {
+        report.failures.push(format!(
+            "row-level security is not enforced for role {}: {why}",
+            rls.role
+        ));
+    }
+    report.row_level_security = Some(rls);
     let verdict = check_pooler(url).await?;
     if let PoolerVerdict::Broken(_) = &verdict {
         report.failures.push(format!("pooler {verdict}"));
@@ -262,6 +285,20 @@ impl std::fmt::Display for VerifyReport {
             self.vector_indexes.join(", ")
         };
         writeln!(f, "vector indexes              {vix}")?;
+        if let Some(rls) = &self.row_level_security {
+            match &rls.bypass {
+                None => writeln!(
+                    f,
+                    "row-level security          enforced for role {}",
+                    rls.role
+                )?,
+                Some(why) => writeln!(
+                    f,
+                    "row-level security          not enforced for role {} ({why})",
+                    rls.role
+                )?,
+            }
+        }
         if let Some(pooler) = &self.pooler {
             writeln!(f, "pooler                      {pooler}")?;
         }

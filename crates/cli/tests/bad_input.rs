@@ -194,3 +194,92 @@ async fn index_options_are_checked_before_anything_is_built_and_a_refused_build_
         "{listed}"
     );
 }
+
+/// The test server's URL for `db` with `role` as the user (trust or the same password).
+fn url_as(db_url: &str, role: &str) -> String {
+    let (scheme, rest) = db_url.split_once("://").expect("a URL");
+    let after_user = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{after_user}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_role_is_idempotent_and_verify_requires_row_level_security() {
+    use diesel::sql_types::Text;
+    use diesel::{QueryableByName, sql_query};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(QueryableByName)]
+    struct Privileges {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let db = TestDatabase::migrated().await;
+    let url = db.url_string();
+    let mut conn = db.connect().await;
+    let role = "nh_cli_test_app";
+    let snapshot = async |conn: &mut diesel_async::AsyncPgConnection| {
+        sql_query(format!(
+            "SELECT coalesce(string_agg(t.tablename || ':' || has_table_privilege('{role}', 'public.' || quote_ident(t.tablename), 'INSERT')::text
+                || has_table_privilege('{role}', 'public.' || quote_ident(t.tablename), 'SELECT')::text, ',' ORDER BY t.tablename), '')
+               || (SELECT rolsuper::text || rolbypassrls::text || rolcreatedb::text || rolcreaterole::text FROM pg_roles WHERE rolname = '{role}') AS v
+             FROM pg_tables t WHERE t.schemaname = 'public'"
+        ))
+        .get_result::<Privileges>(conn)
+        .await
+        .unwrap()
+        .v
+    };
+    let first = command(&url, &["app-role", role]).output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let before = snapshot(&mut conn).await;
+    assert!(
+        before.contains("agents:truetrue") && before.ends_with("falsefalsefalsefalse"),
+        "{before}"
+    );
+    assert!(
+        before.contains("__diesel_schema_migrations:falsetrue"),
+        "{before}"
+    );
+    let second = command(&url, &["app-role", role]).output().unwrap();
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("already present"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(
+        snapshot(&mut conn).await,
+        before,
+        "a second run changes no privilege"
+    );
+
+    // As the owner/superuser, --require-rls fails and names why.
+    let as_owner = command(&url, &["verify", "--require-rls"])
+        .output()
+        .unwrap();
+    assert_eq!(as_owner.status.code(), Some(1), "{}", text(&as_owner));
+    assert!(text(&as_owner).contains("superuser"), "{}", text(&as_owner));
+    // As the application role (system work still on the direct URL as the owner): passes.
+    let app_url = url_as(&url, role);
+    let as_app = Command::new(env!("CARGO_BIN_EXE_neonhub"))
+        .args([
+            "verify",
+            "--require-rls",
+            "--database-url",
+            &app_url,
+            "--direct-database-url",
+            &url,
+        ])
+        .env_remove("DATABASE_URL")
+        .env_remove("DIRECT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(as_app.status.code(), Some(0), "{}", text(&as_app));
+    assert!(
+        String::from_utf8_lossy(&as_app.stdout).contains(&format!(
+            "row-level security          enforced for role {role}"
+        )),
+        "{}",
+        text(&as_app)
+    );
+}

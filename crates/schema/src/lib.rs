@@ -13,6 +13,7 @@ pub mod page;
 pub mod permissions;
 pub mod pool;
 pub mod pooler;
+pub mod roles;
 pub mod secret;
 pub mod tenant;
 pub mod time;

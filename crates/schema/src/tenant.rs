@@ -20,6 +20,10 @@ diesel::define_sql_function! {
 /// (what row-level security policies read).
 pub const CURRENT_ORG_SETTING: &str = "app.current_org";
 
+/// The name of the transaction-local setting that carries the acting user (empty for
+/// system scopes): what the policies of user-owned rows read.
+pub const CURRENT_USER_SETTING: &str = "app.current_user";
+
 /// Proof that the holder may act for one organization, and what it may do there.
 ///
 /// A scope carries the organization, who acts (the [`Actor`]) and the actor's
@@ -168,35 +172,48 @@ impl TenantScope {
     /// value survives its release).
     async fn restore<E: From<diesel::result::Error>>(
         conn: &mut AsyncPgConnection,
-        outer: &str,
+        (org, user): &(String, String),
     ) -> Result<(), E> {
-        diesel::select(set_config(CURRENT_ORG_SETTING, outer, true))
-            .execute(conn)
-            .await?;
+        diesel::select((
+            set_config(CURRENT_ORG_SETTING, org.as_str(), true),
+            set_config(CURRENT_USER_SETTING, user.as_str(), true),
+        ))
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
-    /// Sets `app.current_org`; when nested, also returns the value it replaced (so it can
-    /// be restored), read in the same statement.
+    /// Sets `app.current_org` and `app.current_user`; when nested, also returns the values
+    /// they replaced (so they can be restored), read in the same statement.
     async fn apply(
         &self,
         conn: &mut AsyncPgConnection,
         nested: bool,
-    ) -> diesel::QueryResult<Option<String>> {
+    ) -> diesel::QueryResult<Option<(String, String)>> {
+        let user = self.actor.user_id().map_or("", UserId::as_str);
         // Typed queries, so diesel-async keeps them prepared: one round trip per scope.
         if !nested {
-            diesel::select(set_config(CURRENT_ORG_SETTING, self.org.as_str(), true))
-                .execute(conn)
-                .await?;
+            diesel::select((
+                set_config(CURRENT_ORG_SETTING, self.org.as_str(), true),
+                set_config(CURRENT_USER_SETTING, user, true),
+            ))
+            .execute(conn)
+            .await?;
             return Ok(None);
         }
-        // The target list is evaluated left to right: the old value, then the new one set.
-        let (outer, _): (Option<String>, String) = diesel::select((
-            current_setting(CURRENT_ORG_SETTING, true),
-            set_config(CURRENT_ORG_SETTING, self.org.as_str(), true),
-        ))
-        .get_result(conn)
-        .await?;
-        Ok(Some(outer.unwrap_or_default()))
+        // The target list is evaluated left to right: the old values, then the new ones set.
+        let (org, old_user, _, _): (Option<String>, Option<String>, String, String) =
+            diesel::select((
+                current_setting(CURRENT_ORG_SETTING, true),
+                current_setting(CURRENT_USER_SETTING, true),
+                set_config(CURRENT_ORG_SETTING, self.org.as_str(), true),
+                set_config(CURRENT_USER_SETTING, user, true),
+            ))
+            .get_result(conn)
+            .await?;
+        Ok(Some((
+            org.unwrap_or_default(),
+            old_user.unwrap_or_default(),
+        )))
     }
 }
