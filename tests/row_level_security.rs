@@ -299,3 +299,160 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
     // The tables the crates fill today (rag and identity); later crates' fixtures add theirs.
     assert!(checked >= 17, "only {checked} tables had rows to check");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application_role() {
+    use chrono::Duration;
+    use neonhub::identity::{Organization, Session, User, VerificationToken};
+    use neonhub::rag::{SearchFilter, SearchOptions};
+    use neonhub::schema::time;
+
+    let db = TestDatabase::migrated().await;
+    let mut owner_conn = db.connect().await;
+    owner_conn
+        .batch_execute("SELECT pg_advisory_lock(4711)")
+        .await
+        .unwrap();
+    ensure_app_role(&mut owner_conn, APP_ROLE, None)
+        .await
+        .unwrap();
+    owner_conn
+        .batch_execute("SELECT pg_advisory_unlock(4711)")
+        .await
+        .unwrap();
+    let (a, tenant) = fill(&mut owner_conn).await;
+    let (b, other) = fill(&mut owner_conn).await;
+    let owner_scope = authorize(&mut owner_conn, &a.org.id, &a.owner, keys::API_KEYS_MANAGE)
+        .await
+        .unwrap();
+    let key = ApiKey::issue(
+        &mut owner_conn,
+        &owner_scope,
+        &NewApiKey {
+            name: "svc",
+            scopes: &[keys::KNOWLEDGE_READ],
+            expires_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let session = Session::create(&mut owner_conn, &a.owner, time::now() + Duration::hours(1))
+        .await
+        .unwrap();
+    let email: Name = sql_query(format!(
+        "SELECT email::text AS name FROM users WHERE id = '{}'",
+        a.owner
+    ))
+    .get_result(&mut owner_conn)
+    .await
+    .unwrap();
+    let token = VerificationToken::issue(
+        &mut owner_conn,
+        &email.name,
+        time::now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    // A chunk of B's dataset carrying A's space id (the API refuses it; an adopted database
+    // or a hand-written row can hold it).
+    owner_conn
+        .batch_execute(&format!(
+            r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, "createdAt")
+               VALUES ('smuggled', '{}', '{}', '{}', 99, 'b''s secret', '[1,0,0]', now())"#,
+            other.dataset.id, other.document.id, tenant.space.id
+        ))
+        .await
+        .unwrap();
+
+    // Everything below runs as the application role.
+    let mut conn = db.connect().await;
+    conn.batch_execute(&format!("SET ROLE {APP_ROLE}"))
+        .await
+        .unwrap();
+    assert!(RlsStatus::read(&mut conn).await.unwrap().enforced());
+    let scope = authorize(&mut conn, &a.org.id, &a.owner, keys::KNOWLEDGE_READ)
+        .await
+        .unwrap();
+    assert_eq!(
+        Organization::id_for_slug(&mut conn, &a.org.slug)
+            .await
+            .unwrap(),
+        a.org.id
+    );
+    assert!(
+        Organization::by_slug(&mut conn, &a.owner, &a.org.slug)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        Organization::by_slug(&mut conn, &a.owner, &b.org.slug)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        User::by_email(&mut conn, &email.name).await.unwrap().id,
+        a.owner
+    );
+    let verified = ApiKey::verify(&mut conn, key.token.expose(), keys::KNOWLEDGE_READ)
+        .await
+        .unwrap();
+    assert_eq!(verified.scope.organization_id(), &a.org.id);
+    assert_eq!(
+        Session::by_token(&mut conn, session.token.expose())
+            .await
+            .unwrap()
+            .map(|s| s.id),
+        Some(session.id)
+    );
+    assert!(
+        VerificationToken::consume(&mut conn, &email.name, token.token.expose())
+            .await
+            .unwrap()
+            .is_ok()
+    );
+
+    // The repositories under the policies: A's search never returns B's smuggled chunk.
+    let hits = Chunk::search(
+        &mut conn,
+        &scope,
+        &tenant.space,
+        &v(&[1.0, 0.0, 0.0]),
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter().all(|h| h.row.id.as_str() != "smuggled"),
+        "B's row leaked into A's search"
+    );
+    let task_scope = authorize(&mut conn, &a.org.id, &a.owner, keys::TASKS_WRITE)
+        .await
+        .unwrap();
+    Task::create(
+        &mut conn,
+        &task_scope,
+        &NewTask {
+            title: "as the app",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Raw SQL without a scope sees nothing owned.
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM api_keys").await,
+        0
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM sessions").await,
+        0
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM verification_tokens").await,
+        0
+    );
+}

@@ -6,6 +6,7 @@
 //! plain SHA-256 is as strong as a slow password hash here, and far cheaper per request.
 
 use chrono::{Duration, NaiveDateTime};
+use diesel::QueryableByName;
 use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -33,7 +34,7 @@ const HASH_PREFIX: &str = "sha256:";
 const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 
 /// An API key as stored, without its hash: nothing here can reveal the key.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
 pub struct ApiKey {
     /// Id (the middle part of the key).
@@ -191,14 +192,21 @@ impl ApiKey {
         permission: &str,
     ) -> Result<VerifiedApiKey, ApiKeyRejected> {
         let id = parse(presented).ok_or(ApiKeyRejected::Malformed)?;
-        let row: Option<(ApiKey, String)> = api_keys::table
-            .find(id)
-            .select((ApiKey::as_select(), api_keys::tokenHash))
-            .first(conn)
+        #[derive(diesel::QueryableByName)]
+        struct Stored {
+            #[diesel(embed)]
+            key: ApiKey,
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "tokenHash")]
+            hash: String,
+        }
+        // Before any scope: through the narrow lookup function (row-level security).
+        let row: Option<Stored> = diesel::sql_query("SELECT * FROM public.nh_api_key($1)")
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .get_result(conn)
             .await
             .optional()
             .map_err(ApiKeyRejected::Unavailable)?;
-        let Some((key, stored)) = row else {
+        let Some(Stored { key, hash: stored }) = row else {
             return Err(ApiKeyRejected::Invalid);
         };
         let Some(stored) = stored.strip_prefix(HASH_PREFIX) else {
@@ -230,13 +238,11 @@ impl ApiKey {
         scope
             .require(permission)
             .map_err(ApiKeyRejected::MemberDenied)?;
-        diesel::update(api_keys::table.find(&key.id))
-            .filter(
-                api_keys::lastUsedAt
-                    .is_null()
-                    .or(api_keys::lastUsedAt.le(now - LAST_USED_GRANULARITY)),
-            )
-            .set(api_keys::lastUsedAt.eq(now))
+        // At most once per granularity; through the narrow function, since no scope is set yet.
+        diesel::sql_query("SELECT public.nh_touch_api_key($1, $2, make_interval(secs => $3))")
+            .bind::<diesel::sql_types::Text, _>(&key.id)
+            .bind::<diesel::sql_types::Timestamp, _>(now)
+            .bind::<diesel::sql_types::Double, _>(LAST_USED_GRANULARITY.num_seconds() as f64)
             .execute(conn)
             .await
             .map_err(ApiKeyRejected::Unavailable)?;

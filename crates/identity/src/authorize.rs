@@ -1,18 +1,10 @@
 //! `authorize`: the normal way to obtain a [`TenantScope`].
 
-use diesel::dsl::sql;
-use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, JoinOnDsl, NullableExpressionMethods,
-    OptionalExtension, QueryDsl,
-};
+use diesel::OptionalExtension;
 use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::MemberStatus;
 use neonhub_schema::ids::{OrganizationId, UserId};
-use neonhub_schema::schema::{
-    organization_members as om, organization_permissions as op, organization_roles as orole,
-    role_permissions as rp,
-};
 use neonhub_schema::{Actor, Denied, PermissionSet, TenantScope};
 
 /// Checks that `user` is an active member of `org` whose role holds `permission`, and
@@ -53,34 +45,25 @@ pub(crate) async fn member_permissions(
     org: &OrganizationId,
     user: &UserId,
 ) -> Result<PermissionSet, Denied> {
-    // LEFT JOINs so a member without a role (or a role without keys) still yields its row.
-    let row: Option<(MemberStatus, Vec<String>)> = om::table
-        .left_join(
-            orole::table.on(orole::id
-                .nullable()
-                .eq(om::roleId)
-                .and(orole::organizationId.eq(om::organizationId))),
-        )
-        .left_join(rp::table.on(rp::roleId.nullable().eq(orole::id.nullable())))
-        .left_join(
-            op::table.on(op::id
-                .nullable()
-                .eq(rp::permissionId.nullable())
-                .and(op::organizationId.eq(om::organizationId))),
-        )
-        .filter(om::organizationId.eq(org))
-        .filter(om::userId.eq(user))
-        .group_by(om::status)
-        .select((
-            om::status,
-            sql::<Array<Text>>(
-                "coalesce(array_agg(organization_permissions.key) FILTER (WHERE organization_permissions.key IS NOT NULL), '{}')",
-            ),
-        ))
-        .first(conn)
-        .await
-        .optional()
-        .map_err(Denied::from_query)?;
+    #[derive(diesel::QueryableByName)]
+    struct Member {
+        #[diesel(sql_type = Text)]
+        status: MemberStatus,
+        #[diesel(sql_type = Array<Text>)]
+        keys: Vec<String>,
+    }
+    // Before any scope, so through the narrow lookup function (the application role cannot
+    // read memberships under row-level security): LEFT JOINs there, so a member without a
+    // role (or a role without keys) still yields its row.
+    let row: Option<(MemberStatus, Vec<String>)> =
+        diesel::sql_query("SELECT status, keys FROM public.nh_member_permissions($1, $2)")
+            .bind::<Text, _>(org)
+            .bind::<Text, _>(user)
+            .get_result::<Member>(conn)
+            .await
+            .optional()
+            .map_err(Denied::from_query)?
+            .map(|m| (m.status, m.keys));
     match row {
         None => Err(Denied::NotMember {
             organization: org.clone(),

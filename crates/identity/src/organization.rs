@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::{
     AsChangeset, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -27,7 +28,7 @@ use crate::error::{IdentityError, check_slug};
 use neonhub_schema::enums::MemberStatus;
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
 pub struct Organization {
     /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
@@ -217,15 +218,15 @@ impl Organization {
         user: &UserId,
         slug: &str,
     ) -> Result<Option<Organization>, IdentityError> {
-        Ok(organizations::table
-            .inner_join(organization_members::table)
-            .filter(organizations::slug.eq(slug))
-            .filter(organization_members::userId.eq(user))
-            .filter(organization_members::status.eq(MemberStatus::Active))
-            .select(Organization::as_select())
-            .first(conn)
-            .await
-            .optional()?)
+        // Before any scope: through the narrow lookup function (row-level security).
+        Ok(
+            diesel::sql_query("SELECT * FROM public.nh_member_organization($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(user)
+                .bind::<diesel::sql_types::Text, _>(slug)
+                .get_result::<Organization>(conn)
+                .await
+                .optional()?,
+        )
     }
 
     /// The id of the organization with `slug`, to resolve a route before [`crate::authorize`];
@@ -235,12 +236,17 @@ impl Organization {
         conn: &mut AsyncPgConnection,
         slug: &str,
     ) -> Result<OrganizationId, IdentityError> {
-        organizations::table
-            .filter(organizations::slug.eq(slug))
-            .select(organizations::id)
-            .first(conn)
-            .await
-            .optional()?
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            id: Option<OrganizationId>,
+        }
+        // Before any scope: through the narrow lookup function (row-level security).
+        diesel::sql_query("SELECT public.nh_organization_id($1) AS id")
+            .bind::<diesel::sql_types::Text, _>(slug)
+            .get_result::<Id>(conn)
+            .await?
+            .id
             .ok_or_else(|| IdentityError::not_found("organization", slug))
     }
 

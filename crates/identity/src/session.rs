@@ -4,6 +4,7 @@
 //! them here would lock it out); they are 32 random bytes and never printed.
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -18,7 +19,7 @@ use crate::error::IdentityError;
 use crate::token::random_hex;
 
 /// A session.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 pub struct Session {
     /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
@@ -68,14 +69,11 @@ impl Session {
         token: &str,
     ) -> Result<Option<Session>, IdentityError> {
         InvalidData::check_text("session token", token)?;
-        Ok(sessions::table
-            .filter(
-                sessions::sessionToken
-                    .eq(token)
-                    .and(sessions::expires.gt(time::now())),
-            )
-            .select(Session::as_select())
-            .first(conn)
+        // Before any scope: through the narrow lookup function (row-level security).
+        Ok(diesel::sql_query("SELECT * FROM public.nh_session($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(token)
+            .bind::<diesel::sql_types::Timestamp, _>(time::now())
+            .get_result::<Session>(conn)
             .await
             .optional()?)
     }

@@ -1,6 +1,7 @@
 //! Users: global rows (no organization), found by id or by normalized email.
 
 use chrono::NaiveDateTime;
+use diesel::QueryableByName;
 use diesel::prelude::{
     AsChangeset, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
@@ -14,7 +15,7 @@ use neonhub_schema::{time, unique_violation};
 use crate::error::IdentityError;
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
@@ -153,10 +154,11 @@ impl User {
         email: &str,
     ) -> Result<User, IdentityError> {
         let email = normalize_email(email)?;
-        users::table
-            .filter(users::email.eq(&email))
-            .select(User::as_select())
-            .first(conn)
+        // Before any scope (signing in): through the narrow lookup function, which the
+        // application role may run although row-level security hides the table from it.
+        diesel::sql_query("SELECT * FROM public.nh_user_by_email($1)")
+            .bind::<diesel::sql_types::Text, _>(&email)
+            .get_result::<User>(conn)
             .await
             .optional()?
             .ok_or_else(|| IdentityError::not_found("user", email))

@@ -129,6 +129,17 @@ pub async fn ensure_app_role(
          ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role};"
     ))
     .await?;
+    // The narrow lookups that come before a scope (`nh_*`, SECURITY DEFINER): each by name,
+    // so no other function of the schema is granted beyond what PUBLIC has.
+    conn.batch_execute(&format!(
+        "DO $$ DECLARE f regprocedure; BEGIN
+           FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname = 'public' AND p.proname LIKE 'nh\\_%' LOOP
+             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, '{name}');
+           END LOOP;
+         END $$;"
+    ))
+    .await?;
     Ok(AppRoleReport {
         role: name.to_owned(),
         created: existing.is_none(),
