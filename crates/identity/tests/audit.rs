@@ -2,7 +2,7 @@
 //! listed per organization by time; and two organizations that never see each other.
 
 use diesel::prelude::{ExpressionMethods, QueryDsl};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_identity::*;
 use neonhub_schema::ids::AuditLogId;
 use neonhub_schema::schema::{audit_logs, users};
@@ -346,4 +346,22 @@ async fn one_organizations_scope_never_reads_or_changes_anothers_rows() {
             .contains(&keys::MEMBERS_READ.to_owned())
     );
     assert!(matches!(a.scope.actor(), Actor::User(u) if *u == a.owner));
+}
+
+#[tokio::test]
+async fn no_session_setting_switches_the_append_only_trigger_off() {
+    let mut conn = test_connection().await;
+    let o = org(&mut conn).await;
+    // What the COPY fast path sets: ordinary triggers stop firing, ALWAYS ones do not.
+    conn.batch_execute("SET LOCAL session_replication_role = replica")
+        .await
+        .unwrap();
+    let err = conn
+        .batch_execute(&format!(
+            r#"UPDATE audit_logs SET action = 'forged' WHERE "organizationId" = '{}'"#,
+            o.org.id
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
 }

@@ -1,3 +1,4 @@
+ALTER TABLE public.audit_logs ENABLE TRIGGER audit_logs_append_only;
 ALTER TABLE public."verification_tokens" DISABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS nh_self_update ON public."users";
 DROP POLICY IF EXISTS nh_visible ON public."users";

@@ -298,3 +298,7 @@ CREATE POLICY nh_self_update ON public."users" FOR UPDATE
     USING (id = (SELECT current_setting('app.current_user', true)))
     WITH CHECK (id = (SELECT current_setting('app.current_user', true)));
 ALTER TABLE public."verification_tokens" ENABLE ROW LEVEL SECURITY;
+
+-- The audit log's append-only trigger fires whatever the session's
+-- session_replication_role (which the COPY fast path sets to replica).
+ALTER TABLE public.audit_logs ENABLE ALWAYS TRIGGER audit_logs_append_only;
