@@ -11,14 +11,24 @@ use neonhub::identity::{
     keys,
 };
 use neonhub::rag::{Chunk, Conversation, Message, NewConversation, NewMessage};
-use neonhub::schema::TenantScope;
 use neonhub::schema::catalog::Catalog;
 use neonhub::schema::enums::{ConversationKind, MessageRole};
 use neonhub::schema::roles::{RlsStatus, ensure_app_role};
+use neonhub::schema::{Secret, TenantScope};
 use neonhub_testing::TestDatabase;
 use neonhub_testing::fixtures::identity::Org;
 use neonhub_testing::fixtures::rag::{Tenant, v};
 use serde_json::json;
+
+/// The test server's URL for the same database with `role` as the user.
+fn url_as(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}:{APP_PASSWORD}@{host}")
+}
+
+/// The test role's password (servers with password auth on loopback need it).
+const APP_PASSWORD: &str = "nh-rls-test";
 
 /// The application role the test switches to (`SET ROLE`): created once per server.
 const APP_ROLE: &str = "nh_rls_test_app";
@@ -41,6 +51,26 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .n
+}
+
+/// The role (created, with its password, once per process: `ALTER ROLE` of one role from
+/// two sessions at once fails) and its grants in this test's database.
+async fn app_role(conn: &mut AsyncPgConnection) {
+    // Grants that name one role from two sessions at once can collide on its shared
+    // catalog rows ("tuple concurrently updated"): one at a time in this process.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    static CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let _one_at_a_time = SERIAL.lock().await;
+    CREATED
+        .get_or_init(async || {
+            let mut admin = neonhub_testing::server_url().connect().await.unwrap();
+            let password = Secret::new(APP_PASSWORD.to_owned());
+            ensure_app_role(&mut admin, APP_ROLE, Some(&password))
+                .await
+                .unwrap();
+        })
+        .await;
+    ensure_app_role(conn, APP_ROLE, None).await.unwrap();
 }
 
 /// One organization's rows in every table the crates write today.
@@ -156,13 +186,7 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
     // Created once per server; concurrent test processes serialize on the lock.
-    conn.batch_execute("SELECT pg_advisory_lock(4711)")
-        .await
-        .unwrap();
-    ensure_app_role(&mut conn, APP_ROLE, None).await.unwrap();
-    conn.batch_execute("SELECT pg_advisory_unlock(4711)")
-        .await
-        .unwrap();
+    app_role(&mut conn).await;
 
     // Structure: every table of the catalog the migrations build has RLS and a policy.
     let without: Vec<Name> = sql_query(
@@ -309,17 +333,7 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
 
     let db = TestDatabase::migrated().await;
     let mut owner_conn = db.connect().await;
-    owner_conn
-        .batch_execute("SELECT pg_advisory_lock(4711)")
-        .await
-        .unwrap();
-    ensure_app_role(&mut owner_conn, APP_ROLE, None)
-        .await
-        .unwrap();
-    owner_conn
-        .batch_execute("SELECT pg_advisory_unlock(4711)")
-        .await
-        .unwrap();
+    app_role(&mut owner_conn).await;
     let (a, tenant) = fill(&mut owner_conn).await;
     let (b, other) = fill(&mut owner_conn).await;
     let owner_scope = authorize(&mut owner_conn, &a.org.id, &a.owner, keys::API_KEYS_MANAGE)
@@ -442,6 +456,52 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
     )
     .await
     .unwrap();
+    // Bulk ingest as the application role: COPY goes through a staging table, so the
+    // policies judge every row; a dataset of B's is refused.
+    let app_url = neonhub::schema::DatabaseUrl::parse(&url_as(&db.url_string(), APP_ROLE)).unwrap();
+    let write = authorize(&mut conn, &a.org.id, &a.owner, keys::KNOWLEDGE_WRITE)
+        .await
+        .unwrap();
+    let rows: Vec<neonhub::rag::ChunkRow> = (10..110)
+        .map(|idx| neonhub::rag::ChunkRow {
+            document_id: tenant.document.id.clone(),
+            idx,
+            text: "copied as the application role".into(),
+            embedding: Some(v(&[0.0, 1.0, 0.0])),
+            metadata: None,
+        })
+        .collect();
+    let target = neonhub::rag::IngestTarget {
+        dataset: &tenant.dataset.id,
+        space: &tenant.space.id,
+    };
+    assert_eq!(
+        Chunk::copy_in(&app_url, &write, target, &rows)
+            .await
+            .unwrap(),
+        100
+    );
+    let foreign = neonhub::rag::IngestTarget {
+        dataset: &other.dataset.id,
+        space: &tenant.space.id,
+    };
+    assert!(
+        Chunk::copy_in(&app_url, &write, foreign, &rows)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        count(
+            &mut owner_conn,
+            &format!(
+                r#"SELECT count(*) AS n FROM chunks WHERE "datasetId" = '{}'"#,
+                tenant.dataset.id
+            )
+        )
+        .await,
+        101
+    );
+
     // Raw SQL without a scope sees nothing owned.
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM api_keys").await,

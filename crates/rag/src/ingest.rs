@@ -53,6 +53,9 @@ struct Idx {
     idx: i32,
 }
 
+/// The columns `copy_in` writes, in the binary COPY's order.
+const CHUNK_COLUMNS: &str = r#"id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt""#;
+
 /// One `INSERT ... SELECT FROM unnest(...)` of `rows` into `target`.
 async fn unnest_insert(
     tx: &mut AsyncPgConnection,
@@ -342,8 +345,11 @@ impl Chunk {
         // delete waits for this COPY and then cascades to its rows.
         tokio_postgres::Transaction::execute(
             &tx,
-            "SELECT set_config('app.current_org', $1, true)",
-            &[&scope.organization_id().as_str()],
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true)",
+            &[
+                &scope.organization_id().as_str(),
+                &scope.actor().user_id().map_or("", |u| u.as_str()),
+            ],
         )
         .await
         .map_err(copy_failed)?;
@@ -398,8 +404,28 @@ impl Chunk {
             .map_err(copy_failed)?
             .params()[0]
             .clone();
+        // PostgreSQL refuses COPY FROM into a table whose row-level security applies to the
+        // role (the application role): then the rows go to a temporary staging table and on
+        // with one INSERT ... SELECT, so the policies' WITH CHECK still judges every row.
+        let staged: bool = tx
+            .query_one("SELECT row_security_active('public.chunks')", &[])
+            .await
+            .map_err(copy_failed)?
+            .get(0);
+        let into = if staged {
+            tx.batch_execute(
+                "CREATE TEMP TABLE nh_chunks_stage (LIKE public.chunks INCLUDING DEFAULTS) ON COMMIT DROP",
+            )
+            .await
+            .map_err(copy_failed)?;
+            "nh_chunks_stage"
+        } else {
+            "public.chunks"
+        };
         let sink = tx
-            .copy_in(r#"COPY chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt") FROM STDIN (FORMAT binary)"#)
+            .copy_in(&format!(
+                r#"COPY {into} ({CHUNK_COLUMNS}) FROM STDIN (FORMAT binary)"#
+            ))
             .await
             .map_err(copy_failed)?;
         let types = [
@@ -431,7 +457,16 @@ impl Chunk {
             ];
             writer.as_mut().write(&values).await.map_err(copy_failed)?;
         }
-        let written = writer.as_mut().finish().await.map_err(copy_failed)?;
+        let mut written = writer.as_mut().finish().await.map_err(copy_failed)?;
+        if staged {
+            written = tokio_postgres::Transaction::execute(
+                &tx,
+                    &format!("INSERT INTO public.chunks ({CHUNK_COLUMNS}) SELECT {CHUNK_COLUMNS} FROM nh_chunks_stage"),
+                    &[],
+                )
+                .await
+                .map_err(copy_failed)?;
+        }
         tx.commit().await.map_err(copy_failed)?;
         Ok(written)
     }

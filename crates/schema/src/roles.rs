@@ -123,7 +123,11 @@ pub async fn ensure_app_role(
     conn.batch_execute(&format!(
         "GRANT USAGE ON SCHEMA public TO {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-         REVOKE INSERT, UPDATE, DELETE ON public.__diesel_schema_migrations FROM {role};
+         DO $$ BEGIN
+           IF to_regclass('public.__diesel_schema_migrations') IS NOT NULL THEN
+             REVOKE INSERT, UPDATE, DELETE ON public.__diesel_schema_migrations FROM \"{name}\";
+           END IF;
+         END $$;
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role};"
