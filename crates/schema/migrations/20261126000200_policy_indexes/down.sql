@@ -1,0 +1,10 @@
+DROP INDEX public."team_members_organizationId_idx";
+DROP INDEX public."tasks_organizationId_idx";
+DROP INDEX public."model_versions_organizationId_idx";
+DROP INDEX public."feedback_organizationId_idx";
+DROP INDEX public."documents_organizationId_idx";
+DROP INDEX public."content_drafts_organizationId_idx";
+DROP INDEX public."content_organizationId_idx";
+DROP INDEX public."connector_auths_organizationId_idx";
+DROP INDEX public."agent_runs_organizationId_idx";
+DROP INDEX public."agent_jobs_organizationId_idx";
