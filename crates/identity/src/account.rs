@@ -6,6 +6,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
+use neonhub_schema::UserScope;
 use neonhub_schema::ids::{AccountId, UserId};
 use neonhub_schema::schema::accounts;
 use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
@@ -79,38 +80,45 @@ impl Account {
         user: &UserId,
         new: &NewAccount<'_>,
     ) -> Result<Account, IdentityError> {
-        InvalidData::check_fields([
-            ("type", Some(new.kind)),
-            ("provider", Some(new.provider)),
-            ("providerAccountId", Some(new.provider_account_id)),
-            ("token_type", new.token_type),
-            ("scope", new.scope),
-        ])?;
-        // A savepoint when the caller is in a transaction: a violation leaves it usable.
-        conn.transaction(async |tx| {
-            diesel::insert_into(accounts::table)
-                .values((
-                    new,
-                    accounts::id.eq(AccountId::generate()),
-                    accounts::userId.eq(user),
-                ))
-                .returning(Account::as_returning())
-                .get_result(tx)
-                .await
-                .map_err(|e| {
-                    if unique_violation(&e) == Some("accounts_provider_providerAccountId_key") {
-                        IdentityError::DuplicateAccount {
-                            provider: new.provider.to_owned(),
-                            provider_account_id: new.provider_account_id.to_owned(),
-                        }
-                    } else if foreign_key_violation(&e) == Some("accounts_userId_fkey") {
-                        IdentityError::UserNotFound(user.to_string())
-                    } else {
-                        e.into()
-                    }
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                InvalidData::check_fields([
+                    ("type", Some(new.kind)),
+                    ("provider", Some(new.provider)),
+                    ("providerAccountId", Some(new.provider_account_id)),
+                    ("token_type", new.token_type),
+                    ("scope", new.scope),
+                ])?;
+                // A savepoint when the caller is in a transaction: a violation leaves it usable.
+                conn.transaction(async |tx| {
+                    diesel::insert_into(accounts::table)
+                        .values((
+                            new,
+                            accounts::id.eq(AccountId::generate()),
+                            accounts::userId.eq(user),
+                        ))
+                        .returning(Account::as_returning())
+                        .get_result(tx)
+                        .await
+                        .map_err(|e| {
+                            if unique_violation(&e)
+                                == Some("accounts_provider_providerAccountId_key")
+                            {
+                                IdentityError::DuplicateAccount {
+                                    provider: new.provider.to_owned(),
+                                    provider_account_id: new.provider_account_id.to_owned(),
+                                }
+                            } else if foreign_key_violation(&e) == Some("accounts_userId_fkey") {
+                                IdentityError::UserNotFound(user.to_string())
+                            } else {
+                                e.into()
+                            }
+                        })
                 })
-        })
-        .await
+                .await
+            })
+            .await
     }
 
     /// The account for a provider's user id (the sign-in lookup).
@@ -138,12 +146,17 @@ impl Account {
         conn: &mut AsyncPgConnection,
         user: &UserId,
     ) -> Result<Vec<Account>, IdentityError> {
-        Ok(accounts::table
-            .filter(accounts::userId.eq(user))
-            .order((accounts::provider, accounts::id))
-            .select(Account::as_select())
-            .load(conn)
-            .await?)
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                Ok(accounts::table
+                    .filter(accounts::userId.eq(user))
+                    .order((accounts::provider, accounts::id))
+                    .select(Account::as_select())
+                    .load(conn)
+                    .await?)
+            })
+            .await
     }
 
     /// Unlinks one of the user's accounts (another user's id is not found).
@@ -153,15 +166,20 @@ impl Account {
         user: &UserId,
         id: &AccountId,
     ) -> Result<(), IdentityError> {
-        let n = diesel::delete(
-            accounts::table.filter(accounts::id.eq(id).and(accounts::userId.eq(user))),
-        )
-        .execute(conn)
-        .await?;
-        if n == 0 {
-            Err(IdentityError::not_found("account", id))
-        } else {
-            Ok(())
-        }
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                let n = diesel::delete(
+                    accounts::table.filter(accounts::id.eq(id).and(accounts::userId.eq(user))),
+                )
+                .execute(conn)
+                .await?;
+                if n == 0 {
+                    Err(IdentityError::not_found("account", id))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
     }
 }

@@ -8,6 +8,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
+use neonhub_schema::UserScope;
 use neonhub_schema::ids::{FeedbackId, OrganizationId, UserId};
 use neonhub_schema::schema::feedback;
 use neonhub_schema::{Actor, TenantScope, text_enum, time};
@@ -122,7 +123,10 @@ impl Feedback {
         user: &UserId,
         new: &NewFeedback<'_>,
     ) -> Result<Feedback, IdentityError> {
-        insert(conn, None, user, new).await
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| insert(conn, None, user, new).await)
+            .await
     }
 
     /// Everything `user` opened that has no organization, newest first.
@@ -131,16 +135,21 @@ impl Feedback {
         conn: &mut AsyncPgConnection,
         user: &UserId,
     ) -> Result<Vec<Feedback>, IdentityError> {
-        Ok(feedback::table
-            .filter(
-                feedback::userId
-                    .eq(user)
-                    .and(feedback::organizationId.is_null()),
-            )
-            .order((feedback::createdAt.desc(), feedback::id.desc()))
-            .select(Feedback::as_select())
-            .load(conn)
-            .await?)
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                Ok(feedback::table
+                    .filter(
+                        feedback::userId
+                            .eq(user)
+                            .and(feedback::organizationId.is_null()),
+                    )
+                    .order((feedback::createdAt.desc(), feedback::id.desc()))
+                    .select(Feedback::as_select())
+                    .load(conn)
+                    .await?)
+            })
+            .await
     }
 
     /// The organization's feedback, optionally of one status, newest first (needs

@@ -11,6 +11,7 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
+use neonhub_schema::UserScope;
 use neonhub_schema::ids::{SessionId, UserId};
 use neonhub_schema::schema::sessions;
 use neonhub_schema::{Secret, foreign_key_violation, time};
@@ -42,24 +43,31 @@ impl Session {
         user: &UserId,
         expires: NaiveDateTime,
     ) -> Result<Session, IdentityError> {
-        let token = Secret::new(random_hex(32)?);
-        conn.transaction(async |tx| {
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id.eq(SessionId::generate()),
-                    sessions::sessionToken.eq(&token),
-                    sessions::userId.eq(user),
-                    sessions::expires.eq(time::truncate(expires)),
-                ))
-                .returning(Session::as_returning())
-                .get_result(tx)
-                .await
-                .map_err(|e| match foreign_key_violation(&e) {
-                    Some("sessions_userId_fkey") => IdentityError::UserNotFound(user.to_string()),
-                    _ => e.into(),
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                let token = Secret::new(random_hex(32)?);
+                conn.transaction(async |tx| {
+                    diesel::insert_into(sessions::table)
+                        .values((
+                            sessions::id.eq(SessionId::generate()),
+                            sessions::sessionToken.eq(&token),
+                            sessions::userId.eq(user),
+                            sessions::expires.eq(time::truncate(expires)),
+                        ))
+                        .returning(Session::as_returning())
+                        .get_result(tx)
+                        .await
+                        .map_err(|e| match foreign_key_violation(&e) {
+                            Some("sessions_userId_fkey") => {
+                                IdentityError::UserNotFound(user.to_string())
+                            }
+                            _ => e.into(),
+                        })
                 })
-        })
-        .await
+                .await
+            })
+            .await
     }
 
     /// The unexpired session with `token`; an expired one is never returned.
@@ -115,11 +123,16 @@ impl Session {
         conn: &mut AsyncPgConnection,
         user: &UserId,
     ) -> Result<usize, IdentityError> {
-        Ok(
-            diesel::delete(sessions::table.filter(sessions::userId.eq(user)))
-                .execute(conn)
-                .await?,
-        )
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                Ok(
+                    diesel::delete(sessions::table.filter(sessions::userId.eq(user)))
+                        .execute(conn)
+                        .await?,
+                )
+            })
+            .await
     }
 
     /// Deletes every expired session in one statement; returns how many.

@@ -5,6 +5,7 @@ use diesel::prelude::{
     AsChangeset, ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::UserScope;
 use neonhub_schema::ids::{UserId, UserSettingsId};
 use neonhub_schema::schema::user_settings;
 use neonhub_schema::{Secret, foreign_key_violation, time};
@@ -114,32 +115,37 @@ impl UserSettings {
         conn: &mut AsyncPgConnection,
         user: &UserId,
     ) -> Result<UserSettings, IdentityError> {
-        let now = time::now();
-        conn.transaction(async |tx| {
-            diesel::insert_into(user_settings::table)
-                .values((
-                    user_settings::id.eq(UserSettingsId::generate()),
-                    user_settings::userId.eq(user),
-                    user_settings::createdAt.eq(now),
-                    user_settings::updatedAt.eq(now),
-                ))
-                .on_conflict(user_settings::userId)
-                .do_nothing()
-                .execute(tx)
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                let now = time::now();
+                conn.transaction(async |tx| {
+                    diesel::insert_into(user_settings::table)
+                        .values((
+                            user_settings::id.eq(UserSettingsId::generate()),
+                            user_settings::userId.eq(user),
+                            user_settings::createdAt.eq(now),
+                            user_settings::updatedAt.eq(now),
+                        ))
+                        .on_conflict(user_settings::userId)
+                        .do_nothing()
+                        .execute(tx)
+                        .await
+                        .map_err(|e| match foreign_key_violation(&e) {
+                            Some("user_settings_userId_fkey") => {
+                                IdentityError::UserNotFound(user.to_string())
+                            }
+                            _ => IdentityError::from(e),
+                        })?;
+                    Ok(user_settings::table
+                        .filter(user_settings::userId.eq(user))
+                        .select(UserSettings::as_select())
+                        .first(tx)
+                        .await?)
+                })
                 .await
-                .map_err(|e| match foreign_key_violation(&e) {
-                    Some("user_settings_userId_fkey") => {
-                        IdentityError::UserNotFound(user.to_string())
-                    }
-                    _ => IdentityError::from(e),
-                })?;
-            Ok(user_settings::table
-                .filter(user_settings::userId.eq(user))
-                .select(UserSettings::as_select())
-                .first(tx)
-                .await?)
-        })
-        .await
+            })
+            .await
     }
 
     /// Applies `changes` to the user's settings (creating them first if needed).
@@ -149,18 +155,23 @@ impl UserSettings {
         user: &UserId,
         changes: &UserSettingsChanges<'_>,
     ) -> Result<UserSettings, IdentityError> {
-        if changes.data_retention.is_some_and(|d| d < 1) {
-            return Err(IdentityError::InvalidSetting(
-                "dataRetention must be at least 1 day",
-            ));
-        }
-        Self::get(conn, user).await?;
-        Ok(
-            diesel::update(user_settings::table.filter(user_settings::userId.eq(user)))
-                .set((changes, user_settings::updatedAt.eq(time::now())))
-                .returning(UserSettings::as_returning())
-                .get_result(conn)
-                .await?,
-        )
+        // As that user: row-level security shows a user their own rows only.
+        UserScope::trusted(user.clone())
+            .transaction(conn, async |conn| {
+                if changes.data_retention.is_some_and(|d| d < 1) {
+                    return Err(IdentityError::InvalidSetting(
+                        "dataRetention must be at least 1 day",
+                    ));
+                }
+                Self::get(conn, user).await?;
+                Ok(
+                    diesel::update(user_settings::table.filter(user_settings::userId.eq(user)))
+                        .set((changes, user_settings::updatedAt.eq(time::now())))
+                        .returning(UserSettings::as_returning())
+                        .get_result(conn)
+                        .await?,
+                )
+            })
+            .await
     }
 }

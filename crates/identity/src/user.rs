@@ -6,10 +6,10 @@ use diesel::prelude::{
     AsChangeset, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::InvalidData;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::UserId;
 use neonhub_schema::schema::users;
+use neonhub_schema::{InvalidData, UserScope};
 use neonhub_schema::{time, unique_violation};
 
 use crate::error::IdentityError;
@@ -114,37 +114,44 @@ impl User {
         InvalidData::check_fields([("name", new.name), ("image", new.image)])?;
         let email = normalize_email(new.email)?;
         let now = time::now();
-        // A savepoint when the caller is in a transaction: a duplicate email leaves the
+        let id = UserId::generate();
+        // As the new user (row-level security lets one insert and read only oneself); a
+        // savepoint when the caller is in a transaction, so a duplicate email leaves the
         // caller's transaction usable.
-        conn.transaction(async |tx| {
-            diesel::insert_into(users::table)
-                .values((
-                    users::id.eq(UserId::generate()),
-                    users::email.eq(&email),
-                    users::name.eq(new.name),
-                    users::image.eq(new.image),
-                    users::isBetaUser.eq(new.is_beta_user),
-                    users::createdAt.eq(now),
-                    users::updatedAt.eq(now),
-                ))
-                .returning(User::as_returning())
-                .get_result(tx)
-                .await
-                .map_err(|e| duplicate_email(e, &email))
-        })
-        .await
+        UserScope::trusted(id.clone())
+            .transaction(conn, async |tx| {
+                diesel::insert_into(users::table)
+                    .values((
+                        users::id.eq(&id),
+                        users::email.eq(&email),
+                        users::name.eq(new.name),
+                        users::image.eq(new.image),
+                        users::isBetaUser.eq(new.is_beta_user),
+                        users::createdAt.eq(now),
+                        users::updatedAt.eq(now),
+                    ))
+                    .returning(User::as_returning())
+                    .get_result(tx)
+                    .await
+                    .map_err(|e| duplicate_email(e, &email))
+            })
+            .await
     }
 
     /// The user with `id`.
     #[tracing::instrument(skip_all, fields(entity = "user", op = "get"))]
     pub async fn get(conn: &mut AsyncPgConnection, id: &UserId) -> Result<User, IdentityError> {
-        users::table
-            .find(id)
-            .select(User::as_select())
-            .first(conn)
+        UserScope::trusted(id.clone())
+            .transaction(conn, async |tx| {
+                users::table
+                    .find(id)
+                    .select(User::as_select())
+                    .first(tx)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| IdentityError::not_found("user", id))
+            })
             .await
-            .optional()?
-            .ok_or_else(|| IdentityError::not_found("user", id))
     }
 
     /// The user with `email` (normalized first, so `" Ada@Example.COM "` finds `Ada@example.com`).
@@ -184,29 +191,34 @@ impl User {
             is_beta_user: changes.is_beta_user,
             updated_at: time::now(),
         };
-        conn.transaction(async |tx| {
-            diesel::update(users::table.find(id))
-                .set(&set)
-                .returning(User::as_returning())
-                .get_result(tx)
-                .await
-                .optional()
-                .map_err(|e| duplicate_email(e, email.as_deref().unwrap_or_default()))?
-                .ok_or_else(|| IdentityError::not_found("user", id))
-        })
-        .await
+        UserScope::trusted(id.clone())
+            .transaction(conn, async |tx| {
+                diesel::update(users::table.find(id))
+                    .set(&set)
+                    .returning(User::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()
+                    .map_err(|e| duplicate_email(e, email.as_deref().unwrap_or_default()))?
+                    .ok_or_else(|| IdentityError::not_found("user", id))
+            })
+            .await
     }
 
     /// Deletes the user; the schema cascades to their accounts, sessions, memberships, keys
     /// and settings, and detaches their audit rows.
     #[tracing::instrument(skip_all, fields(entity = "user", op = "delete"))]
     pub async fn delete(conn: &mut AsyncPgConnection, id: &UserId) -> Result<(), IdentityError> {
-        let n = diesel::delete(users::table.find(id)).execute(conn).await?;
-        if n == 0 {
-            Err(IdentityError::not_found("user", id))
-        } else {
-            Ok(())
-        }
+        UserScope::trusted(id.clone())
+            .transaction(conn, async |tx| {
+                let n = diesel::delete(users::table.find(id)).execute(tx).await?;
+                if n == 0 {
+                    Err(IdentityError::not_found("user", id))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
     }
 }
 

@@ -36,4 +36,4 @@ pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
 pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};
 pub use secret::Secret;
-pub use tenant::{Actor, TenantScope};
+pub use tenant::{Actor, TenantScope, UserScope};

@@ -217,3 +217,45 @@ impl TenantScope {
         )))
     }
 }
+
+/// Acting as one user outside any organization: what a user's own rows (their user row,
+/// accounts, sessions, settings, personal feedback) need under row-level security.
+///
+/// Made with [`UserScope::trusted`] by code that has authenticated the user (a session
+/// looked up by its token, a password or OAuth check): as easy to find in review as
+/// [`TenantScope::trusted_system`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserScope {
+    user: UserId,
+}
+
+impl UserScope {
+    /// A scope acting as `user`, for code that has authenticated them.
+    pub fn trusted(user: UserId) -> Self {
+        Self { user }
+    }
+
+    /// The user this scope acts as.
+    pub fn user_id(&self) -> &UserId {
+        &self.user
+    }
+
+    /// Runs `work` in a transaction with `app.current_user` set to this user and no
+    /// organization (`app.current_org` empty); nested in another transaction it becomes a
+    /// savepoint and restores the enclosing settings when it ends, as
+    /// [`TenantScope::transaction`] does.
+    pub async fn transaction<R, E, F>(&self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
+    where
+        F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+        E: From<diesel::result::Error>,
+    {
+        // The same machinery as a tenant scope of no organization acting as this user; it
+        // holds no permission key, so no organization's repository accepts it.
+        let as_tenant = TenantScope {
+            org: OrganizationId::from_string(""),
+            actor: Actor::User(self.user.clone()),
+            permissions: PermissionSet::none(),
+        };
+        as_tenant.transaction(conn, work).await
+    }
+}

@@ -1,5 +1,7 @@
 ALTER TABLE public.audit_logs ENABLE TRIGGER audit_logs_append_only;
 ALTER TABLE public."verification_tokens" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS nh_self_delete ON public."users";
+DROP POLICY IF EXISTS nh_self_insert ON public."users";
 DROP POLICY IF EXISTS nh_self_update ON public."users";
 DROP POLICY IF EXISTS nh_visible ON public."users";
 ALTER TABLE public."users" DISABLE ROW LEVEL SECURITY;

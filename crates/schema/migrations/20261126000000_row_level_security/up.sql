@@ -297,6 +297,10 @@ CREATE POLICY nh_visible ON public."users" FOR SELECT
 CREATE POLICY nh_self_update ON public."users" FOR UPDATE
     USING (id = (SELECT current_setting('app.current_user', true)))
     WITH CHECK (id = (SELECT current_setting('app.current_user', true)));
+CREATE POLICY nh_self_insert ON public."users" FOR INSERT
+    WITH CHECK (id = (SELECT current_setting('app.current_user', true)));
+CREATE POLICY nh_self_delete ON public."users" FOR DELETE
+    USING (id = (SELECT current_setting('app.current_user', true)));
 ALTER TABLE public."verification_tokens" ENABLE ROW LEVEL SECURITY;
 
 -- The audit log's append-only trigger fires whatever the session's
