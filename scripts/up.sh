@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
-# then the examples (examples/rag_search.rs, examples/identity.rs).
+# the application role (`neonhub app-role`, `verify --require-rls`), then the examples
+# (examples/rag_search.rs, examples/identity.rs) as that role.
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,14 @@ fi
 cargo build --locked --quiet -p neonhub-cli
 # Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
 ./target/debug/neonhub up "$@"
+# The arrangement a production service uses: system work above as the owner on the direct
+# URL; the examples below as the application role, subject to row-level security.
+export NEONHUB_APP_PASSWORD="${NEONHUB_APP_PASSWORD:-neonhub_app}"
+./target/debug/neonhub app-role neonhub_app --password-env NEONHUB_APP_PASSWORD
+DIRECT_DATABASE_URL="$DATABASE_URL"
+DATABASE_URL=$(nh_url_with_user "$DIRECT_DATABASE_URL" neonhub_app "$NEONHUB_APP_PASSWORD")
+export DATABASE_URL DIRECT_DATABASE_URL
+./target/debug/neonhub verify --require-rls
 # Then retrieval end to end: a space, a corpus, its index, a plain, a filtered and a hybrid search.
 cargo run --locked --quiet --example rag_search
 # And identity: an organization, invitations, roles, authorize, an API key, the audit trail.

@@ -212,6 +212,17 @@ nh_provision() {
 }
 
 # A URL for database $2 on the server of admin URL $1 (query string kept).
+# $1 with the user (and password) replaced by $2:$3 (the password URL-encoded).
+nh_url_with_user() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+host = p.netloc.rsplit("@", 1)[-1]
+cred = u.quote(sys.argv[2], safe="") + ":" + u.quote(sys.argv[3], safe="")
+print(u.urlunsplit((p.scheme, cred + "@" + host, p.path, p.query, p.fragment)))
+PY
+}
+
 nh_url_with_db() {
   python3 - "$1" "$2" <<'PY' 2>/dev/null || echo "$1"
 import sys, urllib.parse as u
