@@ -17,9 +17,10 @@ use criterion::Criterion;
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use neonhub::rag::*;
 use neonhub::schema::enums::DatasetKind;
-use neonhub::schema::ids::{OrganizationId, UserId};
+use neonhub::schema::ids::{ChunkId, DatasetId, OrganizationId, UserId};
 use neonhub::schema::pgvector::Vector;
-use neonhub::schema::{ConnectOptions, DatabaseUrl, TenantScope, migrate};
+use neonhub::schema::roles::ensure_app_role;
+use neonhub::schema::{ConnectOptions, DatabaseUrl, Secret, TenantScope, migrate};
 use serde_json::json;
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
@@ -123,7 +124,11 @@ fn rows(
 struct Bench {
     url: DatabaseUrl,
     scope: TenantScope,
+    /// The bench's user (owner of its documents).
+    user: UserId,
     space: EmbeddingSpace,
+    /// The indexed space's 100k-row dataset.
+    dataset: DatasetId,
     queries: Vec<Vector>,
     report: Vec<(String, String)>,
 }
@@ -338,7 +343,9 @@ async fn setup() -> Bench {
     Bench {
         url,
         scope,
+        user,
         space,
+        dataset: dataset.id,
         queries,
         report,
     }
@@ -427,6 +434,171 @@ impl Raw {
         };
         self.client.batch_execute("COMMIT").await.unwrap();
         rows.len()
+    }
+}
+
+/// The cost of row-level security, measured interleaved in one run: the same search and
+/// point lookup as the application role (policies on) and as the owner (bypassed), and bulk
+/// ingest as both.
+async fn row_level_security(b: &mut Bench) {
+    let mut owner = b.url.connect().await.unwrap();
+    let password = Secret::new("nh_bench_app".to_owned());
+    ensure_app_role(&mut owner, "nh_bench_app", Some(&password))
+        .await
+        .unwrap();
+    let app_url = b.url.with_user("nh_bench_app", Some(&password));
+    let mut app = app_url.connect().await.unwrap();
+    let rare = SearchFilter {
+        metadata: Some(json!({"rare": true})),
+        ..SearchFilter::default()
+    };
+    for (label, filter) in [
+        ("unfiltered", SearchFilter::default()),
+        ("1 % filter", rare),
+    ] {
+        let (mut as_owner, mut as_app) = (Vec::new(), Vec::new());
+        for i in 0..LATENCY_RUNS + 30 {
+            let q = &b.queries[i % b.queries.len()];
+            for app_first in [i % 2 == 0, i % 2 == 1] {
+                let conn = if app_first { &mut app } else { &mut owner };
+                let started = Instant::now();
+                Chunk::search(
+                    conn,
+                    &b.scope,
+                    &b.space,
+                    q,
+                    &filter,
+                    &SearchOptions::default(),
+                )
+                .await
+                .unwrap();
+                if i >= 30 {
+                    if app_first {
+                        &mut as_app
+                    } else {
+                        &mut as_owner
+                    }
+                    .push(started.elapsed());
+                }
+            }
+        }
+        as_owner.sort();
+        as_app.sort();
+        let (o, a) = (percentile(&as_owner, 0.5), percentile(&as_app, 0.5));
+        b.report.push((
+            format!("search k=10 p50 {label}, application role / owner (goal <= 1.10x)"),
+            format!(
+                "{:.3} ms / {:.3} ms = {:.3}x",
+                a.as_secs_f64() * 1e3,
+                o.as_secs_f64() * 1e3,
+                a.as_secs_f64() / o.as_secs_f64()
+            ),
+        ));
+    }
+
+    // A point lookup by primary key in the 100k-row chunks table.
+    let ids: Vec<ChunkId> =
+        Chunk::list_in_dataset(&mut owner, &b.scope, &b.dataset, &PageRequest::first(300))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+    let (mut as_owner, mut as_app) = (Vec::new(), Vec::new());
+    for (i, id) in ids.iter().cycle().take(LATENCY_RUNS * 2).enumerate() {
+        for app_first in [i % 2 == 0, i % 2 == 1] {
+            let conn = if app_first { &mut app } else { &mut owner };
+            let started = Instant::now();
+            Chunk::get(conn, &b.scope, id).await.unwrap();
+            if app_first {
+                &mut as_app
+            } else {
+                &mut as_owner
+            }
+            .push(started.elapsed());
+        }
+    }
+    as_owner.sort();
+    as_app.sort();
+    let (o, a) = (percentile(&as_owner, 0.5), percentile(&as_app, 0.5));
+    b.report.push((
+        "Chunk::get p50 in 100k rows, application role / owner (goal <= +0.5 ms)".into(),
+        format!(
+            "{:.3} ms / {:.3} ms = {:+.3} ms",
+            a.as_secs_f64() * 1e3,
+            o.as_secs_f64() * 1e3,
+            (a.as_secs_f64() - o.as_secs_f64()) * 1e3
+        ),
+    ));
+
+    // Bulk ingest into a dataset of its own space (no ANN index), as both roles.
+    let space = EmbeddingSpace::create(
+        &mut owner,
+        &b.scope,
+        &NewEmbeddingSpace {
+            name: "rls-ingest",
+            provider: "bench",
+            model: "m",
+            dimension: DIM as i32,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut data = Data::new();
+    for (who, url) in [("owner", &b.url), ("application role", &app_url)] {
+        let mut conn = url.connect().await.unwrap();
+        let dataset = Dataset::create(
+            &mut conn,
+            &b.scope,
+            &NewDataset {
+                embedding_space_id: Some(&space.id),
+                name: who,
+                slug: &format!("rls-{}", who.len()),
+                kind: DatasetKind::Documents,
+                description: None,
+                source: None,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        let document = Document::create(
+            &mut conn,
+            &b.scope,
+            &NewDocument {
+                dataset_id: Some(&dataset.id),
+                owner_id: &b.user,
+                embedding_space_id: Some(&space.id),
+                title: "rls",
+                content: "",
+                status: None,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        let target = IngestTarget {
+            dataset: &dataset.id,
+            space: &space.id,
+        };
+        let batch = rows(&mut data, &document.id, 20_000, 0);
+        let started = Instant::now();
+        Chunk::copy_in(url, &b.scope, target, &batch).await.unwrap();
+        b.report.push((
+            format!("ingest COPY as the {who}, no ANN index"),
+            per_second(batch.len(), started.elapsed()),
+        ));
+        let batch = rows(&mut data, &document.id, 20_000, 20_000);
+        let started = Instant::now();
+        Chunk::insert_many(&mut conn, &b.scope, target, &batch)
+            .await
+            .unwrap();
+        b.report.push((
+            format!("ingest UNNEST as the {who}, no ANN index"),
+            per_second(batch.len(), started.elapsed()),
+        ));
     }
 }
 
@@ -585,6 +757,8 @@ fn main() {
             }
         }
     });
+
+    rt.block_on(row_level_security(&mut b));
 
     let table: String = std::iter::once("| measure | result |\n| --- | --- |\n".to_owned())
         .chain(b.report.iter().map(|(k, v)| format!("| {k} | {v} |\n")))

@@ -133,6 +133,20 @@ impl DatabaseUrl {
         self.config.get_dbname()
     }
 
+    /// The same server and database as another user (the application role, say), with
+    /// `password` when given; the password is never part of [`DatabaseUrl::target`].
+    pub fn with_user(&self, user: &str, password: Option<&crate::Secret>) -> Self {
+        let mut config = self.config.clone();
+        config.user(user);
+        if let Some(password) = password {
+            config.password(password.expose());
+        }
+        Self {
+            target: describe_target(&config),
+            config,
+        }
+    }
+
     /// The driver's configuration.
     pub fn config(&self) -> &tokio_postgres::Config {
         &self.config
