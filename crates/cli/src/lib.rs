@@ -365,7 +365,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             );
         }
         Command::Drift { json } => {
-            let report = drift::drift_of(&mut urls.app.connect().await?).await?;
+            let report = drift::drift_of(&mut urls.direct.connect().await?).await?;
             if *json {
                 out!("{}", to_json(&report));
             } else {
@@ -408,7 +408,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
         }
         Command::Index(command) => index_cmd::run(&urls.direct, command).await?,
         Command::Catalog { normalized } => {
-            let catalog = Catalog::read(&mut urls.app.connect().await?).await?;
+            let catalog = Catalog::read(&mut urls.direct.connect().await?).await?;
             let catalog = if *normalized {
                 catalog.normalized()
             } else {
