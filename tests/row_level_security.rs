@@ -327,7 +327,9 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application_role() {
     use chrono::Duration;
-    use neonhub::identity::{Organization, Session, User, VerificationToken};
+    use neonhub::identity::{
+        Account, NewAccount, NewUser, Organization, Session, User, UserSettings, VerificationToken,
+    };
     use neonhub::rag::{SearchFilter, SearchOptions};
     use neonhub::schema::time;
 
@@ -426,6 +428,70 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
             .unwrap()
             .is_ok()
     );
+
+    let again = VerificationToken::issue(&mut conn, &email.name, time::now() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(
+        VerificationToken::consume(&mut conn, &email.name, again.token.expose())
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert!(
+        Session::extend(
+            &mut conn,
+            session.token.expose(),
+            time::now() + Duration::hours(2)
+        )
+        .await
+        .unwrap()
+    );
+    let orgs = Organization::for_user(&mut conn, &a.owner).await.unwrap();
+    assert_eq!(orgs.iter().map(|o| &o.id).collect::<Vec<_>>(), [&a.org.id]);
+    // The user's own rows, as that user (a UserScope inside each call).
+    let account = Account::link(
+        &mut conn,
+        &a.owner,
+        &NewAccount {
+            kind: "oauth",
+            provider: "github",
+            provider_account_id: "a-123",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Account::by_provider(&mut conn, "github", "a-123")
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(account.id)
+    );
+    assert_eq!(
+        Account::for_user(&mut conn, &a.owner).await.unwrap().len(),
+        1
+    );
+    UserSettings::get(&mut conn, &a.owner).await.unwrap();
+    let second = Session::create(&mut conn, &a.owner, time::now() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(
+        Session::delete(&mut conn, second.token.expose())
+            .await
+            .unwrap()
+    );
+    let user = User::create(
+        &mut conn,
+        &NewUser {
+            email: "signed-up@example.test",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    User::delete(&mut conn, &user.id).await.unwrap();
 
     // The repositories under the policies: A's search never returns B's smuggled chunk.
     let hits = Chunk::search(

@@ -1,5 +1,6 @@
 //! Accounts: a user's sign-in with an OAuth provider (provider + provider account unique).
 
+use diesel::QueryableByName;
 use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable,
     Selectable, SelectableHelper,
@@ -14,7 +15,7 @@ use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
 use crate::error::IdentityError;
 
 /// A linked provider account. Its tokens are [`Secret`]s: never printed.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
 pub struct Account {
     /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
@@ -128,16 +129,15 @@ impl Account {
         provider: &str,
         provider_account_id: &str,
     ) -> Result<Option<Account>, IdentityError> {
-        Ok(accounts::table
-            .filter(
-                accounts::provider
-                    .eq(provider)
-                    .and(accounts::providerAccountId.eq(provider_account_id)),
-            )
-            .select(Account::as_select())
-            .first(conn)
-            .await
-            .optional()?)
+        // Before the user is known (OAuth sign-in): through the narrow lookup function.
+        Ok(diesel::sql_query(
+            "SELECT a.*, a.type AS type_ FROM public.nh_account_by_provider($1, $2) a",
+        )
+        .bind::<diesel::sql_types::Text, _>(provider)
+        .bind::<diesel::sql_types::Text, _>(provider_account_id)
+        .get_result::<Account>(conn)
+        .await
+        .optional()?)
     }
 
     /// The user's linked accounts, by provider.

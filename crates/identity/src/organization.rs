@@ -229,6 +229,21 @@ impl Organization {
         )
     }
 
+    /// The organizations `user` is an active member of, by slug: what a sign-in page lists
+    /// before the user picks one (and before any scope).
+    #[tracing::instrument(skip_all, fields(entity = "organization", op = "for_user"))]
+    pub async fn for_user(
+        conn: &mut AsyncPgConnection,
+        user: &UserId,
+    ) -> Result<Vec<Organization>, IdentityError> {
+        Ok(
+            diesel::sql_query("SELECT * FROM public.nh_user_organizations($1)")
+                .bind::<diesel::sql_types::Text, _>(user)
+                .load::<Organization>(conn)
+                .await?,
+        )
+    }
+
     /// The id of the organization with `slug`, to resolve a route before [`crate::authorize`];
     /// reveals nothing else about it.
     #[tracing::instrument(skip_all, fields(entity = "organization", op = "id_for_slug"))]

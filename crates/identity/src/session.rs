@@ -6,8 +6,7 @@
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
@@ -93,26 +92,27 @@ impl Session {
         token: &str,
         expires: NaiveDateTime,
     ) -> Result<bool, IdentityError> {
-        let n = diesel::update(
-            sessions::table.filter(
-                sessions::sessionToken
-                    .eq(token)
-                    .and(sessions::expires.gt(time::now())),
-            ),
-        )
-        .set(sessions::expires.eq(time::truncate(expires)))
-        .execute(conn)
-        .await?;
+        // By token, before any scope: through the narrow function.
+        let n = diesel::sql_query("SELECT public.nh_extend_session($1, $2, $3) AS n")
+            .bind::<diesel::sql_types::Text, _>(token)
+            .bind::<diesel::sql_types::Timestamp, _>(time::now())
+            .bind::<diesel::sql_types::Timestamp, _>(time::truncate(expires))
+            .get_result::<Changed>(conn)
+            .await?
+            .n;
         Ok(n == 1)
     }
 
     /// Ends the session with `token` (signing out); `false` if there was none.
     #[tracing::instrument(skip_all, fields(entity = "session", op = "delete"))]
     pub async fn delete(conn: &mut AsyncPgConnection, token: &str) -> Result<bool, IdentityError> {
+        // By token, before any scope: through the narrow function.
         Ok(
-            diesel::delete(sessions::table.filter(sessions::sessionToken.eq(token)))
-                .execute(conn)
+            diesel::sql_query("SELECT public.nh_delete_session($1) AS n")
+                .bind::<diesel::sql_types::Text, _>(token)
+                .get_result::<Changed>(conn)
                 .await?
+                .n
                 == 1,
         )
     }
@@ -144,4 +144,11 @@ impl Session {
                 .await?,
         )
     }
+}
+
+/// The count a session function returns.
+#[derive(diesel::QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

@@ -1,3 +1,8 @@
+DROP FUNCTION public.nh_user_organizations(text);
+DROP FUNCTION public.nh_issue_verification_token(text, text, timestamp);
+DROP FUNCTION public.nh_delete_session(text);
+DROP FUNCTION public.nh_extend_session(text, timestamp, timestamp);
+DROP FUNCTION public.nh_account_by_provider(text, text);
 DROP FUNCTION public.nh_member_organization(text, text);
 DROP FUNCTION public.nh_organization_id(text);
 DROP FUNCTION public.nh_user_by_email(text);

@@ -75,6 +75,50 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     WHERE o.slug = p_slug AND m."userId" = p_user AND m.status = 'active'
 $$;
 
+-- One account by its provider and the provider's account id (OAuth sign-in, before the
+-- user is known).
+CREATE FUNCTION public.nh_account_by_provider(p_provider text, p_account text)
+RETURNS SETOF public.accounts
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT * FROM public.accounts WHERE provider = p_provider AND "providerAccountId" = p_account
+$$;
+
+-- Moves an unexpired session's end, by its token; the number of rows changed (0 or 1).
+CREATE FUNCTION public.nh_extend_session(p_token text, p_now timestamp(3), p_expires timestamp(3))
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH changed AS (
+        UPDATE public.sessions SET expires = p_expires
+        WHERE "sessionToken" = p_token AND expires > p_now RETURNING 1)
+    SELECT count(*) FROM changed
+$$;
+
+-- Ends a session by its token (signing out); the number of rows deleted (0 or 1).
+CREATE FUNCTION public.nh_delete_session(p_token text)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH gone AS (DELETE FROM public.sessions WHERE "sessionToken" = p_token RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+
+-- Stores a verification token (the table is closed to the application role).
+CREATE FUNCTION public.nh_issue_verification_token(p_identifier text, p_token text, p_expires timestamp(3))
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    INSERT INTO public.verification_tokens (identifier, token, expires)
+    VALUES (p_identifier, p_token, p_expires)
+$$;
+
+-- The organizations a user is an active member of (id, slug, name), for a sign-in page.
+CREATE FUNCTION public.nh_user_organizations(p_user text)
+RETURNS SETOF public.organizations
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT o.* FROM public.organizations o
+    JOIN public.organization_members m ON m."organizationId" = o.id
+    WHERE m."userId" = p_user AND m.status = 'active'
+    ORDER BY o.slug
+$$;
+
 REVOKE ALL ON FUNCTION public.nh_member_permissions(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.nh_api_key(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.nh_touch_api_key(text, timestamp, interval) FROM PUBLIC;
@@ -83,3 +127,8 @@ REVOKE ALL ON FUNCTION public.nh_consume_verification_token(text, text) FROM PUB
 REVOKE ALL ON FUNCTION public.nh_user_by_email(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.nh_organization_id(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.nh_member_organization(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.nh_account_by_provider(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.nh_extend_session(text, timestamp, timestamp) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.nh_delete_session(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.nh_issue_verification_token(text, text, timestamp) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.nh_user_organizations(text) FROM PUBLIC;
