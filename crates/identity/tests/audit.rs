@@ -26,6 +26,8 @@ async fn refused(conn: &mut AsyncPgConnection, statement: &str) -> String {
 async fn audit_rows_cannot_be_changed_or_deleted_but_outlive_their_organization() {
     let mut conn = test_connection().await;
     let o = org(&mut conn).await;
+    // This test is about the database's own trigger: it acts as the owner throughout.
+    conn.batch_execute("RESET ROLE").await.unwrap();
     let id: AuditLogId = audit_logs::table
         .filter(audit_logs::organizationId.eq(&o.org.id))
         .select(audit_logs::id)
@@ -352,7 +354,9 @@ async fn one_organizations_scope_never_reads_or_changes_anothers_rows() {
 async fn no_session_setting_switches_the_append_only_trigger_off() {
     let mut conn = test_connection().await;
     let o = org(&mut conn).await;
-    // What the COPY fast path sets: ordinary triggers stop firing, ALWAYS ones do not.
+    // As the owner (the application role may not set it): what the COPY fast path sets;
+    // ordinary triggers stop firing, ALWAYS ones do not.
+    conn.batch_execute("RESET ROLE").await.unwrap();
     conn.batch_execute("SET LOCAL session_replication_role = replica")
         .await
         .unwrap();

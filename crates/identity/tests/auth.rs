@@ -195,14 +195,21 @@ async fn sessions_are_found_by_token_only_until_they_expire() {
         .unwrap()
     );
 
-    let cleaned = Session::delete_expired(&mut conn).await.unwrap();
+    // Cleanup is system work, as the owner.
+    let cleaned = neonhub_testing::owner_do(&mut conn, async |conn| {
+        Session::delete_expired(conn).await.unwrap()
+    })
+    .await;
     assert!(cleaned >= 1);
-    let left: i64 = sessions::table
-        .filter(sessions::userId.eq(&user))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let left: i64 = neonhub_testing::owner_do(&mut conn, async |conn| {
+        sessions::table
+            .filter(sessions::userId.eq(&user))
+            .count()
+            .get_result(conn)
+            .await
+            .unwrap()
+    })
+    .await;
     assert_eq!(left, 1, "only the expired session was cleaned up");
     assert!(
         Session::delete(&mut conn, live.token.expose())
@@ -296,12 +303,16 @@ async fn two_concurrent_consumptions_of_one_token_let_exactly_one_through() {
 }
 
 async fn stored_hash(conn: &mut diesel_async::AsyncPgConnection, id: &ApiKeyId) -> String {
-    api_keys::table
-        .find(id)
-        .select(api_keys::tokenHash)
-        .first(conn)
-        .await
-        .unwrap()
+    // As the owner: the stored row, read around the repository.
+    neonhub_testing::owner_do(conn, async |conn| {
+        api_keys::table
+            .find(id)
+            .select(api_keys::tokenHash)
+            .first(conn)
+            .await
+            .unwrap()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -343,23 +354,30 @@ async fn api_keys_are_shown_once_stored_hashed_and_verified_with_their_scopes() 
     assert_eq!(verified.scope.organization_id(), &o.org.id);
     assert_eq!(verified.scope.actor().user_id(), Some(&o.owner));
     let used = verified.key.last_used_at;
-    let stamped: Option<chrono::NaiveDateTime> = api_keys::table
-        .find(&issued.key.id)
-        .select(api_keys::lastUsedAt)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let stamped: Option<chrono::NaiveDateTime> =
+        neonhub_testing::owner_do(&mut conn, async |conn| {
+            api_keys::table
+                .find(&issued.key.id)
+                .select(api_keys::lastUsedAt)
+                .first(conn)
+                .await
+                .unwrap()
+        })
+        .await;
     assert!(stamped.is_some() && used.is_none());
     // A second use within the minute writes nothing.
     ApiKey::verify(&mut conn, &token, keys::CONTENT_READ)
         .await
         .unwrap();
-    let again: Option<chrono::NaiveDateTime> = api_keys::table
-        .find(&issued.key.id)
-        .select(api_keys::lastUsedAt)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let again: Option<chrono::NaiveDateTime> = neonhub_testing::owner_do(&mut conn, async |conn| {
+        api_keys::table
+            .find(&issued.key.id)
+            .select(api_keys::lastUsedAt)
+            .first(conn)
+            .await
+            .unwrap()
+    })
+    .await;
     assert_eq!(again, stamped);
 
     let err = ApiKey::verify(&mut conn, &token, keys::BILLING_READ)
@@ -458,11 +476,14 @@ async fn revoked_expired_tampered_foreign_and_orphaned_keys_are_rejected() {
 
     // A row hashed by another tool is refused and left exactly as it was.
     let before = stored_hash(&mut conn, &good.key.id).await;
-    diesel::update(api_keys::table.find(&good.key.id))
-        .set(api_keys::tokenHash.eq("$2b$10$someoneelseshash"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    neonhub_testing::owner_do(&mut conn, async |conn| {
+        diesel::update(api_keys::table.find(&good.key.id))
+            .set(api_keys::tokenHash.eq("$2b$10$someoneelseshash"))
+            .execute(conn)
+            .await
+            .unwrap()
+    })
+    .await;
     assert!(matches!(
         ApiKey::verify(&mut conn, token, keys::CAMPAIGNS_READ)
             .await
@@ -473,11 +494,14 @@ async fn revoked_expired_tampered_foreign_and_orphaned_keys_are_rejected() {
         stored_hash(&mut conn, &good.key.id).await,
         "$2b$10$someoneelseshash"
     );
-    diesel::update(api_keys::table.find(&good.key.id))
-        .set(api_keys::tokenHash.eq(before))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    neonhub_testing::owner_do(&mut conn, async |conn| {
+        diesel::update(api_keys::table.find(&good.key.id))
+            .set(api_keys::tokenHash.eq(before))
+            .execute(conn)
+            .await
+            .unwrap()
+    })
+    .await;
 
     // The key of a suspended member stops working, and works again on reactivation.
     let admin_user = member(&mut conn, &o, DefaultRole::Admin, true).await;

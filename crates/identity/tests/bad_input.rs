@@ -56,36 +56,42 @@ async fn unknown_labels_read_back_are_typed_and_named() {
     .await
     .unwrap();
 
-    conn.batch_execute(&format!(
-        "UPDATE tasks SET status = 'blocked' WHERE id = '{}'",
-        task.id
-    ))
-    .await
-    .unwrap();
+    neonhub_testing::as_owner(
+        &mut conn,
+        &format!(
+            "UPDATE tasks SET status = 'blocked' WHERE id = '{}'",
+            task.id
+        ),
+    )
+    .await;
     let err = Task::get(&mut conn, &owner, &task.id).await.unwrap_err();
     unknown_label(&err, "status", "blocked");
     assert!(
         err.to_string().contains("tasks.status"),
         "names the table: {err}"
     );
-    conn.batch_execute(&format!(
-        "UPDATE tasks SET status = 'todo', priority = 'critical' WHERE id = '{}'",
-        task.id
-    ))
-    .await
-    .unwrap();
+    neonhub_testing::as_owner(
+        &mut conn,
+        &format!(
+            "UPDATE tasks SET status = 'todo', priority = 'critical' WHERE id = '{}'",
+            task.id
+        ),
+    )
+    .await;
     unknown_label(
         &Task::get(&mut conn, &owner, &task.id).await.unwrap_err(),
         "priority",
         "critical",
     );
 
-    conn.batch_execute(&format!(
-        "UPDATE feedback SET status = 'wontfix' WHERE id = '{}'",
-        feedback.id
-    ))
-    .await
-    .unwrap();
+    neonhub_testing::as_owner(
+        &mut conn,
+        &format!(
+            "UPDATE feedback SET status = 'wontfix' WHERE id = '{}'",
+            feedback.id
+        ),
+    )
+    .await;
     unknown_label(
         &Feedback::list(&mut conn, &owner, None).await.unwrap_err(),
         "status",
@@ -94,11 +100,13 @@ async fn unknown_labels_read_back_are_typed_and_named() {
 
     // A membership status nobody knows: authorize refuses it as invalid data, not an outage.
     let member = o.member(DefaultRole::Member);
-    conn.batch_execute(&format!(
-        r#"UPDATE organization_members SET status = 'banned' WHERE "userId" = '{member}'"#
-    ))
-    .await
-    .unwrap();
+    neonhub_testing::as_owner(
+        &mut conn,
+        &format!(
+            r#"UPDATE organization_members SET status = 'banned' WHERE "userId" = '{member}'"#
+        ),
+    )
+    .await;
     match authorize(&mut conn, &o.org.id, member, keys::TASKS_READ).await {
         Err(Denied::Invalid(InvalidData::UnknownLabel { label, .. })) => {
             assert_eq!(label.label, "banned")
@@ -186,6 +194,9 @@ struct Count {
 #[tokio::test]
 async fn a_hundred_thousand_metric_events_go_in_one_call_or_not_at_all() {
     let mut conn = test_connection().await;
+    // Metric events are written by system code only (row-level security: read-only to
+    // the application role), so this test acts as the owner.
+    conn.batch_execute("RESET ROLE").await.unwrap();
     let meta = json!({"path": "/"});
     let events: Vec<NewMetricEvent<'_>> = (0..100_000)
         .map(|_| NewMetricEvent {

@@ -459,12 +459,16 @@ async fn a_role_of_another_organization_is_refused() {
 
     // Even a row linked behind the repository's back grants nothing: authorize joins roles
     // and permissions of the same organization only.
-    diesel::update(organization_members::table)
-        .filter(organization_members::userId.eq(&member_a))
-        .set(organization_members::roleId.eq(foreign))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // (Written as the owner: around the repositories and their policies.)
+    neonhub_testing::owner_do(&mut conn, async |conn| {
+        diesel::update(organization_members::table)
+            .filter(organization_members::userId.eq(&member_a))
+            .set(organization_members::roleId.eq(foreign))
+            .execute(conn)
+            .await
+            .unwrap()
+    })
+    .await;
     let err = authorize(&mut conn, &a.org.id, &member_a, keys::MEMBERS_READ)
         .await
         .unwrap_err();

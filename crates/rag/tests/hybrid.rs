@@ -144,7 +144,6 @@ struct VoiceRow {
 
 #[tokio::test]
 async fn messages_and_brand_voices_search_through_the_same_machinery() {
-    use diesel_async::SimpleAsyncConnection;
     use neonhub_schema::enums::{ConversationKind, MessageRole};
     let mut conn = test_connection().await;
     let t = tenant(&mut conn).await;
@@ -205,15 +204,14 @@ async fn messages_and_brand_voices_search_through_the_same_machinery() {
     );
 
     // Brand voices belong to the campaigns crate; the search takes its row type.
-    conn.batch_execute(&format!(
+    neonhub_testing::as_owner(&mut conn, &format!(
         r#"INSERT INTO brands (id, "organizationId", name, slug, "updatedAt") VALUES ('b1', '{org}', 'B', 'b', now());
            INSERT INTO brand_voices (id, "brandId", "embeddingSpaceId", "promptTemplate", "styleRulesJson", embedding, "updatedAt")
            VALUES ('warm', 'b1', '{space}', 'p', '{{}}', '[1,0,0]', now()), ('cold', 'b1', '{space}', 'p', '{{}}', '[0,0,1]', now());"#,
         org = t.scope.organization_id(),
         space = t.space.id
     ))
-    .await
-    .unwrap();
+    .await;
     let voices: Vec<Hit<VoiceRow>> = vector_search(
         &mut conn,
         &t.scope,

@@ -29,14 +29,18 @@ struct Count {
 }
 
 async fn chunk_count(conn: &mut AsyncPgConnection, t: &Tenant) -> i64 {
-    sql_query(format!(
-        r#"SELECT count(*) AS n FROM chunks WHERE "datasetId" = '{}'"#,
-        t.dataset.id
-    ))
-    .get_result::<Count>(conn)
+    // As the owner: every row, whatever the connection acts as.
+    neonhub_testing::owner_do(conn, async |conn| {
+        sql_query(format!(
+            r#"SELECT count(*) AS n FROM chunks WHERE "datasetId" = '{}'"#,
+            t.dataset.id
+        ))
+        .get_result::<Count>(conn)
+        .await
+        .unwrap()
+        .n
+    })
     .await
-    .unwrap()
-    .n
 }
 
 fn target(t: &Tenant) -> IngestTarget<'_> {

@@ -11,6 +11,15 @@ use neonhub_schema::schema::{keywords, organizations, sql_types};
 use neonhub_schema::{Citext, pgvector::Vector, time};
 use neonhub_testing::{TestDatabase, test_connection};
 
+/// These tests are about types, written around the repositories: as the owner, whom
+/// row-level security does not judge.
+async fn owner_connection() -> diesel_async::AsyncPgConnection {
+    use diesel_async::SimpleAsyncConnection;
+    let mut conn = test_connection().await;
+    conn.batch_execute("RESET ROLE").await.unwrap();
+    conn
+}
+
 /// Runs `$body` for every enum type, with `$ty` the Rust enum and `$sql` its SQL type.
 macro_rules! for_each_enum {
     ($m:ident) => {
@@ -63,7 +72,7 @@ fn rust_enums_carry_the_reference_labels_in_order() {
 
 #[tokio::test]
 async fn every_enum_label_round_trips_through_postgres() {
-    let mut conn = test_connection().await;
+    let mut conn = owner_connection().await;
     macro_rules! round_trip {
         ($ty:ident) => {
             for v in $ty::ALL {
@@ -125,7 +134,7 @@ async fn an_unknown_label_from_the_database_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn citext_compares_case_insensitively_and_keeps_spelling() {
-    let mut conn = test_connection().await;
+    let mut conn = owner_connection().await;
     let now = time::now();
     let id: KeywordId = diesel::insert_into(keywords::table)
         .values((
@@ -169,7 +178,7 @@ async fn citext_compares_case_insensitively_and_keeps_spelling() {
 
 #[tokio::test]
 async fn typed_ids_and_millisecond_timestamps_round_trip() {
-    let mut conn = test_connection().await;
+    let mut conn = owner_connection().await;
     let generated = OrganizationId::generate();
     assert_eq!(
         uuid::Uuid::parse_str(generated.as_str())
@@ -215,7 +224,7 @@ struct VectorRow {
 
 #[tokio::test]
 async fn vectors_round_trip() {
-    let mut conn = test_connection().await;
+    let mut conn = owner_connection().await;
     let row: VectorRow = sql_query("SELECT $1::vector AS v")
         .bind::<neonhub_schema::pgvector::sql_types::Vector, _>(Vector::from(vec![0.25, -1.5, 3.0]))
         .get_result(&mut conn)

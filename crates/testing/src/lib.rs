@@ -19,6 +19,10 @@ use tokio::sync::OnceCell;
 /// The environment variable naming the test server (an admin URL: it creates databases).
 pub const TEST_DATABASE_URL_VAR: &str = "NEONHUB_TEST_DATABASE_URL";
 
+/// What the template holds beyond the migrations (2: the application role's grants);
+/// part of its name, so a template built by an older harness is never reused.
+const TEMPLATE_VERSION: u32 = 2;
+
 /// Advisory lock key under which templates are built (distinct from the migration lock).
 const TEMPLATE_LOCK_KEY: i64 = 0x4e48_5f54_4d50_4c54; // "NH_TMPLT"
 
@@ -54,12 +58,12 @@ pub fn url_for_database(dbname: &str) -> String {
 
 /// Name of the migrated template for this build's migrations.
 pub fn template_name() -> String {
-    format!("nh_tpl_{MIGRATIONS_HASH}")
+    format!("nh_tpl_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
 }
 
 /// Name of the shared database used by [`test_connection`].
 fn shared_name() -> String {
-    format!("nh_shared_{MIGRATIONS_HASH}")
+    format!("nh_shared_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
 }
 
 /// A database that belongs to one test and is dropped when the value is dropped.
@@ -147,8 +151,16 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The application role repository tests run as: LOGIN, subject to row-level security
+/// (made with `neonhub_schema::roles::ensure_app_role` in every template).
+pub const APP_ROLE: &str = "nh_test_app";
+/// Its password (for servers with password auth; trust auth ignores it).
+pub const APP_ROLE_PASSWORD: &str = "nh-test-app";
+
 /// A connection to the shared migrated database inside a transaction that is never
-/// committed: everything the test writes vanishes with the connection.
+/// committed: everything the test writes vanishes with the connection. It acts as the
+/// application role ([`APP_ROLE`], `SET LOCAL ROLE`), so row-level security judges every
+/// query; fixtures and raw setup that must bypass it go through [`as_owner`].
 pub async fn test_connection() -> AsyncPgConnection {
     ensure_template().await;
     let mut conn = server_url()
@@ -159,7 +171,50 @@ pub async fn test_connection() -> AsyncPgConnection {
     conn.begin_test_transaction()
         .await
         .expect("begin test transaction");
+    conn.batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
+        .await
+        .expect("act as the application role");
     conn
+}
+
+/// Runs `work` as the session's own role (the owner: system work, inspection of rows the
+/// application role cannot see), then goes back to the role the connection acted as.
+pub async fn owner_do<R>(
+    conn: &mut AsyncPgConnection,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> R,
+) -> R {
+    let acting: Exists = sql_query("SELECT (current_user <> session_user)::int::int8 AS n")
+        .get_result(conn)
+        .await
+        .expect("current role");
+    conn.batch_execute("RESET ROLE").await.expect("reset role");
+    let result = work(conn).await;
+    if acting.n > 0 {
+        // After a failed statement the transaction is aborted and SET would fail too; the
+        // test's transaction is rolled back either way.
+        let _ = conn
+            .batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
+            .await;
+    }
+    result
+}
+
+/// Runs raw `sql` as the session's own role (the owner), then goes back to the role the
+/// connection acted as: for test setup that writes around the repositories.
+pub async fn as_owner(conn: &mut AsyncPgConnection, sql: &str) {
+    let acting: Exists = sql_query("SELECT (current_user <> session_user)::int::int8 AS n")
+        .get_result(conn)
+        .await
+        .expect("current role");
+    conn.batch_execute("RESET ROLE").await.expect("reset role");
+    if let Err(e) = conn.batch_execute(sql).await {
+        panic!("{sql}: {e}");
+    }
+    if acting.n > 0 {
+        conn.batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
+            .await
+            .expect("act as the application role again");
+    }
 }
 
 #[derive(QueryableByName)]
@@ -197,6 +252,21 @@ async fn ensure_template() {
                 migrate::run_pending(&admin.with_dbname(&building))
                     .await
                     .unwrap_or_else(|e| panic!("migrating the test template: {e}"));
+                // The application role and its grants, inherited by every clone.
+                let mut template_conn = admin
+                    .with_dbname(&building)
+                    .connect()
+                    .await
+                    .unwrap_or_else(|e| panic!("test template: {e}"));
+                let password = neonhub_schema::Secret::new(APP_ROLE_PASSWORD.to_owned());
+                neonhub_schema::roles::ensure_app_role(
+                    &mut template_conn,
+                    APP_ROLE,
+                    Some(&password),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("test application role: {e}"));
+                drop(template_conn);
                 retry_busy(
                     &mut conn,
                     &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""),
