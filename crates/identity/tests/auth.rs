@@ -274,7 +274,7 @@ async fn a_verification_token_works_once_and_not_after_it_expires() {
 #[tokio::test]
 async fn two_concurrent_consumptions_of_one_token_let_exactly_one_through() {
     let db = TestDatabase::migrated().await;
-    let mut conn = db.connect().await;
+    let mut conn = db.connect_as_app().await;
     for _ in 0..5 {
         let token = VerificationToken::issue(
             &mut conn,
@@ -283,7 +283,7 @@ async fn two_concurrent_consumptions_of_one_token_let_exactly_one_through() {
         )
         .await
         .unwrap();
-        let (mut a, mut b) = (db.connect().await, db.connect().await);
+        let (mut a, mut b) = (db.connect_as_app().await, db.connect_as_app().await);
         let (t1, t2) = (
             token.token.expose().to_owned(),
             token.token.expose().to_owned(),

@@ -81,7 +81,7 @@ async fn concurrent_first_reads_make_one_settings_row() {
     let db = TestDatabase::migrated().await;
     let mut conn = db.connect().await;
     let user = fixtures::user(&mut conn).await;
-    let (mut a, mut b) = (db.connect().await, db.connect().await);
+    let (mut a, mut b) = (db.connect_as_app().await, db.connect_as_app().await);
     let (ra, rb) = tokio::join!(
         UserSettings::get(&mut a, &user),
         UserSettings::get(&mut b, &user)

@@ -772,6 +772,13 @@ async fn concurrent_demotions_of_the_last_two_owners_let_exactly_one_through() {
         let (db_url, org_id, admin) = (db.url().clone(), o.org.id.clone(), admin.clone());
         tokio::spawn(async move {
             let mut conn = db_url.connect().await.unwrap();
+            // The racing demotions run as the application role, under row-level security.
+            diesel_async::SimpleAsyncConnection::batch_execute(
+                &mut conn,
+                &format!("SET ROLE {}", neonhub_testing::APP_ROLE),
+            )
+            .await
+            .unwrap();
             let scope = authorize(&mut conn, &org_id, &user, keys::MEMBERS_MANAGE)
                 .await
                 .unwrap();

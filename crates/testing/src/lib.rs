@@ -124,6 +124,17 @@ impl TestDatabase {
             .await
             .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
     }
+
+    /// A connection acting as the application role ([`APP_ROLE`], `SET ROLE` for the whole
+    /// session), subject to row-level security: what repository tests that need their own
+    /// database and several connections (races, locks) use.
+    pub async fn connect_as_app(&self) -> AsyncPgConnection {
+        let mut conn = self.connect().await;
+        conn.batch_execute(&format!("SET ROLE {APP_ROLE}"))
+            .await
+            .expect("act as the application role");
+        conn
+    }
 }
 
 impl Drop for TestDatabase {
