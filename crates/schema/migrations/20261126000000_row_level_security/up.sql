@@ -3,6 +3,10 @@
 -- app.current_user), each wrapped in a SELECT so it is evaluated once per statement, not
 -- per row. The table owner and superusers bypass them (migrations, seed, system work);
 -- the application role does not. ENABLE, not FORCE: the owner keeps its access.
+-- Child tables are visible through their parent: a hashed IN over the parents an
+-- organization has few of (datasets, roles, brands, agents, campaigns, tools, model
+-- versions, connector auths), a per-row EXISTS otherwise; writes check every named parent
+-- per row (foreign-key checks bypass row-level security).
 
 ALTER TABLE public."agent_runs" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."agent_runs"
@@ -198,19 +202,19 @@ CREATE POLICY nh_owner ON public."user_settings"
     WITH CHECK ("userId" = (SELECT current_setting('app.current_user', true)));
 ALTER TABLE public."ab_tests" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."ab_tests"
-    USING (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "ab_tests"."campaignId"))
+    USING ("campaignId" IN (SELECT p.id FROM public."campaigns" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "ab_tests"."campaignId"));
 ALTER TABLE public."action_configs" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."action_configs"
-    USING (EXISTS (SELECT 1 FROM public."connector_auths" p WHERE p.id = "action_configs"."connectorAuthId"))
+    USING ("connectorAuthId" IN (SELECT p.id FROM public."connector_auths" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."connector_auths" p WHERE p.id = "action_configs"."connectorAuthId"));
 ALTER TABLE public."agent_capabilities" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."agent_capabilities"
-    USING (EXISTS (SELECT 1 FROM public."agents" p WHERE p.id = "agent_capabilities"."agentId"))
+    USING ("agentId" IN (SELECT p.id FROM public."agents" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."agents" p WHERE p.id = "agent_capabilities"."agentId"));
 ALTER TABLE public."agent_configs" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."agent_configs"
-    USING (EXISTS (SELECT 1 FROM public."agents" p WHERE p.id = "agent_configs"."agentId"))
+    USING ("agentId" IN (SELECT p.id FROM public."agents" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."agents" p WHERE p.id = "agent_configs"."agentId"));
 ALTER TABLE public."agent_run_metrics" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."agent_run_metrics"
@@ -218,23 +222,23 @@ CREATE POLICY nh_tenant ON public."agent_run_metrics"
     WITH CHECK (EXISTS (SELECT 1 FROM public."agent_runs" p WHERE p.id = "agent_run_metrics"."agentRunId"));
 ALTER TABLE public."brand_assets" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."brand_assets"
-    USING (EXISTS (SELECT 1 FROM public."brands" p WHERE p.id = "brand_assets"."brandId"))
+    USING ("brandId" IN (SELECT p.id FROM public."brands" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."brands" p WHERE p.id = "brand_assets"."brandId"));
 ALTER TABLE public."brand_voices" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."brand_voices"
-    USING (EXISTS (SELECT 1 FROM public."brands" p WHERE p.id = "brand_voices"."brandId"))
+    USING ("brandId" IN (SELECT p.id FROM public."brands" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."brands" p WHERE p.id = "brand_voices"."brandId") AND EXISTS (SELECT 1 FROM public."embedding_spaces" p WHERE p.id = "brand_voices"."embeddingSpaceId"));
 ALTER TABLE public."campaign_metrics" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."campaign_metrics"
-    USING (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "campaign_metrics"."campaignId"))
+    USING ("campaignId" IN (SELECT p.id FROM public."campaigns" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "campaign_metrics"."campaignId"));
 ALTER TABLE public."chunks" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."chunks"
-    USING (EXISTS (SELECT 1 FROM public."datasets" p WHERE p.id = "chunks"."datasetId"))
+    USING ("datasetId" IN (SELECT p.id FROM public."datasets" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."datasets" p WHERE p.id = "chunks"."datasetId") AND EXISTS (SELECT 1 FROM public."documents" p WHERE p.id = "chunks"."documentId") AND EXISTS (SELECT 1 FROM public."embedding_spaces" p WHERE p.id = "chunks"."embeddingSpaceId"));
 ALTER TABLE public."email_sequences" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."email_sequences"
-    USING (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "email_sequences"."campaignId"))
+    USING ("campaignId" IN (SELECT p.id FROM public."campaigns" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "email_sequences"."campaignId"));
 ALTER TABLE public."marketing_touchpoints" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."marketing_touchpoints"
@@ -246,23 +250,23 @@ CREATE POLICY nh_tenant ON public."messages"
     WITH CHECK (EXISTS (SELECT 1 FROM public."conversations" p WHERE p.id = "messages"."conversationId") AND ("embeddingSpaceId" IS NULL OR EXISTS (SELECT 1 FROM public."embedding_spaces" p WHERE p.id = "messages"."embeddingSpaceId")));
 ALTER TABLE public."role_permissions" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."role_permissions"
-    USING (EXISTS (SELECT 1 FROM public."organization_roles" p WHERE p.id = "role_permissions"."roleId"))
+    USING ("roleId" IN (SELECT p.id FROM public."organization_roles" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."organization_permissions" p WHERE p.id = "role_permissions"."permissionId") AND EXISTS (SELECT 1 FROM public."organization_roles" p WHERE p.id = "role_permissions"."roleId"));
 ALTER TABLE public."social_posts" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."social_posts"
-    USING (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "social_posts"."campaignId"))
+    USING ("campaignId" IN (SELECT p.id FROM public."campaigns" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."campaigns" p WHERE p.id = "social_posts"."campaignId"));
 ALTER TABLE public."tool_executions" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."tool_executions"
-    USING (EXISTS (SELECT 1 FROM public."tools" p WHERE p.id = "tool_executions"."toolId"))
+    USING ("toolId" IN (SELECT p.id FROM public."tools" p))
     WITH CHECK (("agentRunId" IS NULL OR EXISTS (SELECT 1 FROM public."agent_runs" p WHERE p.id = "tool_executions"."agentRunId")) AND EXISTS (SELECT 1 FROM public."tools" p WHERE p.id = "tool_executions"."toolId"));
 ALTER TABLE public."training_jobs" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."training_jobs"
-    USING (EXISTS (SELECT 1 FROM public."model_versions" p WHERE p.id = "training_jobs"."modelVersionId"))
+    USING ("modelVersionId" IN (SELECT p.id FROM public."model_versions" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."model_versions" p WHERE p.id = "training_jobs"."modelVersionId"));
 ALTER TABLE public."trigger_configs" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."trigger_configs"
-    USING (EXISTS (SELECT 1 FROM public."connector_auths" p WHERE p.id = "trigger_configs"."connectorAuthId"))
+    USING ("connectorAuthId" IN (SELECT p.id FROM public."connector_auths" p))
     WITH CHECK (EXISTS (SELECT 1 FROM public."connector_auths" p WHERE p.id = "trigger_configs"."connectorAuthId"));
 ALTER TABLE public."invoices" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY nh_tenant ON public."invoices"
