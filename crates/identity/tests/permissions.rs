@@ -423,55 +423,6 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     ]
 }
 
-/// `Type::function` (or `function` for free functions) -> the key its first statement
-/// requires, for every public async function of the sources that takes a `scope: &TenantScope`.
-fn checked_in_source() -> BTreeMap<String, String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-    let mut found = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let lines: Vec<&str> = source.lines().collect();
-        let mut owner = String::new();
-        for (i, line) in lines.iter().enumerate() {
-            if let Some(rest) = line.strip_prefix("impl ") {
-                owner = rest.split([' ', '<', '{']).next().unwrap().to_owned();
-            }
-            let Some(at) = line.find("pub async fn ") else {
-                continue;
-            };
-            let name = line[at + 13..].split(['(', '<']).next().unwrap();
-            let signature: String = lines[i..]
-                .iter()
-                .take_while(|l| !l.ends_with('{'))
-                .copied()
-                .collect();
-            if !signature.contains("scope: &TenantScope") {
-                continue;
-            }
-            let body = lines[i..].iter().position(|l| l.ends_with('{')).unwrap() + i + 1;
-            let first = lines[body].trim();
-            let full = if line.starts_with("    ") {
-                format!("{owner}::{name}")
-            } else {
-                name.to_owned()
-            };
-            let constant = first
-                .strip_prefix("scope.require(keys::")
-                .and_then(|k| k.strip_suffix(")?;"))
-                .unwrap_or_else(|| {
-                    panic!("{full} does not start with scope.require(keys::..): {first:?}")
-                });
-            let key = PERMISSIONS
-                .iter()
-                .map(|p| p.key)
-                .find(|k| k.replace(':', "_").to_uppercase() == constant)
-                .unwrap_or_else(|| panic!("{full} requires unknown keys::{constant}"));
-            found.insert(full, key.to_owned());
-        }
-    }
-    found
-}
-
 #[derive(QueryableByName)]
 struct Digest {
     #[diesel(sql_type = Text)]
@@ -581,7 +532,10 @@ fn every_public_operation_is_listed_with_the_key_its_source_checks_first() {
         .into_iter()
         .map(|(name, key, _)| (name.to_owned(), key.to_owned()))
         .collect();
-    assert_eq!(listed, checked_in_source());
+    assert_eq!(
+        listed,
+        neonhub_testing::source::keys_required_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
+    );
 }
 
 #[tokio::test]

@@ -585,62 +585,6 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     ]
 }
 
-/// `Type::function` -> the key its first statement requires, for every public async
-/// function of the crate's sources that takes a `scope: &TenantScope`.
-fn checked_in_source() -> BTreeMap<String, String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-    let mut found = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let mut owner = String::new();
-        let lines: Vec<&str> = source.lines().collect();
-        for (i, line) in lines.iter().enumerate() {
-            if let Some(rest) = line.strip_prefix("impl ") {
-                owner = rest.split([' ', '<', '{']).next().unwrap().to_owned();
-            } else if line.starts_with("pub ") || line.starts_with("fn ") {
-                owner.clear();
-            }
-            let Some(at) = line.find("pub async fn ") else {
-                continue;
-            };
-            let name = line[at + 13..].split(['(', '<']).next().unwrap();
-            let signature: String = lines[i..]
-                .iter()
-                .take_while(|l| !l.ends_with('{'))
-                .copied()
-                .collect();
-            if !signature.contains("scope: &TenantScope") {
-                continue;
-            }
-            let body_start = lines[i..].iter().position(|l| l.ends_with('{')).unwrap() + i + 1;
-            let first = lines[body_start].trim();
-            let key = first
-                .strip_prefix("scope.require(keys::")
-                .and_then(|k| k.strip_suffix(")?;"))
-                .unwrap_or_else(|| {
-                    panic!("{owner}::{name} does not start with scope.require(keys::..): {first:?}")
-                });
-            let full = if line.starts_with("    ") {
-                format!("{owner}::{name}")
-            } else {
-                name.to_owned()
-            };
-            let value = PERMISSIONS
-                .iter()
-                .find(|p| keys_const(p.key) == key)
-                .map(|p| p.key)
-                .unwrap_or_else(|| panic!("{full} requires unknown keys::{key}"));
-            found.insert(full, value.to_owned());
-        }
-    }
-    found
-}
-
-/// `knowledge:read` -> `KNOWLEDGE_READ`: the constant's name for a catalogue key.
-fn keys_const(key: &str) -> String {
-    key.replace(':', "_").to_uppercase()
-}
-
 #[derive(QueryableByName)]
 struct Rows {
     #[diesel(sql_type = BigInt)]
@@ -723,7 +667,10 @@ fn every_public_operation_is_listed_with_the_key_its_source_checks_first() {
         .into_iter()
         .map(|(name, key, _)| (name.to_owned(), key.to_owned()))
         .collect();
-    assert_eq!(listed, checked_in_source());
+    assert_eq!(
+        listed,
+        neonhub_testing::source::keys_required_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
+    );
 }
 
 #[tokio::test]

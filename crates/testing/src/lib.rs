@@ -3,6 +3,7 @@
 mod cluster;
 pub mod fixtures;
 mod pgbouncer;
+pub mod source;
 pub use cluster::{CLUSTER_PASSWORD, TestCluster};
 pub use pgbouncer::{PGBOUNCER_VAR, TestPgBouncer};
 
