@@ -13,3 +13,8 @@ pub use neonhub_identity as identity;
 /// Retrieval: embedding spaces, datasets, documents, chunks, conversations, messages.
 #[cfg(feature = "rag")]
 pub use neonhub_rag as rag;
+
+/// Agents: agents, capabilities, configs, tools with validated contracts, runs, models,
+/// training jobs and inference endpoints.
+#[cfg(feature = "agents")]
+pub use neonhub_agents as agents;

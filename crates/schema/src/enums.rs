@@ -222,3 +222,27 @@ crate::text_enum! {
         Suspended = "suspended",
     }
 }
+
+crate::text_enum! {
+    /// Where an agent run or a tool execution stands (the text columns
+    /// `agent_runs.status` and `tool_executions.status`, default `queued`).
+    RunStatus, "agent_runs.status" {
+        /// Recorded, not started.
+        Queued = "queued",
+        /// Started, not finished.
+        Running = "running",
+        /// Finished successfully.
+        Completed = "completed",
+        /// Finished with an error.
+        Failed = "failed",
+        /// Stopped before it finished.
+        Cancelled = "cancelled",
+    }
+}
+
+impl RunStatus {
+    /// Whether the run is over: completed, failed or cancelled (nothing changes it again).
+    pub const fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}

@@ -41,6 +41,9 @@ pub fn foreign_key_violation(e: &diesel::result::Error) -> Option<&str> {
     }
 }
 
+/// The longest slug [`InvalidData::check_slug`] accepts, in bytes.
+pub const MAX_SLUG_LEN: usize = 128;
+
 /// Input or stored data that the database layer cannot take or read, recognized in a diesel
 /// error by [`InvalidData::recognize`] so every domain crate reports it the same typed way:
 /// a caller's mistake or a row the library does not understand, never an outage (a service
@@ -66,6 +69,36 @@ pub enum InvalidData {
     /// A value outside what PostgreSQL stores (a timestamp before 4713 BC, ...).
     #[error("value out of range: {0}")]
     OutOfRange(String),
+    /// A text value shorter or longer than its field allows (an empty slug, a 10 kB one).
+    #[error("{field} is {len} bytes long: it must be {min} to {max}")]
+    Length {
+        /// The field.
+        field: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The shortest allowed.
+        min: usize,
+        /// The longest allowed.
+        max: usize,
+    },
+    /// A slug with a character outside `a-z`, `0-9`, `-`, `_` and `.`.
+    #[error("{field} {value:?} may hold only a-z, 0-9, '-', '_' and '.'")]
+    Slug {
+        /// The field.
+        field: String,
+        /// The value (at most the allowed length, so never a huge one).
+        value: String,
+    },
+    /// A JSON value larger than its field allows once serialized (a 10 MB config value).
+    #[error("{field} is {bytes} bytes of JSON: at most {max} are allowed")]
+    TooLarge {
+        /// The field.
+        field: String,
+        /// Its serialized size (counting stops just past `max`).
+        bytes: usize,
+        /// The largest allowed.
+        max: usize,
+    },
     /// A scope of one organization used inside another organization's scope transaction:
     /// the inner scope would leave `app.current_org` pointing at the wrong tenant.
     #[error(
@@ -157,6 +190,64 @@ impl InvalidData {
             )));
         }
         Ok(())
+    }
+
+    /// `Err(Length)` unless `value` is `min..=max` bytes long, then
+    /// [`InvalidData::check_text`].
+    pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), Self> {
+        if !(min..=max).contains(&value.len()) {
+            return Err(Self::Length {
+                field: field.to_owned(),
+                len: value.len(),
+                min,
+                max,
+            });
+        }
+        Self::check_text(field, value)
+    }
+
+    /// A slug: 1 to [`MAX_SLUG_LEN`] bytes of `a-z`, `0-9`, `-`, `_` and `.`, so it can
+    /// stand in a URL unescaped and two slugs that look alike are equal.
+    pub fn check_slug(field: &str, value: &str) -> Result<(), Self> {
+        Self::check_length(field, value, 1, MAX_SLUG_LEN)?;
+        let allowed = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(&c);
+        if !value.bytes().all(allowed) {
+            return Err(Self::Slug {
+                field: field.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `Err(TooLarge)` when `value` serializes to more than `max` bytes (counted without
+    /// building the text, stopping just past `max`), then [`InvalidData::check_json`].
+    pub fn check_json_size(field: &str, value: &serde_json::Value, max: usize) -> Result<(), Self> {
+        struct Counter {
+            bytes: usize,
+            max: usize,
+        }
+        impl std::io::Write for Counter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.bytes += buf.len();
+                if self.bytes > self.max {
+                    return Err(std::io::Error::other("limit"));
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter { bytes: 0, max };
+        if serde_json::to_writer(&mut counter, value).is_err() {
+            return Err(Self::TooLarge {
+                field: field.to_owned(),
+                bytes: counter.bytes,
+                max,
+            });
+        }
+        Self::check_json(field, value)
     }
 
     /// [`InvalidData::check_text`] for every string (keys included) inside a JSON value.

@@ -29,7 +29,9 @@ pub use verification_tokens_table::verification_tokens;
 
 pub use citext::Citext;
 pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
-pub use error::{InvalidData, UnknownEnumLabel, foreign_key_violation, unique_violation};
+pub use error::{
+    InvalidData, MAX_SLUG_LEN, UnknownEnumLabel, foreign_key_violation, unique_violation,
+};
 pub use migrate::{MIGRATIONS, MigrateError};
 pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
 /// Re-exported so every crate names the same pgvector types.

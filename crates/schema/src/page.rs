@@ -1,5 +1,6 @@
 //! Keyset pagination, newest first, shared by every domain crate's `list` functions.
 
+use std::marker::PhantomData;
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
@@ -106,7 +107,8 @@ pub fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page<T> {
 
 /// Loads one page of `M` rows, newest first, from `query` (a boxed single-table select
 /// that already has its filters and `.select(M::as_select())`): adds [`AfterCursor`], the
-/// order [`NewestFirst`] and `limit + 1`, then turns the rows into a [`Page`].
+/// order [`NewestFirst`] on `"createdAt"` and `limit + 1`, then turns the rows into a
+/// [`Page`].
 pub async fn load_page<'q, Q, M>(
     conn: &mut AsyncPgConnection,
     query: Q,
@@ -116,6 +118,24 @@ where
     M: Keyed + Send + 'static,
     Q: FilterDsl<AfterCursor, Output = Q>
         + OrderDsl<NewestFirst, Output = Q>
+        + LimitDsl<Output = Q>,
+    Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
+{
+    load_page_on::<CreatedAt, _, _>(conn, query, page).await
+}
+
+/// [`load_page`] ordered on the timestamp column `C` ([`StartedAt`] for runs and jobs,
+/// which have no `createdAt`); the row's [`Keyed::cursor`] must carry that column.
+pub async fn load_page_on<'q, C, Q, M>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+    page: &PageRequest,
+) -> QueryResult<Page<M>>
+where
+    C: PageColumn,
+    M: Keyed + Send + 'static,
+    Q: FilterDsl<AfterCursor<C>, Output = Q>
+        + OrderDsl<NewestFirst<C>, Output = Q>
         + LimitDsl<Output = Q>,
     Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
 {
@@ -130,57 +150,109 @@ where
     }
     let mut query = query;
     if let Some(cursor) = &page.after {
-        query = query.filter(AfterCursor(cursor.clone()));
+        query = query.filter(AfterCursor {
+            cursor: cursor.clone(),
+            column: PhantomData,
+        });
     }
     let rows = query
-        .order(NewestFirst)
+        .order(NewestFirst(PhantomData))
         .limit(page.fetch_limit())
         .load::<M>(conn)
         .await?;
     Ok(page_of(rows, page))
 }
 
-/// The keyset condition `("createdAt", id) < ($created_at, $id)`: the rows after a cursor.
+/// The keyset condition `(column, id) < ($created_at, $id)`: the rows after a cursor.
 ///
 /// A row comparison in SQL rather than a typed `OR`, because every NeonHub table names the
 /// two columns the same way (so one type serves them all) and PostgreSQL reads it as one
 /// condition on the `(createdAt, id)` order. Valid on single-table selects only (the
 /// names are not qualified).
-#[derive(Debug, Clone, QueryId, ValidGrouping)]
-pub struct AfterCursor(pub Cursor);
+#[derive(Debug, Clone)]
+pub struct AfterCursor<C = CreatedAt> {
+    /// The last row seen.
+    pub cursor: Cursor,
+    /// The timestamp column the pages are ordered on.
+    pub column: PhantomData<C>,
+}
 
-impl Expression for AfterCursor {
+/// The timestamp column pages are ordered on, as a type, so each column's statements are
+/// prepared and cached apart.
+pub trait PageColumn: Send + Sync + 'static {
+    /// The column's name.
+    const NAME: &'static str;
+}
+
+/// Pages ordered on `"createdAt"` (most tables).
+#[derive(Debug, Clone, Copy)]
+pub struct CreatedAt;
+
+impl PageColumn for CreatedAt {
+    const NAME: &'static str = "createdAt";
+}
+
+/// Pages ordered on `"startedAt"` (runs, executions and training jobs have no `createdAt`).
+#[derive(Debug, Clone, Copy)]
+pub struct StartedAt;
+
+impl PageColumn for StartedAt {
+    const NAME: &'static str = "startedAt";
+}
+
+impl<C: PageColumn> QueryId for AfterCursor<C> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C: PageColumn> QueryId for NewestFirst<C> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C, GB> ValidGrouping<GB> for AfterCursor<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C, GB> ValidGrouping<GB> for NewestFirst<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C> Expression for AfterCursor<C> {
     type SqlType = Bool;
 }
 
-impl<QS> AppearsOnTable<QS> for AfterCursor {}
-impl<QS> SelectableExpression<QS> for AfterCursor {}
+impl<C, QS> AppearsOnTable<QS> for AfterCursor<C> {}
+impl<C, QS> SelectableExpression<QS> for AfterCursor<C> {}
 
-impl QueryFragment<Pg> for AfterCursor {
+impl<C: PageColumn> QueryFragment<Pg> for AfterCursor<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(r#"("createdAt", id) < ("#);
-        out.push_bind_param::<Timestamp, _>(&self.0.created_at)?;
+        out.push_sql("(");
+        out.push_identifier(C::NAME)?;
+        out.push_sql(", id) < (");
+        out.push_bind_param::<Timestamp, _>(&self.cursor.created_at)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.0.id)?;
+        out.push_bind_param::<Text, _>(&self.cursor.id)?;
         out.push_sql(")");
         Ok(())
     }
 }
 
-/// The order of every page: `"createdAt" DESC, id DESC` (ties broken by id).
-#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
-pub struct NewestFirst;
+/// The order of every page: `column DESC, id DESC` (ties broken by id).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewestFirst<C = CreatedAt>(pub PhantomData<C>);
 
-impl Expression for NewestFirst {
+impl<C> Expression for NewestFirst<C> {
     type SqlType = Untyped;
 }
 
-impl<QS> AppearsOnTable<QS> for NewestFirst {}
-impl<QS> SelectableExpression<QS> for NewestFirst {}
+impl<C, QS> AppearsOnTable<QS> for NewestFirst<C> {}
+impl<C, QS> SelectableExpression<QS> for NewestFirst<C> {}
 
-impl QueryFragment<Pg> for NewestFirst {
+impl<C: PageColumn> QueryFragment<Pg> for NewestFirst<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(r#""createdAt" DESC, id DESC"#);
+        out.push_identifier(C::NAME)?;
+        out.push_sql(" DESC, id DESC");
         Ok(())
     }
 }

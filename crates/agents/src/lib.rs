@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+
+mod agent;
+mod capability;
+mod config;
+mod contract;
+mod endpoint;
+mod error;
+mod execution;
+pub mod limits;
+mod model;
+mod run;
+pub mod seed;
+mod tool;
+mod training;
+
+pub use agent::{Agent, AgentChanges, NewAgent};
+pub use capability::{AgentCapability, AgentCapabilityChanges, NewAgentCapability};
+pub use config::AgentConfig;
+pub use endpoint::{InferenceEndpoint, InferenceEndpointChanges, NewInferenceEndpoint};
+pub use error::{AgentError, ContractSide};
+pub use execution::{NewToolExecution, ToolExecution};
+pub use model::{ModelVersion, ModelVersionChanges, NewModelVersion};
+pub use neonhub_schema::enums::{AgentKind, AgentStatus, RunStatus, TrainStatus};
+pub use neonhub_schema::page::{Cursor, Page, PageRequest};
+pub use run::{AgentRun, AgentRunMetric, NewAgentRun, NewAgentRunMetric, RunOutcome};
+pub use tool::{NewTool, Tool, ToolChanges};
+pub use training::TrainingJob;
