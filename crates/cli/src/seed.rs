@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveTime};
 use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use neonhub_agents::seed as agents_seed;
+use neonhub_agents::{AgentError, NewAgent, NewAgentCapability, NewTool};
 use neonhub_identity::IdentityError;
 use neonhub_identity::seed::{self as identity_seed, SeedOrganization, SeedUser};
 use neonhub_schema::enums::AgentStatus;
@@ -31,6 +33,9 @@ pub enum SeedError {
     /// Installing the organization's roles and permissions failed.
     #[error("seeding roles and permissions failed: {0}")]
     Access(#[from] IdentityError),
+    /// Seeding the agents, their capabilities, configs or tools failed.
+    #[error("seeding agents failed: {0}")]
+    Agents(#[from] AgentError),
 }
 
 /// What one seed run did, per table.
@@ -170,21 +175,15 @@ async fn seed_in_org(
     );
     let personas = personas(tx, tally).await?;
     keywords(tx, &personas, tally).await?;
-    // No unique key on these two: lock out concurrent writers (readers continue) while
-    // looking rows up by title and name.
-    tx.batch_execute(
-        "LOCK TABLE editorial_calendar, agent_capabilities IN SHARE ROW EXCLUSIVE MODE",
-    )
-    .await?;
+    // No unique key on the calendar: lock out concurrent writers (readers continue) while
+    // looking rows up by title.
+    tx.batch_execute("LOCK TABLE editorial_calendar IN SHARE ROW EXCLUSIVE MODE")
+        .await?;
     editorial_calendar(tx, &personas, tally).await?;
     let connectors = connectors(tx, tally).await?;
     connector_auths(tx, scope, &admin, &connectors, tally).await?;
     for agent in AGENTS {
-        let (agent_id, inserted) = self::agent(tx, scope, agent).await?;
-        tally.note("agents", inserted);
-        agent_capabilities(tx, &agent_id, agent, tally).await?;
-        agent_configs(tx, &agent_id, agent, tally).await?;
-        tally.note("tools", tool(tx, scope, &agent_id, agent).await?);
+        self::agent(tx, scope, agent, tally).await?;
     }
     Ok(admin)
 }
@@ -370,121 +369,48 @@ async fn connector_auths(
     Ok(())
 }
 
-/// One agent; its id and whether it was inserted.
+/// One agent with its capabilities, configs and tool, through `neonhub_agents::seed`.
 async fn agent(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     agent: &AgentSeed,
-) -> Result<(AgentId, bool), SeedError> {
-    let now = time::now();
-    let org = scope.organization_id();
-    let inserted = diesel::insert_into(agents::table)
-        .values((
-            agents::id.eq(AgentId::generate()),
-            agents::organizationId.eq(org),
-            agents::name.eq(agent.name),
-            agents::slug.eq(agent.slug),
-            agents::kind.eq(agent.kind),
-            agents::status.eq(AgentStatus::Active),
-            agents::description.eq(agent.description),
-            agents::version.eq("1.0.0"),
-            agents::config.eq((agent.config)()),
-            agents::createdAt.eq(now),
-            agents::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(tx)
-        .await?;
-    let id = agents::table
-        .filter(agents::organizationId.eq(org))
-        .filter(agents::slug.eq(agent.slug))
-        .select(agents::id)
-        .get_result(tx)
-        .await?;
-    Ok((id, inserted == 1))
-}
-
-/// An agent's capabilities, found by name (the table is locked by the caller).
-async fn agent_capabilities(
-    tx: &mut AsyncPgConnection,
-    agent_id: &AgentId,
-    agent: &AgentSeed,
     tally: &mut Tally,
 ) -> Result<(), SeedError> {
+    let config = (agent.config)();
+    let new = NewAgent {
+        name: agent.name,
+        slug: agent.slug,
+        kind: agent.kind,
+        description: Some(agent.description),
+        version: Some("1.0.0"),
+        config: Some(&config),
+    };
+    let (agent_id, inserted) =
+        agents_seed::ensure_agent(tx, scope, &new, AgentStatus::Active).await?;
+    tally.note("agents", inserted);
     for (name, config) in agent.capabilities {
-        let found: Option<AgentCapabilityId> = agent_capabilities::table
-            .filter(agent_capabilities::agentId.eq(agent_id))
-            .filter(agent_capabilities::name.eq(name))
-            .select(agent_capabilities::id)
-            .first(tx)
-            .await
-            .optional()?;
-        if found.is_none() {
-            diesel::insert_into(agent_capabilities::table)
-                .values((
-                    agent_capabilities::id.eq(AgentCapabilityId::generate()),
-                    agent_capabilities::agentId.eq(agent_id),
-                    agent_capabilities::name.eq(name),
-                    agent_capabilities::config.eq(config()),
-                    agent_capabilities::createdAt.eq(time::now()),
-                ))
-                .execute(tx)
-                .await?;
-        }
-        tally.note("agent_capabilities", found.is_none());
+        let config = config();
+        let capability = NewAgentCapability {
+            name,
+            config: Some(&config),
+        };
+        let inserted = agents_seed::ensure_capability(tx, scope, &agent_id, &capability).await?;
+        tally.note("agent_capabilities", inserted);
     }
-    Ok(())
-}
-
-/// An agent's configuration keys.
-async fn agent_configs(
-    tx: &mut AsyncPgConnection,
-    agent_id: &AgentId,
-    agent: &AgentSeed,
-    tally: &mut Tally,
-) -> Result<(), SeedError> {
-    let now = time::now();
     for (key, value) in agent.configs {
-        let inserted = diesel::insert_into(agent_configs::table)
-            .values((
-                agent_configs::id.eq(AgentConfigId::generate()),
-                agent_configs::agentId.eq(agent_id),
-                agent_configs::key.eq(key),
-                agent_configs::value.eq(value()),
-                agent_configs::createdAt.eq(now),
-                agent_configs::updatedAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(tx)
-            .await?;
-        tally.note("agent_configs", inserted == 1);
+        let inserted = agents_seed::ensure_config(tx, scope, &agent_id, key, &value()).await?;
+        tally.note("agent_configs", inserted);
     }
-    Ok(())
-}
-
-/// An agent's tool; whether it was inserted.
-async fn tool(
-    tx: &mut AsyncPgConnection,
-    scope: &TenantScope,
-    agent_id: &AgentId,
-    agent: &AgentSeed,
-) -> Result<bool, SeedError> {
     let (slug, name, description) = agent.tool;
     let (input, output) = (agent.tool_schemas)();
-    let inserted = diesel::insert_into(tools::table)
-        .values((
-            tools::id.eq(ToolId::generate()),
-            tools::organizationId.eq(scope.organization_id()),
-            tools::name.eq(name),
-            tools::slug.eq(slug),
-            tools::description.eq(description),
-            tools::inputSchema.eq(input),
-            tools::outputSchema.eq(output),
-            tools::agentId.eq(agent_id),
-            tools::createdAt.eq(time::now()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(tx)
-        .await?;
-    Ok(inserted == 1)
+    let tool = NewTool {
+        agent_id: Some(&agent_id),
+        name,
+        slug,
+        description: Some(description),
+        input_schema: Some(&input),
+        output_schema: Some(&output),
+    };
+    tally.note("tools", agents_seed::ensure_tool(tx, scope, &tool).await?);
+    Ok(())
 }

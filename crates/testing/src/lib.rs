@@ -204,11 +204,22 @@ pub async fn owner_do<R>(
     if acting.n > 0 {
         // After a failed statement the transaction is aborted and SET would fail too; the
         // test's transaction is rolled back either way.
-        let _ = conn
-            .batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
-            .await;
+        let _ = act_as_app_again(conn).await;
     }
     result
+}
+
+/// Goes back to the application role: for the transaction in a test transaction
+/// ([`test_connection`]), for the session outside one ([`TestDatabase::connect_as_app`]),
+/// where `SET LOCAL` would be a no-op that left the connection acting as the owner.
+async fn act_as_app_again(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    use diesel_async::TransactionManager;
+    let in_transaction =
+        <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some();
+    let set = if in_transaction { "SET LOCAL ROLE" } else { "SET ROLE" };
+    conn.batch_execute(&format!("{set} {APP_ROLE}")).await
 }
 
 /// Runs raw `sql` as the session's own role (the owner), then goes back to the role the
@@ -223,7 +234,7 @@ pub async fn as_owner(conn: &mut AsyncPgConnection, sql: &str) {
         panic!("{sql}: {e}");
     }
     if acting.n > 0 {
-        conn.batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
+        act_as_app_again(conn)
             .await
             .expect("act as the application role again");
     }
