@@ -348,8 +348,10 @@ pub(crate) fn ids_in(
 fn in_org<'a>(
     scope: &'a TenantScope,
     id: &'a AgentId,
-) -> diesel::dsl::And<diesel::dsl::Eq<agents::id, &'a AgentId>, diesel::dsl::Eq<agents::organizationId, &'a OrganizationId>>
-{
+) -> diesel::dsl::And<
+    diesel::dsl::Eq<agents::id, &'a AgentId>,
+    diesel::dsl::Eq<agents::organizationId, &'a OrganizationId>,
+> {
     agents::id
         .eq(id)
         .and(agents::organizationId.eq(scope.organization_id()))

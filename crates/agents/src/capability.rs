@@ -115,9 +115,7 @@ impl AgentCapability {
     ) -> Result<Self, AgentError> {
         scope.require(keys::AGENTS_READ)?;
         scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id).await
-            })
+            .transaction(conn, async |tx| Self::find(tx, scope, id).await)
             .await
     }
 

@@ -9,7 +9,10 @@ use crate::{AgentError, ContractSide};
 
 /// Compiles `schema` (the tool column `field`), refusing one that is not a valid JSON
 /// Schema of its draft or that needs a remote document.
-pub(crate) fn compile(field: &'static str, schema: &Value) -> Result<jsonschema::Validator, AgentError> {
+pub(crate) fn compile(
+    field: &'static str,
+    schema: &Value,
+) -> Result<jsonschema::Validator, AgentError> {
     jsonschema::options()
         .offline()
         .build(schema)

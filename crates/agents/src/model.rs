@@ -88,7 +88,8 @@ impl ModelVersionChanges<'_> {
         self.name.map_or(Ok(()), |v| limits::name("name", v))?;
         self.provider
             .map_or(Ok(()), |v| limits::name("provider", v))?;
-        self.version.map_or(Ok(()), |v| limits::name("version", v))?;
+        self.version
+            .map_or(Ok(()), |v| limits::name("version", v))?;
         limits::json("metadata", self.metadata.flatten())
     }
 

@@ -139,7 +139,12 @@ impl Tool {
     /// with the JSON Pointer of the first violation. [`crate::ToolExecution::start`] calls
     /// it; a caller may too, before doing any work.
     pub fn check_input(&self, input: &Value) -> Result<(), AgentError> {
-        contract::check(&self.slug, ContractSide::Input, self.input_schema.as_ref(), input)
+        contract::check(
+            &self.slug,
+            ContractSide::Input,
+            self.input_schema.as_ref(),
+            input,
+        )
     }
 
     /// Checks `output` against the tool's output schema, as [`Tool::check_input`] does.

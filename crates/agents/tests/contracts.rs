@@ -67,7 +67,10 @@ async fn an_invalid_input_is_refused_with_its_path_and_nothing_is_written() {
     let mut conn = test_connection().await;
     let w = workshop(&mut conn).await;
     let cases = [
-        (json!({"to": "ada@example.com", "subject": "Hi", "tags": ["ok", 7]}), "/tags/1"),
+        (
+            json!({"to": "ada@example.com", "subject": "Hi", "tags": ["ok", 7]}),
+            "/tags/1",
+        ),
         (json!({"to": "not-an-email", "subject": "Hi"}), "/to"),
         (json!({"to": "ada@example.com", "subject": ""}), "/subject"),
         (json!({"to": "ada@example.com"}), ""),
@@ -89,7 +92,11 @@ async fn an_invalid_input_is_refused_with_its_path_and_nothing_is_written() {
             other => panic!("{input}: expected a contract violation, got {other:?}"),
         }
     }
-    assert_eq!(executions(&mut conn, &w).await, 0, "a refused call was recorded");
+    assert_eq!(
+        executions(&mut conn, &w).await,
+        0,
+        "a refused call was recorded"
+    );
 }
 
 #[tokio::test]
@@ -110,12 +117,24 @@ async fn a_completed_output_must_satisfy_the_output_schema() {
         .await
         .unwrap_err();
         assert!(
-            matches!(&err, AgentError::ContractViolation { side: ContractSide::Output, .. }),
+            matches!(
+                &err,
+                AgentError::ContractViolation {
+                    side: ContractSide::Output,
+                    ..
+                }
+            ),
             "{output:?}: {err:?}"
         );
     }
-    let still = ToolExecution::get(&mut conn, &w.scope, &call.id).await.unwrap();
-    assert_eq!(still.status, RunStatus::Running, "a refused finish changed the call");
+    let still = ToolExecution::get(&mut conn, &w.scope, &call.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        still.status,
+        RunStatus::Running,
+        "a refused finish changed the call"
+    );
     // A failure's output is what the tool said went wrong, not its contract's result.
     let failed = ToolExecution::finish(
         &mut conn,
@@ -177,7 +196,12 @@ async fn a_schema_that_is_not_a_json_schema_is_refused_when_the_tool_is_saved() 
         .unwrap_err();
         assert!(matches!(err, AgentError::InvalidSchema { .. }), "{err:?}");
     }
-    assert!(Tool::by_slug(&mut conn, &w.scope, "bad").await.unwrap().is_none());
+    assert!(
+        Tool::by_slug(&mut conn, &w.scope, "bad")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let unchanged = Tool::get(&mut conn, &w.scope, &w.tool.id).await.unwrap();
     assert_eq!(unchanged, w.tool);
 }

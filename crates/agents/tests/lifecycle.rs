@@ -58,17 +58,30 @@ async fn every_agent_transition_outside_the_lifecycle_is_refused() {
                 match result {
                     Err(AgentError::AgentTransition { from: f, to: t, .. }) => {
                         assert_eq!((f, t), (from, to));
-                        let message =
-                            AgentError::AgentTransition { id: "x".into(), from, to }.to_string();
-                        assert!(message.contains(&from.to_string()) && message.contains(&to.to_string()));
+                        let message = AgentError::AgentTransition {
+                            id: "x".into(),
+                            from,
+                            to,
+                        }
+                        .to_string();
+                        assert!(
+                            message.contains(&from.to_string())
+                                && message.contains(&to.to_string())
+                        );
                     }
                     other => panic!("{from} -> {to}: expected AgentTransition, got {other:?}"),
                 }
-                assert_eq!(now.status, from, "{from} -> {to} changed the row although refused");
+                assert_eq!(
+                    now.status, from,
+                    "{from} -> {to} changed the row although refused"
+                );
             }
         }
     }
-    assert_eq!(allowed, 4, "DRAFT→ACTIVE, ACTIVE→PAUSED, PAUSED→ACTIVE, PAUSED→DISABLED");
+    assert_eq!(
+        allowed, 4,
+        "DRAFT→ACTIVE, ACTIVE→PAUSED, PAUSED→ACTIVE, PAUSED→DISABLED"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +113,9 @@ async fn every_training_transition_outside_the_lifecycle_is_refused() {
             let metrics = json!({"loss": 0.1});
             let result =
                 TrainingJob::set_status(&mut conn, &w.scope, &job.id, to, Some(&metrics)).await;
-            let now = TrainingJob::get(&mut conn, &w.scope, &job.id).await.unwrap();
+            let now = TrainingJob::get(&mut conn, &w.scope, &job.id)
+                .await
+                .unwrap();
             if TrainingJob::allows(from, to) {
                 allowed += 1;
                 let moved = result.unwrap();
@@ -114,11 +129,17 @@ async fn every_training_transition_outside_the_lifecycle_is_refused() {
                     matches!(result, Err(AgentError::TrainingTransition { from: f, to: t, .. }) if (f, t) == (from, to)),
                     "{from} -> {to}: {result:?}"
                 );
-                assert_eq!(now.status, from, "{from} -> {to} changed the row although refused");
+                assert_eq!(
+                    now.status, from,
+                    "{from} -> {to} changed the row although refused"
+                );
             }
         }
     }
-    assert_eq!(allowed, 4, "queued→running, running→completed|failed|cancelled");
+    assert_eq!(
+        allowed, 4,
+        "queued→running, running→completed|failed|cancelled"
+    );
 }
 
 /// Two connections of the application role race the same change, released together.
@@ -158,7 +179,10 @@ async fn of_two_racing_transitions_exactly_one_wins() {
             2 => (AgentStatus::Active, AgentStatus::Disabled),
             _ => (AgentStatus::Paused, AgentStatus::Active),
         };
-        let before = Agent::get(&mut setup, &w.scope, &draft.id).await.unwrap().status;
+        let before = Agent::get(&mut setup, &w.scope, &draft.id)
+            .await
+            .unwrap()
+            .status;
         let (scope_a, scope_b) = (w.scope.clone(), w.scope.clone());
         let (id_a, id_b) = (draft.id.clone(), draft.id.clone());
         let (ba, bb) = (barrier.clone(), barrier.clone());
@@ -172,7 +196,10 @@ async fn of_two_racing_transitions_exactly_one_wins() {
         });
         let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
         let wins = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
-        let legal = [to_a, to_b].iter().filter(|to| Agent::allows(before, **to)).count();
+        let legal = [to_a, to_b]
+            .iter()
+            .filter(|to| Agent::allows(before, **to))
+            .count();
         if legal == 0 {
             assert_eq!(wins, 0, "round {round}: nothing legal from {before}");
         } else {
@@ -201,8 +228,14 @@ async fn of_two_racing_transitions_exactly_one_wins() {
         TrainingJob::set_status(&mut b, &scope_b, &id_b, TrainStatus::Cancelled, None).await
     });
     let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
-    assert_eq!([&ra, &rb].iter().filter(|r| r.is_ok()).count(), 1, "{ra:?} / {rb:?}");
-    let end = TrainingJob::get(&mut setup, &w.scope, &job.id).await.unwrap();
+    assert_eq!(
+        [&ra, &rb].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{ra:?} / {rb:?}"
+    );
+    let end = TrainingJob::get(&mut setup, &w.scope, &job.id)
+        .await
+        .unwrap();
     let winner = ra.or(rb).unwrap();
     assert_eq!(end.status, winner.status);
 }
@@ -239,7 +272,10 @@ async fn a_change_that_waited_on_a_concurrent_one_is_refused_with_what_it_found(
         Agent::set_status(&mut second, &scope, &id, AgentStatus::Active).await
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(!waiter.is_finished(), "the second change must wait for the first's lock");
+    assert!(
+        !waiter.is_finished(),
+        "the second change must wait for the first's lock"
+    );
     release.send(()).unwrap();
     holder.await.unwrap().unwrap();
     match waiter.await.unwrap() {

@@ -1,6 +1,5 @@
 //! Keyset pagination, newest first, shared by every domain crate's `list` functions.
 
-use std::marker::PhantomData;
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
@@ -10,6 +9,7 @@ use diesel::query_dsl::methods::{FilterDsl, LimitDsl, OrderDsl};
 use diesel::sql_types::{Bool, Text, Timestamp, Untyped};
 use diesel_async::methods::LoadQuery;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::marker::PhantomData;
 
 /// Where a page starts: the `(createdAt, id)` of the last row of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

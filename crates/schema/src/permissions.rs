@@ -160,11 +160,11 @@ catalogue! {
         needed_by: "the write operations of `neonhub-connectors` (to come).";
     // agents
     AGENTS_READ = "agents:read", ALL_ROLES, "Read agents, their runs and jobs.",
-        needed_by: "the read operations of `neonhub-agents` (to come).";
+        needed_by: "`get`, `list` and the finders of `Agent`, `AgentCapability`, `AgentConfig`, `Tool`, `AgentRun` (and `AgentRun::metrics`), `ToolExecution`, `ModelVersion`, `TrainingJob`, `InferenceEndpoint` (`by_slug`) in `neonhub-agents`.";
     AGENTS_RUN = "agents:run", STAFF, "Start agent runs and jobs.",
-        needed_by: "starting runs and enqueuing jobs in `neonhub-agents` (to come).";
+        needed_by: "`AgentRun::start`, `AgentRun::finish`, `ToolExecution::start`, `ToolExecution::finish` in `neonhub-agents` (and enqueuing jobs, to come).";
     AGENTS_MANAGE = "agents:manage", MANAGERS, "Create and configure agents, tools, models and endpoints.",
-        needed_by: "the configuration operations of `neonhub-agents` (to come).";
+        needed_by: "`create`, `update` and `delete` of `Agent`, `AgentCapability`, `Tool`, `ModelVersion`, `InferenceEndpoint`; `Agent::set_status`; `AgentConfig::set` and `delete`; `TrainingJob::create`, `set_status`, `delete`; `AgentRun::delete`; the `neonhub_agents::seed` functions.";
     // rag
     KNOWLEDGE_READ = "knowledge:read", ALL_ROLES, "Search and read datasets, documents and conversations.",
         needed_by: "`get`, `list` and the finders of `EmbeddingSpace`, `Dataset`, `Document`, `Chunk`, `Conversation`, `Message` (`by_name`, `by_slug`, `list_in_dataset`, `list_in_document`); `Chunk::search`, `Chunk::hybrid_search`, `Message::search`, `vector_search`; `IndexManager::list`.";

@@ -218,7 +218,11 @@ async fn act_as_app_again(conn: &mut AsyncPgConnection) -> diesel::QueryResult<(
         <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager::transaction_manager_status_mut(conn)
             .transaction_depth()?
             .is_some();
-    let set = if in_transaction { "SET LOCAL ROLE" } else { "SET ROLE" };
+    let set = if in_transaction {
+        "SET LOCAL ROLE"
+    } else {
+        "SET ROLE"
+    };
     conn.batch_execute(&format!("{set} {APP_ROLE}")).await
 }
 
