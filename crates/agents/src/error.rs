@@ -1,7 +1,7 @@
 //! The agents crate's errors: database failures plus one variant per business failure.
 
 use diesel::result::Error as DieselError;
-use neonhub_schema::enums::{AgentStatus, RunStatus, TrainStatus};
+use neonhub_schema::enums::{AgentStatus, JobStatus, RunStatus, TrainStatus};
 
 /// Which side of a tool's contract a value was checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +110,42 @@ pub enum AgentError {
         path: String,
         /// What is wrong there.
         message: String,
+    },
+    /// A row of a batch is refused; nothing of the batch was written.
+    #[error("row {position} of the batch: {source}")]
+    BatchRow {
+        /// Zero-based position in the batch.
+        position: usize,
+        /// Why.
+        source: Box<AgentError>,
+    },
+    /// A job enqueued in a scope that acts for no user: a job runs as its creator (never
+    /// with every permission), so it needs one.
+    #[error(
+        "a job runs in its creator's scope: enqueue it in a member's scope, not a system scope"
+    )]
+    NoCreator,
+    /// A job names an agent the organization does not have (by slug).
+    #[error("no agent with slug {0:?} in this organization")]
+    UnknownAgent(String),
+    /// The worker's lease on the job is gone: it was rescued (and maybe claimed again) or
+    /// cancelled. The completion, failure or heartbeat changed nothing.
+    #[error("job {job}: lease {epoch} was lost (rescued or cancelled); nothing was written")]
+    LeaseLost {
+        /// The job.
+        job: String,
+        /// The lease epoch the worker held.
+        epoch: i64,
+    },
+    /// A job operation its status does not allow (retrying a completed job, ...).
+    #[error("job {id} is {status}: cannot {action}")]
+    JobStatus {
+        /// The job.
+        id: String,
+        /// Its status.
+        status: JobStatus,
+        /// What was asked (`retry`, `discard`, `cancel`).
+        action: &'static str,
     },
     /// The scope lacks the operation's permission key (nothing was read or written).
     #[error(transparent)]

@@ -1,11 +1,9 @@
 //! `authorize`: the normal way to obtain a [`TenantScope`].
 
-use diesel::OptionalExtension;
-use diesel::sql_types::{Array, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::enums::MemberStatus;
+use diesel_async::AsyncPgConnection;
 use neonhub_schema::ids::{OrganizationId, UserId};
-use neonhub_schema::{Actor, Denied, PermissionSet, TenantScope};
+pub(crate) use neonhub_schema::permissions::member_permissions;
+use neonhub_schema::{Actor, Denied, TenantScope};
 
 /// Checks that `user` is an active member of `org` whose role holds `permission`, and
 /// returns a scope that acts for that user in that organization, carrying the member's
@@ -36,46 +34,6 @@ pub async fn check(
     permission: &str,
 ) -> Result<(), Denied> {
     authorize(conn, org, user, permission).await.map(drop)
-}
-
-/// The permission set of an active member, in one query: the keys its role holds (roles
-/// and keys of the same organization only), or why the user is not an active member.
-pub(crate) async fn member_permissions(
-    conn: &mut AsyncPgConnection,
-    org: &OrganizationId,
-    user: &UserId,
-) -> Result<PermissionSet, Denied> {
-    #[derive(diesel::QueryableByName)]
-    struct Member {
-        #[diesel(sql_type = Text)]
-        status: MemberStatus,
-        #[diesel(sql_type = Array<Text>)]
-        keys: Vec<String>,
-    }
-    // Before any scope, so through the narrow lookup function (the application role cannot
-    // read memberships under row-level security): LEFT JOINs there, so a member without a
-    // role (or a role without keys) still yields its row.
-    let row: Option<(MemberStatus, Vec<String>)> =
-        diesel::sql_query("SELECT status, keys FROM public.nh_member_permissions($1, $2)")
-            .bind::<Text, _>(org)
-            .bind::<Text, _>(user)
-            .get_result::<Member>(conn)
-            .await
-            .optional()
-            .map_err(Denied::from_query)?
-            .map(|m| (m.status, m.keys));
-    match row {
-        None => Err(Denied::NotMember {
-            organization: org.clone(),
-            user: user.clone(),
-        }),
-        Some((status, _)) if status != MemberStatus::Active => Err(Denied::Inactive {
-            organization: org.clone(),
-            user: user.clone(),
-            status,
-        }),
-        Some((_, keys)) => Ok(PermissionSet::of(keys)),
-    }
 }
 
 /// `scope.require(key)` and then [`recheck`]: what identity's member and role changes run

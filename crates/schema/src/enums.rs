@@ -246,3 +246,20 @@ impl RunStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 }
+
+crate::text_enum! {
+    /// Where a queued agent job stands (the text column `agent_jobs.status`).
+    JobStatus, "agent_jobs.status" {
+        /// Waiting for `runAt` and a worker (also a failed attempt waiting for its retry).
+        Queued = "queued",
+        /// Claimed by a worker that holds its lease.
+        Running = "running",
+        /// Done; its effects were committed with the completion.
+        Completed = "completed",
+        /// Failed its last attempt (or was rescued too often, or its creator may no longer
+        /// run it); kept with its errors until retried or discarded.
+        Dead = "dead",
+        /// Cancelled before it finished.
+        Cancelled = "cancelled",
+    }
+}

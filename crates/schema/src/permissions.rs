@@ -323,3 +323,47 @@ impl Denied {
         }
     }
 }
+
+/// The permission set of an active member, in one query: the keys its role holds (roles
+/// and keys of the same organization only), or why the user is not an active member
+/// ([`Denied::NotMember`], [`Denied::Inactive`]). What `authorize` builds a scope from, and
+/// what a job queue re-checks a job's creator with at claim.
+pub async fn member_permissions(
+    conn: &mut diesel_async::AsyncPgConnection,
+    org: &OrganizationId,
+    user: &UserId,
+) -> Result<PermissionSet, Denied> {
+    use diesel::OptionalExtension;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Member {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: MemberStatus,
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+        keys: Vec<String>,
+    }
+    // Before any scope, so through the narrow lookup function (the application role cannot
+    // read memberships under row-level security): LEFT JOINs there, so a member without a
+    // role (or a role without keys) still yields its row.
+    let row: Option<(MemberStatus, Vec<String>)> =
+        diesel::sql_query("SELECT status, keys FROM public.nh_member_permissions($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(org)
+            .bind::<diesel::sql_types::Text, _>(user)
+            .get_result::<Member>(conn)
+            .await
+            .optional()
+            .map_err(Denied::from_query)?
+            .map(|m| (m.status, m.keys));
+    match row {
+        None => Err(Denied::NotMember {
+            organization: org.clone(),
+            user: user.clone(),
+        }),
+        Some((status, _)) if status != MemberStatus::Active => Err(Denied::Inactive {
+            organization: org.clone(),
+            user: user.clone(),
+            status,
+        }),
+        Some((_, keys)) => Ok(PermissionSet::of(keys)),
+    }
+}

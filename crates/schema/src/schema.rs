@@ -169,6 +169,18 @@ diesel::table! {
         createdById -> Nullable<Text>,
         createdAt -> Timestamp,
         updatedAt -> Timestamp,
+        runAt -> Timestamp,
+        priority -> Int4,
+        attempt -> Int4,
+        maxAttempts -> Int4,
+        leaseOwner -> Nullable<Text>,
+        leaseExpiresAt -> Nullable<Timestamp>,
+        leaseEpoch -> Int8,
+        errors -> Jsonb,
+        uniqueKey -> Nullable<Text>,
+        rescues -> Int4,
+        maxRescues -> Int4,
+        finishedAt -> Nullable<Timestamp>,
     }
 }
 
