@@ -147,6 +147,9 @@ pub enum AgentError {
         /// What was asked (`retry`, `discard`, `cancel`).
         action: &'static str,
     },
+    /// A worker could not open its connections.
+    #[error(transparent)]
+    Connect(#[from] neonhub_schema::ConnectError),
     /// The scope lacks the operation's permission key (nothing was read or written).
     #[error(transparent)]
     Denied(#[from] neonhub_schema::Denied),

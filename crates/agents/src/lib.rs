@@ -15,6 +15,7 @@ mod run;
 pub mod seed;
 mod tool;
 mod training;
+mod worker;
 
 pub use agent::{Agent, AgentChanges, NewAgent};
 pub use capability::{AgentCapability, AgentCapabilityChanges, NewAgentCapability};
@@ -29,3 +30,4 @@ pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use run::{AgentRun, AgentRunMetric, NewAgentRun, NewAgentRunMetric, RunOutcome};
 pub use tool::{NewTool, Tool, ToolChanges};
 pub use training::TrainingJob;
+pub use worker::{Handler, HandlerFuture, HandlerResult, Worker, WorkerConfig, WorkerReport};

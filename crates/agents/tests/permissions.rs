@@ -27,6 +27,7 @@ struct Fx {
     execution: ToolExecution,
     job: TrainingJob,
     endpoint: InferenceEndpoint,
+    queued: neonhub_schema::ids::AgentJobId,
 }
 
 /// An operation's outcome: how many of the fixture organization's rows it returned.
@@ -526,6 +527,25 @@ fn operations() -> Vec<Case> {
                 })
             }),
         ),
+        case("Job::enqueue", RUN, op(|c, s, _| {
+            Box::pin(async move { one(Job::enqueue(c, s, &NewJob::new("mailer", &json!({}))).await) })
+        })),
+        case("Job::enqueue_many", RUN, op(|c, s, _| {
+            Box::pin(async move {
+                let input = json!({});
+                let jobs = [NewJob::new("mailer", &input), NewJob::new("mailer", &input)];
+                Job::enqueue_many(c, s, &jobs).await.map(|ids| ids.len())
+            })
+        })),
+        case("Job::get", READ, op(|c, s, f| {
+            Box::pin(async move { one(Job::get(c, s, &f.queued).await) })
+        })),
+        case("Job::list", READ, op(move |c, s, _| {
+            Box::pin(async move { page(Job::list(c, s, None, &first()).await) })
+        })),
+        case("Job::cancel", RUN, op(|c, s, f| {
+            Box::pin(async move { one(Job::cancel(c, s, &f.queued).await) })
+        })),
         // Deletions last, so the key-alone run reaches every operation with its rows.
         case(
             "AgentConfig::delete",
@@ -626,12 +646,24 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
     )
     .await
     .unwrap();
+    // A queued job (enqueued as the owner: the fixture's scope acts for no user).
+    let queued = neonhub_schema::ids::AgentJobId::generate();
+    neonhub_testing::as_owner(
+        conn,
+        &format!(
+            r#"INSERT INTO agent_jobs (id, "organizationId", agent, input, status, "createdAt", "updatedAt")
+               VALUES ('{queued}', '{}', 'mailer', '{{}}', 'queued', now(), now())"#,
+            w.scope.organization_id()
+        ),
+    )
+    .await;
     Fx {
         w,
         capability,
         execution,
         job,
         endpoint,
+        queued,
     }
 }
 
@@ -657,6 +689,7 @@ async fn digest(conn: &mut AsyncPgConnection, org: Option<&OrganizationId>) -> S
             UNION ALL SELECT v::text FROM model_versions v WHERE v."organizationId" LIKE '{org}'
             UNION ALL SELECT j::text FROM training_jobs j JOIN model_versions v ON v.id = j."modelVersionId" WHERE v."organizationId" LIKE '{org}'
             UNION ALL SELECT p::text FROM inference_endpoints p WHERE p."organizationId" LIKE '{org}'
+            UNION ALL SELECT j::text FROM agent_jobs j WHERE j."organizationId" LIKE '{org}'
         ) rows"#
     );
     owner_do(conn, async |c| {
@@ -730,7 +763,12 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
     let mut conn = test_connection().await;
     let fx = fixture(&mut conn).await;
     let org = fx.w.scope.organization_id().clone();
-    let other = scoped_organization(&mut conn).await;
+    // A member scope holding every key: a job needs a creator to act for.
+    let other = TenantScope::for_member(
+        scoped_organization(&mut conn).await.organization_id().clone(),
+        UserId::generate(),
+        PermissionSet::of(PERMISSIONS.iter().map(|p| p.key)),
+    );
     let before = digest(&mut conn, Some(&org)).await;
     let mut refused = 0;
     // The operations that make rows of the other organization's own go last, so every
@@ -742,7 +780,16 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
         let outcome = (case.run)(&mut conn, &other, &fx).await;
         if case.names_a_row {
             match outcome {
-                Err(AgentError::NotFound { .. } | AgentError::ForeignParent { .. }) => refused += 1,
+                Err(
+                    AgentError::NotFound { .. }
+                    | AgentError::ForeignParent { .. }
+                    | AgentError::UnknownAgent(_),
+                ) => refused += 1,
+                Err(AgentError::BatchRow { source, .. })
+                    if matches!(*source, AgentError::UnknownAgent(_)) =>
+                {
+                    refused += 1
+                }
                 Ok(0) => {}
                 other => panic!("{} in another organization: {other:?}", case.name),
             }

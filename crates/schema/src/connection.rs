@@ -281,6 +281,59 @@ impl DatabaseUrl {
         Ok(client)
     }
 
+    /// Opens a connection that `LISTEN`s on `channel` and delivers each notification's
+    /// payload to [`Listener::recv`]. Use the direct URL: a transaction-mode pooler drops
+    /// notifications (and so anything waiting for them must also poll).
+    pub async fn listen(
+        &self,
+        channel: &str,
+        options: &ConnectOptions,
+    ) -> Result<Listener, ConnectError> {
+        crate::InvalidData::check_text("channel", channel).map_err(|e| ConnectError::Setup {
+            target: self.target.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut config = self.config.clone();
+        config.application_name(&options.application_name);
+        config.connect_timeout(options.attempt_timeout);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let attempt = async {
+            if config.get_ssl_mode() == SslMode::Require {
+                let (client, connection) = config
+                    .connect(crate::tls::require_connector())
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                tokio::spawn(forward_notifications(connection, sender));
+                Ok::<_, ConnectError>(client)
+            } else {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| self.classify(&e))?;
+                tokio::spawn(forward_notifications(connection, sender));
+                Ok(client)
+            }
+        };
+        let client = tokio::time::timeout(options.attempt_timeout, attempt)
+            .await
+            .map_err(|_| ConnectError::Handshake {
+                target: self.target.clone(),
+                reason: format!("no PostgreSQL answer within {:?}", options.attempt_timeout),
+            })??;
+        let quoted = channel.replace('"', "\"\"");
+        client
+            .batch_execute(&format!("LISTEN \"{quoted}\""))
+            .await
+            .map_err(|e| ConnectError::Setup {
+                target: self.target.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Listener {
+            _client: client,
+            receiver,
+        })
+    }
+
     fn classify(&self, e: &tokio_postgres::Error) -> ConnectError {
         let target = self.target.clone();
         if let Some(db) = e.as_db_error() {
@@ -377,5 +430,44 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
     match config.get_dbname() {
         Some(db) => format!("{host}:{port}/{db}"),
         None => format!("{host}:{port}"),
+    }
+}
+
+/// A connection listening on one channel ([`DatabaseUrl::listen`]).
+pub struct Listener {
+    // Kept so the session (and its LISTEN) lives as long as the listener.
+    _client: tokio_postgres::Client,
+    receiver: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// The next notification's payload; `None` once the connection is gone.
+    pub async fn recv(&mut self) -> Option<String> {
+        self.receiver.recv().await
+    }
+}
+
+/// Drives a listening connection, passing notifications on until it or the receiver ends.
+async fn forward_notifications<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    sender: tokio::sync::mpsc::UnboundedSender<String>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(Ok(message)) =
+        std::future::poll_fn(|cx| connection.poll_message(cx)).await
+    {
+        if let tokio_postgres::AsyncMessage::Notification(n) = message
+            && sender.send(n.payload().to_owned()).is_err()
+        {
+            return;
+        }
     }
 }

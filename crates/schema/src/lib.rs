@@ -28,7 +28,7 @@ mod verification_tokens_table;
 pub use verification_tokens_table::verification_tokens;
 
 pub use citext::Citext;
-pub use connection::{ConnectError, ConnectOptions, DatabaseUrl};
+pub use connection::{ConnectError, ConnectOptions, DatabaseUrl, Listener};
 pub use error::{
     InvalidData, MAX_SLUG_LEN, UnknownEnumLabel, foreign_key_violation, unique_violation,
 };
