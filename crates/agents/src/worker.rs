@@ -273,7 +273,8 @@ impl Worker {
                 for claimed in claim.jobs {
                     let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
                         // Cannot happen (we claimed at most the free slots); give it back.
-                        let _ = queue::release(&mut control, std::slice::from_ref(&claimed.lease)).await;
+                        let _ = queue::release(&mut control, std::slice::from_ref(&claimed.lease))
+                            .await;
                         continue;
                     };
                     shared
@@ -320,7 +321,13 @@ impl Worker {
         while tasks.join_next().await.is_some() {}
         flusher.abort();
         let _ = flusher.await;
-        let leftover: Vec<Lease> = shared.in_flight.lock().await.drain().map(|(_, l)| l).collect();
+        let leftover: Vec<Lease> = shared
+            .in_flight
+            .lock()
+            .await
+            .drain()
+            .map(|(_, l)| l)
+            .collect();
         let batched: Vec<Lease> = std::mem::take(&mut *shared.batched.lock().await);
         if !batched.is_empty() {
             let _ = queue::complete_many(&mut control, &batched).await;
@@ -482,7 +489,10 @@ async fn flush_batches(shared: Arc<Shared>, mut conn: AsyncPgConnection) {
                     .counters
                     .completed
                     .fetch_add((batch.len() - lost.len()) as u64, Ordering::Relaxed);
-                shared.counters.lost.fetch_add(lost.len() as u64, Ordering::Relaxed);
+                shared
+                    .counters
+                    .lost
+                    .fetch_add(lost.len() as u64, Ordering::Relaxed);
                 let mut in_flight = shared.in_flight.lock().await;
                 for lease in &batch {
                     in_flight.remove(&lease.job);

@@ -527,25 +527,41 @@ fn operations() -> Vec<Case> {
                 })
             }),
         ),
-        case("Job::enqueue", RUN, op(|c, s, _| {
-            Box::pin(async move { one(Job::enqueue(c, s, &NewJob::new("mailer", &json!({}))).await) })
-        })),
-        case("Job::enqueue_many", RUN, op(|c, s, _| {
-            Box::pin(async move {
-                let input = json!({});
-                let jobs = [NewJob::new("mailer", &input), NewJob::new("mailer", &input)];
-                Job::enqueue_many(c, s, &jobs).await.map(|ids| ids.len())
-            })
-        })),
-        case("Job::get", READ, op(|c, s, f| {
-            Box::pin(async move { one(Job::get(c, s, &f.queued).await) })
-        })),
-        case("Job::list", READ, op(move |c, s, _| {
-            Box::pin(async move { page(Job::list(c, s, None, &first()).await) })
-        })),
-        case("Job::cancel", RUN, op(|c, s, f| {
-            Box::pin(async move { one(Job::cancel(c, s, &f.queued).await) })
-        })),
+        case(
+            "Job::enqueue",
+            RUN,
+            op(|c, s, _| {
+                Box::pin(async move {
+                    one(Job::enqueue(c, s, &NewJob::new("mailer", &json!({}))).await)
+                })
+            }),
+        ),
+        case(
+            "Job::enqueue_many",
+            RUN,
+            op(|c, s, _| {
+                Box::pin(async move {
+                    let input = json!({});
+                    let jobs = [NewJob::new("mailer", &input), NewJob::new("mailer", &input)];
+                    Job::enqueue_many(c, s, &jobs).await.map(|ids| ids.len())
+                })
+            }),
+        ),
+        case(
+            "Job::get",
+            READ,
+            op(|c, s, f| Box::pin(async move { one(Job::get(c, s, &f.queued).await) })),
+        ),
+        case(
+            "Job::list",
+            READ,
+            op(move |c, s, _| Box::pin(async move { page(Job::list(c, s, None, &first()).await) })),
+        ),
+        case(
+            "Job::cancel",
+            RUN,
+            op(|c, s, f| Box::pin(async move { one(Job::cancel(c, s, &f.queued).await) })),
+        ),
         // Deletions last, so the key-alone run reaches every operation with its rows.
         case(
             "AgentConfig::delete",
@@ -765,7 +781,10 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
     let org = fx.w.scope.organization_id().clone();
     // A member scope holding every key: a job needs a creator to act for.
     let other = TenantScope::for_member(
-        scoped_organization(&mut conn).await.organization_id().clone(),
+        scoped_organization(&mut conn)
+            .await
+            .organization_id()
+            .clone(),
         UserId::generate(),
         PermissionSet::of(PERMISSIONS.iter().map(|p| p.key)),
     );

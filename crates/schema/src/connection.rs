@@ -461,9 +461,7 @@ async fn forward_notifications<S, T>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    while let Some(Ok(message)) =
-        std::future::poll_fn(|cx| connection.poll_message(cx)).await
-    {
+    while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
         if let tokio_postgres::AsyncMessage::Notification(n) = message
             && sender.send(n.payload().to_owned()).is_err()
         {
