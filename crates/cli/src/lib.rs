@@ -2,6 +2,7 @@
 
 pub mod drift;
 pub mod index_cmd;
+pub mod jobs_cmd;
 pub mod seed;
 pub mod seed_data;
 pub mod verify;
@@ -140,6 +141,9 @@ pub enum Command {
     /// Manage the vector indexes of an organization's embedding spaces.
     #[command(subcommand)]
     Index(index_cmd::IndexCommand),
+    /// See and handle the agent job queue (on the direct URL).
+    #[command(subcommand)]
+    Jobs(jobs_cmd::JobsCommand),
     /// Migrate, seed and verify, in that order.
     Up {
         /// Skip the seed (for environments that must not get the demo admin).
@@ -184,6 +188,9 @@ pub enum CliError {
     /// An identity operation failed.
     #[error(transparent)]
     Identity(#[from] neonhub_identity::IdentityError),
+    /// A job queue operation failed (a job not found, or in a status that forbids it).
+    #[error(transparent)]
+    Agents(#[from] neonhub_agents::AgentError),
     /// An argument names something that does not exist.
     #[error("{0}")]
     Usage(String),
@@ -215,6 +222,7 @@ impl CliError {
                     VerifyError::Connect(_) | VerifyError::Migrations(MigrateError::Connect(_)),
                 )
                 | Self::Rag(neonhub_rag::RagError::Connect(_))
+                | Self::Agents(neonhub_agents::AgentError::Connect(_))
         )
     }
 }
@@ -407,6 +415,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             }
         }
         Command::Index(command) => index_cmd::run(&urls.direct, command).await?,
+        Command::Jobs(command) => jobs_cmd::run(&urls.direct, command).await?,
         Command::Catalog { normalized } => {
             let catalog = Catalog::read(&mut urls.direct.connect().await?).await?;
             let catalog = if *normalized {
@@ -526,7 +535,7 @@ fn expectations_met(report: &VerifyReport) -> Result<(), CliError> {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("reports serialize")
 }
 

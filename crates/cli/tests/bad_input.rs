@@ -22,6 +22,8 @@ const COMMANDS: &[&[&str]] = &[
     &["catalog"],
     &["index", "list", "--org", "primary"],
     &["index", "create", "--org", "primary", "--space", "toy"],
+    &["jobs", "stats"],
+    &["jobs", "retry", "01a217b9-0000-7000-8000-000000000000"],
     &["up"],
 ];
 
