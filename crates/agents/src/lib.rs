@@ -30,4 +30,6 @@ pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use run::{AgentRun, AgentRunMetric, NewAgentRun, NewAgentRunMetric, RunOutcome};
 pub use tool::{NewTool, Tool, ToolChanges};
 pub use training::TrainingJob;
-pub use worker::{Handler, HandlerFuture, HandlerResult, Worker, WorkerConfig, WorkerReport};
+pub use worker::{
+    Handler, HandlerFuture, HandlerResult, Worker, WorkerConfig, WorkerReport, WriteFreeHandler,
+};

@@ -282,28 +282,49 @@ pub async fn complete(
     Ok(())
 }
 
-/// Completes many write-free jobs in one statement; returns the leases that were lost
-/// (their jobs were rescued or cancelled and are left as they are).
-#[tracing::instrument(skip_all, fields(n = leases.len(), op = "complete_many"))]
+/// A write-free job's completion, for [`complete_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The lease it was claimed with.
+    pub lease: Lease,
+    /// What its handler returned.
+    pub output: Option<Value>,
+}
+
+/// Completes many write-free jobs in one statement (three array parameters whatever the
+/// count); returns the leases that were lost (their jobs were rescued or cancelled and are
+/// left as they are).
+#[tracing::instrument(skip_all, fields(n = completions.len(), op = "complete_many"))]
 pub async fn complete_many(
     conn: &mut AsyncPgConnection,
-    leases: &[Lease],
+    completions: &[Completion],
 ) -> Result<Vec<Lease>, AgentError> {
-    let done = by_lease(
-        conn,
-        leases,
-        r#"UPDATE agent_jobs j SET status = 'completed', "leaseOwner" = NULL,
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: AgentJobId,
+    }
+    let ids: Vec<&str> = completions.iter().map(|c| c.lease.job.as_ref()).collect();
+    let epochs: Vec<i64> = completions.iter().map(|c| c.lease.epoch).collect();
+    let outputs: Vec<Option<&Value>> = completions.iter().map(|c| c.output.as_ref()).collect();
+    let done: Vec<Row> = diesel::sql_query(
+        r#"UPDATE agent_jobs j SET status = 'completed', output = l.output, "leaseOwner" = NULL,
                "leaseExpiresAt" = NULL, "finishedAt" = (now() AT TIME ZONE 'UTC'),
                "updatedAt" = (now() AT TIME ZONE 'UTC')
-           FROM unnest($1::text[], $2::bigint[]) AS l(id, epoch)
+           FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS l(id, epoch, output)
            WHERE j.id = l.id AND j."leaseEpoch" = l.epoch AND j.status = 'running'
            RETURNING j.id"#,
     )
+    .bind::<Array<Text>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&epochs)
+    .bind::<Array<Nullable<Jsonb>>, _>(&outputs)
+    .load(conn)
     .await?;
-    Ok(leases
+    let done: std::collections::HashSet<AgentJobId> = done.into_iter().map(|r| r.id).collect();
+    Ok(completions
         .iter()
-        .filter(|l| !done.contains(&l.job))
-        .cloned()
+        .filter(|c| !done.contains(&c.lease.job))
+        .map(|c| c.lease.clone())
         .collect())
 }
 

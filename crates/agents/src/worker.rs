@@ -38,13 +38,16 @@ pub trait Handler: Send + Sync + 'static {
         scope: &'a TenantScope,
         tx: &'a mut AsyncPgConnection,
     ) -> HandlerFuture<'a>;
+}
 
-    /// A write-free handler (one whose `run` writes nothing through `tx`) may say so: its
-    /// completions are then committed in batches, many jobs per statement, and `run` gets a
-    /// connection that is not in a transaction.
-    fn write_free(&self) -> bool {
-        false
-    }
+/// Runs the jobs of one agent without writing to the database (it calls a model, sends a
+/// message, ...): it needs no connection, so many run at once
+/// ([`WorkerConfig::write_free_concurrency`]), and their completions are committed in
+/// batches, many jobs per statement. A job completed this way may have done its outside
+/// work twice (a worker may die before the batch commits); make that work idempotent.
+pub trait WriteFreeHandler: Send + Sync + 'static {
+    /// Does `job`'s work as `scope`; `Ok(output)` completes it, `Err` fails the attempt.
+    fn run<'a>(&'a self, job: &'a Job, scope: &'a TenantScope) -> HandlerFuture<'a>;
 }
 
 /// How a [`Worker`] runs.
@@ -52,8 +55,12 @@ pub trait Handler: Send + Sync + 'static {
 pub struct WorkerConfig {
     /// The worker's name, stored as the lease owner (unique per process is best).
     pub name: String,
-    /// How many jobs run at once (1 to 1,000); also the connections it opens for them.
+    /// How many jobs of [`Handler`]s run at once (1 to 1,000); also the connections it
+    /// opens for them.
     pub concurrency: usize,
+    /// How many jobs of [`WriteFreeHandler`]s run at once (1 to 100,000; they hold no
+    /// connection).
+    pub write_free_concurrency: usize,
     /// The lease a claim takes and a heartbeat renews (heartbeats every third of it,
     /// rescues every half: a dead worker's job is back within twice the lease).
     pub lease: Duration,
@@ -72,6 +79,7 @@ impl Default for WorkerConfig {
         Self {
             name: format!("worker-{}", std::process::id()),
             concurrency: 8,
+            write_free_concurrency: 256,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             per_organization: 4,
@@ -88,6 +96,12 @@ impl WorkerConfig {
             return Err(InvalidData::OutOfRange(format!(
                 "concurrency {} is outside 1 to 1000",
                 self.concurrency
+            )));
+        }
+        if !(1..=100_000).contains(&self.write_free_concurrency) {
+            return Err(InvalidData::OutOfRange(format!(
+                "write_free_concurrency {} is outside 1 to 100000",
+                self.write_free_concurrency
             )));
         }
         queue::check_lease(self.lease)?;
@@ -145,11 +159,13 @@ impl Counters {
     }
 }
 
-/// A job runtime on tokio for the handlers registered with [`Worker::handle`].
+/// A job runtime on tokio for the handlers registered with [`Worker::handle`] and
+/// [`Worker::handle_write_free`].
 pub struct Worker {
     url: DatabaseUrl,
     config: WorkerConfig,
     handlers: HashMap<String, Arc<dyn Handler>>,
+    write_free: HashMap<String, Arc<dyn WriteFreeHandler>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -158,19 +174,40 @@ impl std::fmt::Debug for Worker {
             .field("url", &self.url.target())
             .field("config", &self.config)
             .field("agents", &self.handlers.keys().collect::<Vec<_>>())
+            .field(
+                "write_free_agents",
+                &self.write_free.keys().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
+/// The most jobs one claim of a worker takes (a claim takes at most its free slots).
+const CLAIM_BATCH: usize = 1000;
+
 /// The shared state of a running worker.
 struct Shared {
     config: WorkerConfig,
-    handlers: HashMap<String, Arc<dyn Handler>>,
     in_flight: Mutex<HashMap<AgentJobId, Lease>>,
-    batched: Mutex<Vec<Lease>>,
-    slots: Arc<Semaphore>,
+    completions: Mutex<Vec<queue::Completion>>,
+    failures: Mutex<Vec<(Lease, String)>>,
     wake: Notify,
     counters: Counters,
+}
+
+/// One kind of handler with its agents and its slots.
+struct Lane {
+    agents: Vec<String>,
+    slots: Arc<Semaphore>,
+}
+
+impl Lane {
+    fn new(agents: Vec<String>, slots: usize) -> Self {
+        Self {
+            agents,
+            slots: Arc::new(Semaphore::new(slots)),
+        }
+    }
 }
 
 impl Worker {
@@ -181,12 +218,22 @@ impl Worker {
             url,
             config,
             handlers: HashMap::new(),
+            write_free: HashMap::new(),
         }
     }
 
     /// Registers the handler for jobs of `agent` (an agent slug).
     pub fn handle(mut self, agent: &str, handler: impl Handler) -> Self {
+        self.write_free.remove(agent);
         self.handlers.insert(agent.to_owned(), Arc::new(handler));
+        self
+    }
+
+    /// Registers a write-free handler for jobs of `agent`: batched completions, no
+    /// connection per job.
+    pub fn handle_write_free(mut self, agent: &str, handler: impl WriteFreeHandler) -> Self {
+        self.handlers.remove(agent);
+        self.write_free.insert(agent.to_owned(), Arc::new(handler));
         self
     }
 
@@ -205,19 +252,29 @@ impl Worker {
         };
         let mut control = connect().await?;
         let beat = connect().await?;
-        let (pool_tx, pool_rx) = mpsc::unbounded_channel();
-        for _ in 0..self.config.concurrency {
-            pool_tx.send(connect().await?).ok();
-        }
         let flush = connect().await?;
+        let (pool_tx, pool_rx) = mpsc::unbounded_channel();
+        if !self.handlers.is_empty() {
+            for _ in 0..self.config.concurrency {
+                pool_tx.send(connect().await?).ok();
+            }
+        }
         let pool_rx = Arc::new(Mutex::new(pool_rx));
-        let agents: Vec<String> = self.handlers.keys().cloned().collect();
+        let lanes = [
+            Lane::new(
+                self.handlers.keys().cloned().collect(),
+                self.config.concurrency,
+            ),
+            Lane::new(
+                self.write_free.keys().cloned().collect(),
+                self.config.write_free_concurrency,
+            ),
+        ];
         let shared = Arc::new(Shared {
-            slots: Arc::new(Semaphore::new(self.config.concurrency)),
-            config: self.config,
-            handlers: self.handlers,
+            config: self.config.clone(),
             in_flight: Mutex::new(HashMap::new()),
-            batched: Mutex::new(Vec::new()),
+            completions: Mutex::new(Vec::new()),
+            failures: Mutex::new(Vec::new()),
             wake: Notify::new(),
             counters: Counters::default(),
         });
@@ -240,65 +297,95 @@ impl Worker {
         let mut tasks = tokio::task::JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            // Claim while there are free slots and jobs to take.
-            loop {
-                let free = shared.slots.available_permits();
-                if free == 0 {
-                    break;
+            for (kind, lane) in lanes.iter().enumerate() {
+                if lane.agents.is_empty() {
+                    continue;
                 }
-                let claim_options = ClaimOptions {
-                    worker: &shared.config.name,
-                    agents: &agents,
-                    limit: free as i64,
-                    per_organization: shared.config.per_organization,
-                    lease: shared.config.lease,
-                };
-                let claim = match queue::claim(&mut control, &claim_options).await {
-                    Ok(claim) => claim,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
-                        if control_is_broken(&mut control).await
-                            && let Ok(fresh) = connect().await
-                        {
-                            control = fresh;
-                        }
+                // Claim while there are free slots and jobs to take.
+                loop {
+                    let free = lane.slots.available_permits().min(CLAIM_BATCH);
+                    if free == 0 {
                         break;
                     }
-                };
-                shared
-                    .counters
-                    .refused
-                    .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
-                let taken = claim.jobs.len();
-                for claimed in claim.jobs {
-                    let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
-                        // Cannot happen (we claimed at most the free slots); give it back.
-                        let _ = queue::release(&mut control, std::slice::from_ref(&claimed.lease))
-                            .await;
-                        continue;
+                    let claim_options = ClaimOptions {
+                        worker: &shared.config.name,
+                        agents: &lane.agents,
+                        limit: free as i64,
+                        per_organization: shared.config.per_organization,
+                        lease: shared.config.lease,
+                    };
+                    let claim = match queue::claim(&mut control, &claim_options).await {
+                        Ok(claim) => claim,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
+                            if is_broken(&mut control).await
+                                && let Ok(fresh) = connect().await
+                            {
+                                control = fresh;
+                            }
+                            break;
+                        }
                     };
                     shared
-                        .in_flight
-                        .lock()
-                        .await
-                        .insert(claimed.lease.job.clone(), claimed.lease.clone());
-                    let shared = shared.clone();
-                    let pool_rx = pool_rx.clone();
-                    let pool_tx = pool_tx.clone();
-                    let url = self.url.clone();
-                    let options = options.clone();
-                    tasks.spawn(async move {
-                        let conn = pool_rx.lock().await.recv().await;
-                        let Some(conn) = conn else { return };
-                        let conn = execute(&shared, claimed, conn, &url, &options).await;
-                        pool_tx.send(conn).ok();
-                        drop(permit);
-                        shared.wake.notify_one();
-                    });
-                }
-                while tasks.try_join_next().is_some() {}
-                if (taken as i64) < claim_options.limit {
-                    break;
+                        .counters
+                        .refused
+                        .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
+                    let taken = claim.jobs.len();
+                    {
+                        let mut in_flight = shared.in_flight.lock().await;
+                        for claimed in &claim.jobs {
+                            in_flight.insert(claimed.lease.job.clone(), claimed.lease.clone());
+                        }
+                    }
+                    for claimed in claim.jobs {
+                        // At most `free` were claimed, so a permit is there.
+                        let Ok(permit) = lane.slots.clone().try_acquire_owned() else {
+                            continue;
+                        };
+                        let shared = shared.clone();
+                        if kind == 0 {
+                            let Some(handler) = self.handlers.get(&claimed.job.agent).cloned()
+                            else {
+                                continue;
+                            };
+                            let (pool_rx, pool_tx) = (pool_rx.clone(), pool_tx.clone());
+                            let (url, options) = (self.url.clone(), options.clone());
+                            tasks.spawn(async move {
+                                let conn = pool_rx.lock().await.recv().await;
+                                let Some(conn) = conn else { return };
+                                let conn =
+                                    execute(&shared, &*handler, claimed, conn, &url, &options)
+                                        .await;
+                                pool_tx.send(conn).ok();
+                                drop(permit);
+                                shared.wake.notify_one();
+                            });
+                        } else {
+                            let Some(handler) = self.write_free.get(&claimed.job.agent).cloned()
+                            else {
+                                continue;
+                            };
+                            tasks.spawn(async move {
+                                let ClaimedJob { job, lease, scope } = claimed;
+                                match handler.run(&job, &scope).await {
+                                    Ok(output) => shared
+                                        .completions
+                                        .lock()
+                                        .await
+                                        .push(queue::Completion { lease, output }),
+                                    Err(message) => {
+                                        shared.failures.lock().await.push((lease, message))
+                                    }
+                                }
+                                drop(permit);
+                                shared.wake.notify_one();
+                            });
+                        }
+                    }
+                    while tasks.try_join_next().is_some() {}
+                    if taken < free {
+                        break;
+                    }
                 }
             }
             tokio::select! {
@@ -321,20 +408,14 @@ impl Worker {
         while tasks.join_next().await.is_some() {}
         flusher.abort();
         let _ = flusher.await;
-        let leftover: Vec<Lease> = shared
+        // What the flusher had not committed yet, then the rest goes back to the queue.
+        flush_once(&shared, &mut control).await;
+        let unfinished: Vec<Lease> = shared
             .in_flight
             .lock()
             .await
             .drain()
-            .map(|(_, l)| l)
-            .collect();
-        let batched: Vec<Lease> = std::mem::take(&mut *shared.batched.lock().await);
-        if !batched.is_empty() {
-            let _ = queue::complete_many(&mut control, &batched).await;
-        }
-        let unfinished: Vec<Lease> = leftover
-            .into_iter()
-            .filter(|l| !batched.iter().any(|b| b.job == l.job))
+            .map(|(_, lease)| lease)
             .collect();
         if !unfinished.is_empty()
             && let Ok(lost) = queue::release(&mut control, &unfinished).await
@@ -350,84 +431,61 @@ impl Worker {
     }
 }
 
-async fn control_is_broken(conn: &mut AsyncPgConnection) -> bool {
+async fn is_broken(conn: &mut AsyncPgConnection) -> bool {
     use diesel_async::SimpleAsyncConnection;
     conn.batch_execute("SELECT 1").await.is_err()
 }
 
-/// Runs one claimed job on `conn` and records its outcome; returns the connection (a
-/// fresh one if it broke).
+/// Runs one claimed job on `conn`, completing it in the handler's transaction, and records
+/// the outcome; returns the connection (a fresh one if it broke).
 async fn execute(
     shared: &Shared,
+    handler: &dyn Handler,
     claimed: ClaimedJob,
     mut conn: AsyncPgConnection,
     url: &DatabaseUrl,
     options: &ConnectOptions,
 ) -> AsyncPgConnection {
     let ClaimedJob { job, lease, scope } = claimed;
-    let Some(handler) = shared.handlers.get(&job.agent).cloned() else {
-        return conn;
-    };
-    enum Outcome {
-        Done,
-        Batched,
-        Failed(String),
-        Lost,
-        Broken(AgentError),
-    }
-    let outcome = if handler.write_free() {
-        match handler.run(&job, &scope, &mut conn).await {
-            Ok(_) => Outcome::Batched,
-            Err(message) => Outcome::Failed(message),
-        }
-    } else {
-        let result = conn
-            .transaction::<_, TxError, _>(async |tx| {
-                let output = handler
-                    .run(&job, &scope, tx)
-                    .await
-                    .map_err(TxError::Handler)?;
-                queue::complete(tx, &lease, output.as_ref())
-                    .await
-                    .map_err(TxError::Queue)
-            })
-            .await;
-        match result {
-            Ok(()) => Outcome::Done,
-            Err(TxError::Handler(message)) => Outcome::Failed(message),
-            Err(TxError::Queue(AgentError::LeaseLost { .. })) => Outcome::Lost,
-            Err(TxError::Queue(e)) => Outcome::Broken(e),
-            Err(TxError::Database(e)) => Outcome::Broken(e.into()),
-        }
-    };
-    match outcome {
-        Outcome::Done => {
+    let result = conn
+        .transaction::<_, TxError, _>(async |tx| {
+            let output = handler
+                .run(&job, &scope, tx)
+                .await
+                .map_err(TxError::Handler)?;
+            queue::complete(tx, &lease, output.as_ref())
+                .await
+                .map_err(TxError::Queue)
+        })
+        .await;
+    match result {
+        Ok(()) => {
             shared.counters.completed.fetch_add(1, Ordering::Relaxed);
-            shared.in_flight.lock().await.remove(&lease.job);
         }
-        Outcome::Batched => shared.batched.lock().await.push(lease),
-        Outcome::Lost => {
+        Err(TxError::Queue(AgentError::LeaseLost { .. })) => {
             shared.counters.lost.fetch_add(1, Ordering::Relaxed);
-            shared.in_flight.lock().await.remove(&lease.job);
         }
-        Outcome::Failed(message) => {
-            match queue::fail(&mut conn, &lease, &message).await {
-                Ok(_) => shared.counters.failed.fetch_add(1, Ordering::Relaxed),
-                Err(_) => shared.counters.lost.fetch_add(1, Ordering::Relaxed),
+        Err(TxError::Handler(message)) => {
+            let counter = match queue::fail(&mut conn, &lease, &message).await {
+                Ok(_) => &shared.counters.failed,
+                Err(_) => &shared.counters.lost,
             };
-            shared.in_flight.lock().await.remove(&lease.job);
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-        Outcome::Broken(e) => {
-            tracing::warn!(job = %lease.job, error = %e, "completing the job failed; the lease will expire and the job be rescued");
-            shared.in_flight.lock().await.remove(&lease.job);
-            if control_is_broken(&mut conn).await
-                && let Ok(fresh) = url.connect_with(options).await
-            {
-                return fresh;
-            }
-        }
+        Err(TxError::Queue(e)) => broken(&lease, &e.to_string()),
+        Err(TxError::Database(e)) => broken(&lease, &e.to_string()),
+    }
+    shared.in_flight.lock().await.remove(&lease.job);
+    if is_broken(&mut conn).await
+        && let Ok(fresh) = url.connect_with(options).await
+    {
+        return fresh;
     }
     conn
+}
+
+fn broken(lease: &Lease, error: &str) {
+    tracing::warn!(job = %lease.job, error, "completing the job failed; its lease will expire and it will be rescued");
 }
 
 /// The completion transaction's failures, kept apart so a handler's error is not taken
@@ -474,16 +532,19 @@ async fn keep_leases(shared: Arc<Shared>, mut conn: AsyncPgConnection) {
     }
 }
 
-/// Commits the batched completions of write-free handlers, many per statement.
+/// Commits the write-free handlers' completions (many per statement) and failures.
 async fn flush_batches(shared: Arc<Shared>, mut conn: AsyncPgConnection) {
     let mut tick = tokio::time::interval(shared.config.flush_interval);
     loop {
         tick.tick().await;
-        let batch: Vec<Lease> = std::mem::take(&mut *shared.batched.lock().await);
-        if batch.is_empty() {
-            continue;
-        }
-        match queue::complete_many(&mut conn, &batch).await {
+        flush_once(&shared, &mut conn).await;
+    }
+}
+
+async fn flush_once(shared: &Shared, conn: &mut AsyncPgConnection) {
+    let batch: Vec<queue::Completion> = std::mem::take(&mut *shared.completions.lock().await);
+    if !batch.is_empty() {
+        match queue::complete_many(conn, &batch).await {
             Ok(lost) => {
                 shared
                     .counters
@@ -494,14 +555,23 @@ async fn flush_batches(shared: Arc<Shared>, mut conn: AsyncPgConnection) {
                     .lost
                     .fetch_add(lost.len() as u64, Ordering::Relaxed);
                 let mut in_flight = shared.in_flight.lock().await;
-                for lease in &batch {
-                    in_flight.remove(&lease.job);
+                for completion in &batch {
+                    in_flight.remove(&completion.lease.job);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "batched completion failed; retrying");
-                shared.batched.lock().await.extend(batch);
+                shared.completions.lock().await.extend(batch);
             }
         }
+    }
+    let failures: Vec<(Lease, String)> = std::mem::take(&mut *shared.failures.lock().await);
+    for (lease, message) in failures {
+        let counter = match queue::fail(conn, &lease, &message).await {
+            Ok(_) => &shared.counters.failed,
+            Err(_) => &shared.counters.lost,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        shared.in_flight.lock().await.remove(&lease.job);
     }
 }

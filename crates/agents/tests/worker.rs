@@ -44,7 +44,6 @@ struct Probe {
     seen: Arc<Notify>,
     fail: bool,
     hold: Option<Arc<Notify>>,
-    write_free: bool,
 }
 
 impl Probe {
@@ -54,8 +53,25 @@ impl Probe {
             seen: Arc::new(Notify::new()),
             fail: false,
             hold: None,
-            write_free: false,
         }
+    }
+}
+
+impl Probe {
+    async fn probe(&self, scope: &TenantScope) -> HandlerResult {
+        assert!(
+            scope.actor().user_id().is_some(),
+            "a handler runs as the job's creator"
+        );
+        self.ran.fetch_add(1, Ordering::SeqCst);
+        self.seen.notify_one();
+        if let Some(hold) = &self.hold {
+            hold.notified().await;
+        }
+        if self.fail {
+            return Err("boom".to_owned());
+        }
+        Ok(Some(json!({"ok": true})))
     }
 }
 
@@ -66,25 +82,13 @@ impl Handler for Probe {
         scope: &'a TenantScope,
         _tx: &'a mut AsyncPgConnection,
     ) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            assert!(
-                scope.actor().user_id().is_some(),
-                "a handler runs as the job's creator"
-            );
-            self.ran.fetch_add(1, Ordering::SeqCst);
-            self.seen.notify_one();
-            if let Some(hold) = &self.hold {
-                hold.notified().await;
-            }
-            if self.fail {
-                return Err("boom".to_owned());
-            }
-            Ok(Some(json!({"ok": true})))
-        })
+        Box::pin(self.probe(scope))
     }
+}
 
-    fn write_free(&self) -> bool {
-        self.write_free
+impl WriteFreeHandler for Probe {
+    fn run<'a>(&'a self, _job: &'a Job, scope: &'a TenantScope) -> HandlerFuture<'a> {
+        Box::pin(self.probe(scope))
     }
 }
 
@@ -163,10 +167,7 @@ async fn write_free_jobs_complete_in_batches_and_a_failing_handler_is_retried() 
     .await
     .unwrap()
     .job;
-    let light_probe = Probe {
-        write_free: true,
-        ..Probe::new()
-    };
+    let light_probe = Probe::new();
     let broken_probe = Probe {
         fail: true,
         ..Probe::new()
@@ -215,6 +216,19 @@ async fn write_free_jobs_complete_in_batches_and_a_failing_handler_is_retried() 
     assert_eq!((report.completed, report.failed), (300, 1));
     let dead = Job::get(&mut app, &org.scope, &broken.id).await.unwrap();
     assert_eq!(dead.error.as_deref(), Some("boom"));
+    let one = Job::list(
+        &mut app,
+        &org.scope,
+        Some(JobStatus::Completed),
+        &PageRequest::first(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one.items[0].output,
+        Some(json!({"ok": true})),
+        "a batched completion keeps its output"
+    );
 }
 
 #[tokio::test]
