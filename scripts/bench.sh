@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Runs the vector-search benches against a provisioned PostgreSQL with pgvector. They
-# create (and recreate) a database `nh_bench` on that server; the results table is printed
-# and written to target/neonhub-bench.md. Extra arguments go to `cargo bench`.
+# Runs the benches against a provisioned PostgreSQL with pgvector: `scripts/bench.sh` runs
+# both, `scripts/bench.sh vector_search` or `scripts/bench.sh job_queue` one. Each creates
+# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`), prints its
+# table and writes it under target/ (target/neonhub-bench.md,
+# target/neonhub-bench/job_queue.json). Arguments after the bench's name go to `cargo bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
 nh_provision
 export NEONHUB_BENCH_DATABASE_URL="${NEONHUB_BENCH_DATABASE_URL:-$NEONHUB_SERVER_URL}"
-cargo bench --locked --bench vector_search "$@"
+case "${1:-}" in
+  vector_search|job_queue) benches=("$1"); shift ;;
+  *) benches=(vector_search job_queue) ;;
+esac
+for bench in "${benches[@]}"; do
+  cargo bench --locked --bench "$bench" "$@"
+done

@@ -3,7 +3,7 @@
 //! alive, rescues the jobs of dead workers, wakes on `NOTIFY` (polling as the fallback),
 //! and shuts down gracefully.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -198,14 +198,16 @@ struct Shared {
 /// One kind of handler with its agents and its slots.
 struct Lane {
     agents: Vec<String>,
+    size: usize,
     slots: Arc<Semaphore>,
 }
 
 impl Lane {
-    fn new(agents: Vec<String>, slots: usize) -> Self {
+    fn new(agents: Vec<String>, size: usize) -> Self {
         Self {
             agents,
-            slots: Arc::new(Semaphore::new(slots)),
+            size,
+            slots: Arc::new(Semaphore::new(size)),
         }
     }
 }
@@ -296,26 +298,39 @@ impl Worker {
         let flusher = tokio::spawn(flush_batches(shared.clone(), flush));
         let mut tasks = tokio::task::JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut buffers: [VecDeque<ClaimedJob>; 2] = [VecDeque::new(), VecDeque::new()];
         loop {
             for (kind, lane) in lanes.iter().enumerate() {
                 if lane.agents.is_empty() {
                     continue;
                 }
-                // Claim while there are free slots and jobs to take.
-                loop {
-                    let free = lane.slots.available_permits().min(CLAIM_BATCH);
-                    if free == 0 {
-                        break;
-                    }
+                let buffer = &mut buffers[kind];
+                // Claim in batches: each worker keeps up to one lane's worth of claimed jobs
+                // waiting beside the running ones (held by heartbeats like them) and claims
+                // again once half of that is used, so a claim's commit is shared by many
+                // jobs rather than paid per job.
+                let running = lane.size - lane.slots.available_permits();
+                let deficit = (2 * lane.size).saturating_sub(running + buffer.len());
+                if deficit > 0 && (buffer.len() <= lane.size / 2 || running == 0) {
                     let claim_options = ClaimOptions {
                         worker: &shared.config.name,
                         agents: &lane.agents,
-                        limit: free as i64,
+                        limit: deficit.min(CLAIM_BATCH) as i64,
                         per_organization: shared.config.per_organization,
                         lease: shared.config.lease,
                     };
-                    let claim = match queue::claim(&mut control, &claim_options).await {
-                        Ok(claim) => claim,
+                    match queue::claim(&mut control, &claim_options).await {
+                        Ok(claim) => {
+                            shared
+                                .counters
+                                .refused
+                                .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
+                            let mut in_flight = shared.in_flight.lock().await;
+                            for claimed in claim.jobs {
+                                in_flight.insert(claimed.lease.job.clone(), claimed.lease.clone());
+                                buffer.push_back(claimed);
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
                             if is_broken(&mut control).await
@@ -323,75 +338,61 @@ impl Worker {
                             {
                                 control = fresh;
                             }
-                            break;
                         }
-                    };
-                    shared
-                        .counters
-                        .refused
-                        .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
-                    let taken = claim.jobs.len();
-                    {
-                        let mut in_flight = shared.in_flight.lock().await;
-                        for claimed in &claim.jobs {
-                            in_flight.insert(claimed.lease.job.clone(), claimed.lease.clone());
-                        }
-                    }
-                    for claimed in claim.jobs {
-                        // At most `free` were claimed, so a permit is there.
-                        let Ok(permit) = lane.slots.clone().try_acquire_owned() else {
-                            continue;
-                        };
-                        let shared = shared.clone();
-                        if kind == 0 {
-                            let Some(handler) = self.handlers.get(&claimed.job.agent).cloned()
-                            else {
-                                continue;
-                            };
-                            let (pool_rx, pool_tx) = (pool_rx.clone(), pool_tx.clone());
-                            let (url, options) = (self.url.clone(), options.clone());
-                            tasks.spawn(async move {
-                                let conn = pool_rx.lock().await.recv().await;
-                                let Some(conn) = conn else { return };
-                                let conn =
-                                    execute(&shared, &*handler, claimed, conn, &url, &options)
-                                        .await;
-                                pool_tx.send(conn).ok();
-                                drop(permit);
-                                shared.wake.notify_one();
-                            });
-                        } else {
-                            let Some(handler) = self.write_free.get(&claimed.job.agent).cloned()
-                            else {
-                                continue;
-                            };
-                            tasks.spawn(async move {
-                                let ClaimedJob { job, lease, scope } = claimed;
-                                match handler.run(&job, &scope).await {
-                                    Ok(output) => shared
-                                        .completions
-                                        .lock()
-                                        .await
-                                        .push(queue::Completion { lease, output }),
-                                    Err(message) => {
-                                        shared.failures.lock().await.push((lease, message))
-                                    }
-                                }
-                                drop(permit);
-                                shared.wake.notify_one();
-                            });
-                        }
-                    }
-                    while tasks.try_join_next().is_some() {}
-                    if taken < free {
-                        break;
                     }
                 }
+                // Start what the free slots allow.
+                while !buffer.is_empty() {
+                    let Ok(permit) = lane.slots.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    let Some(claimed) = buffer.pop_front() else {
+                        break;
+                    };
+                    let shared = shared.clone();
+                    if kind == 0 {
+                        let Some(handler) = self.handlers.get(&claimed.job.agent).cloned() else {
+                            continue;
+                        };
+                        let (pool_rx, pool_tx) = (pool_rx.clone(), pool_tx.clone());
+                        let (url, options) = (self.url.clone(), options.clone());
+                        tasks.spawn(async move {
+                            let conn = pool_rx.lock().await.recv().await;
+                            let Some(conn) = conn else { return };
+                            let conn =
+                                execute(&shared, &*handler, claimed, conn, &url, &options).await;
+                            pool_tx.send(conn).ok();
+                            drop(permit);
+                            shared.wake.notify_one();
+                        });
+                    } else {
+                        let Some(handler) = self.write_free.get(&claimed.job.agent).cloned() else {
+                            continue;
+                        };
+                        tasks.spawn(async move {
+                            let ClaimedJob { job, lease, scope } = claimed;
+                            match handler.run(&job, &scope).await {
+                                Ok(output) => shared
+                                    .completions
+                                    .lock()
+                                    .await
+                                    .push(queue::Completion { lease, output }),
+                                Err(message) => shared.failures.lock().await.push((lease, message)),
+                            }
+                            drop(permit);
+                            shared.wake.notify_one();
+                        });
+                    }
+                }
+                while tasks.try_join_next().is_some() {}
             }
+            let idle = buffers.iter().all(VecDeque::is_empty);
             tokio::select! {
                 () = &mut shutdown => break,
                 () = shared.wake.notified() => {}
-                () = tokio::time::sleep(shared.config.poll_interval) => {}
+                // A worker with claimed jobs waiting only needs a slot to free up (which
+                // wakes it); an idle one polls in case a notification was lost.
+                () = tokio::time::sleep(shared.config.poll_interval), if idle => {}
             }
         }
 

@@ -160,9 +160,9 @@ catalogue! {
         needed_by: "the write operations of `neonhub-connectors` (to come).";
     // agents
     AGENTS_READ = "agents:read", ALL_ROLES, "Read agents, their runs and jobs.",
-        needed_by: "`get`, `list` and the finders of `Agent`, `AgentCapability`, `AgentConfig`, `Tool`, `AgentRun` (and `AgentRun::metrics`), `ToolExecution`, `ModelVersion`, `TrainingJob`, `InferenceEndpoint` (`by_slug`) in `neonhub-agents`.";
+        needed_by: "`get`, `list` and the finders of `Agent`, `AgentCapability`, `AgentConfig`, `Tool`, `AgentRun` (and `AgentRun::metrics`), `ToolExecution`, `ModelVersion`, `TrainingJob`, `InferenceEndpoint` (`by_slug`), `Job` in `neonhub-agents`.";
     AGENTS_RUN = "agents:run", STAFF, "Start agent runs and jobs.",
-        needed_by: "`AgentRun::start`, `AgentRun::finish`, `ToolExecution::start`, `ToolExecution::finish` in `neonhub-agents` (and enqueuing jobs, to come).";
+        needed_by: "`AgentRun::start`, `AgentRun::finish`, `ToolExecution::start`, `ToolExecution::finish`, `Job::enqueue`, `Job::enqueue_many`, `Job::cancel` in `neonhub-agents`; a job's creator must still hold it when the job is claimed.";
     AGENTS_MANAGE = "agents:manage", MANAGERS, "Create and configure agents, tools, models and endpoints.",
         needed_by: "`create`, `update` and `delete` of `Agent`, `AgentCapability`, `Tool`, `ModelVersion`, `InferenceEndpoint`; `Agent::set_status`; `AgentConfig::set` and `delete`; `TrainingJob::create`, `set_status`, `delete`; `AgentRun::delete`; the `neonhub_agents::seed` functions.";
     // rag

@@ -3,6 +3,7 @@ DROP FUNCTION IF EXISTS public.nh_notify_agent_jobs();
 DROP INDEX IF EXISTS public."agent_jobs_uniqueKey_key";
 DROP INDEX IF EXISTS public."agent_jobs_lease_idx";
 DROP INDEX IF EXISTS public."agent_jobs_claim_idx";
+DROP INDEX IF EXISTS public."agent_jobs_queued_org_idx";
 ALTER TABLE public.agent_jobs
     DROP CONSTRAINT IF EXISTS "agent_jobs_maxRescues_check",
     DROP CONSTRAINT IF EXISTS "agent_jobs_attempt_check",

@@ -22,9 +22,10 @@ ALTER TABLE public.agent_jobs
     ADD CONSTRAINT "agent_jobs_attempt_check" CHECK ("attempt" >= 0),
     ADD CONSTRAINT "agent_jobs_maxRescues_check" CHECK ("maxRescues" >= 0);
 
--- The claim: per organization, the queued jobs in (priority, runAt, id) order. Its leading
--- column also lets the claim skip from one organization to the next (a loose index scan)
--- instead of reading every queued job.
+-- The claim: the organizations that have queued jobs, found by a loose index scan (one
+-- probe per organization, not a read of every queued job), then per organization its
+-- queued jobs in (priority, runAt, id) order.
+CREATE INDEX "agent_jobs_queued_org_idx" ON public.agent_jobs ("organizationId") WHERE status = 'queued';
 CREATE INDEX "agent_jobs_claim_idx" ON public.agent_jobs
     ("organizationId", "priority" DESC, "runAt", id) WHERE status = 'queued';
 -- The rescue: running jobs by lease expiry.
