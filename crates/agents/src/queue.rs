@@ -13,13 +13,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::prelude::ExpressionMethods;
 use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::JobStatus;
 use neonhub_schema::ids::{AgentJobId, OrganizationId, UserId};
 use neonhub_schema::permissions::member_permissions;
-use neonhub_schema::{Denied, InvalidData, TenantScope, keys};
+use neonhub_schema::schema::agent_jobs;
+use neonhub_schema::{Denied, InvalidData, TenantScope, keys, time};
 use serde_json::Value;
 
 use crate::{AgentError, Job, limits};
@@ -265,17 +267,23 @@ pub async fn complete(
     output: Option<&Value>,
 ) -> Result<(), AgentError> {
     limits::json("output", output)?;
-    let updated = diesel::sql_query(
-        r#"UPDATE agent_jobs SET status = 'completed', output = $3, "leaseOwner" = NULL,
-               "leaseExpiresAt" = NULL, "finishedAt" = (now() AT TIME ZONE 'UTC'),
-               "updatedAt" = (now() AT TIME ZONE 'UTC')
-           WHERE id = $1 AND "leaseEpoch" = $2 AND status = 'running'"#,
-    )
-    .bind::<Text, _>(&lease.job)
-    .bind::<BigInt, _>(lease.epoch)
-    .bind::<Nullable<Jsonb>, _>(output)
-    .execute(tx)
-    .await?;
+    // The query builder's statement, prepared once per connection and cached: this runs
+    // once per job.
+    let now = time::now();
+    let updated = diesel::update(agent_jobs::table)
+        .filter(agent_jobs::id.eq(&lease.job))
+        .filter(agent_jobs::leaseEpoch.eq(lease.epoch))
+        .filter(agent_jobs::status.eq(JobStatus::Running))
+        .set((
+            agent_jobs::status.eq(JobStatus::Completed),
+            agent_jobs::output.eq(output),
+            agent_jobs::leaseOwner.eq(None::<String>),
+            agent_jobs::leaseExpiresAt.eq(None::<NaiveDateTime>),
+            agent_jobs::finishedAt.eq(now),
+            agent_jobs::updatedAt.eq(now),
+        ))
+        .execute(tx)
+        .await?;
     if updated == 0 {
         return Err(lease_lost(lease));
     }

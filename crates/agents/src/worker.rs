@@ -3,11 +3,11 @@
 //! alive, rescues the jobs of dead workers, wakes on `NOTIFY` (polling as the fallback),
 //! and shuts down gracefully.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -15,6 +15,7 @@ use neonhub_schema::ids::AgentJobId;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope};
 use serde_json::Value;
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
+use tokio::task::JoinSet;
 
 use crate::queue::{self, ClaimOptions, ClaimedJob, Lease};
 use crate::{AgentError, Job};
@@ -66,7 +67,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How often an idle worker looks for jobs when no notification wakes it.
     pub poll_interval: Duration,
-    /// At most this many jobs of one organization per claim.
+    /// At most this many jobs of one organization per claim. Claims are round-robin across
+    /// organizations whatever this is; a lower cap also keeps one organization from
+    /// filling a whole claim when others are waiting behind it.
     pub per_organization: i64,
     /// How long a shutdown waits for running jobs before giving them back to the queue.
     pub shutdown_deadline: Duration,
@@ -82,7 +85,7 @@ impl Default for WorkerConfig {
             write_free_concurrency: 256,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
-            per_organization: 4,
+            per_organization: CLAIM_BATCH as i64,
             shutdown_deadline: Duration::from_secs(10),
             flush_interval: Duration::from_millis(5),
         }
@@ -191,25 +194,12 @@ struct Shared {
     in_flight: Mutex<HashMap<AgentJobId, Lease>>,
     completions: Mutex<Vec<queue::Completion>>,
     failures: Mutex<Vec<(Lease, String)>>,
-    wake: Notify,
+    /// Per kind of handler: a job arrived or finished, claim again.
+    wakes: [Notify; 2],
+    stopping: AtomicBool,
+    stop: Notify,
+    jobs: Mutex<JoinSet<()>>,
     counters: Counters,
-}
-
-/// One kind of handler with its agents and its slots.
-struct Lane {
-    agents: Vec<String>,
-    size: usize,
-    slots: Arc<Semaphore>,
-}
-
-impl Lane {
-    fn new(agents: Vec<String>, size: usize) -> Self {
-        Self {
-            agents,
-            size,
-            slots: Arc::new(Semaphore::new(size)),
-        }
-    }
 }
 
 impl Worker {
@@ -252,33 +242,33 @@ impl Worker {
         let connect = async || -> Result<AsyncPgConnection, AgentError> {
             Ok(self.url.connect_with(&options).await?)
         };
-        let mut control = connect().await?;
         let beat = connect().await?;
         let flush = connect().await?;
+        let mut control = connect().await?;
         let (pool_tx, pool_rx) = mpsc::unbounded_channel();
         if !self.handlers.is_empty() {
             for _ in 0..self.config.concurrency {
                 pool_tx.send(connect().await?).ok();
             }
         }
-        let pool_rx = Arc::new(Mutex::new(pool_rx));
-        let lanes = [
-            Lane::new(
-                self.handlers.keys().cloned().collect(),
-                self.config.concurrency,
-            ),
-            Lane::new(
-                self.write_free.keys().cloned().collect(),
-                self.config.write_free_concurrency,
-            ),
-        ];
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             in_flight: Mutex::new(HashMap::new()),
             completions: Mutex::new(Vec::new()),
             failures: Mutex::new(Vec::new()),
-            wake: Notify::new(),
+            wakes: [Notify::new(), Notify::new()],
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            jobs: Mutex::new(JoinSet::new()),
             counters: Counters::default(),
+        });
+        let run = Arc::new(Running {
+            handlers: self.handlers,
+            write_free: self.write_free,
+            pool_tx,
+            pool_rx: Mutex::new(pool_rx),
+            url: self.url.clone(),
+            options: options.clone(),
         });
 
         // Wake-ups: a notification at every enqueue's commit; polling covers a lost one.
@@ -289,124 +279,79 @@ impl Worker {
             tokio::spawn(async move {
                 if let Ok(mut listener) = url.listen("nh_agent_jobs", &options).await {
                     while listener.recv().await.is_some() {
-                        shared.wake.notify_one();
+                        shared.wakes.iter().for_each(Notify::notify_one);
                     }
                 }
             })
         };
         let keeper = tokio::spawn(keep_leases(shared.clone(), beat));
         let flusher = tokio::spawn(flush_batches(shared.clone(), flush));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        let mut buffers: [VecDeque<ClaimedJob>; 2] = [VecDeque::new(), VecDeque::new()];
-        loop {
-            for (kind, lane) in lanes.iter().enumerate() {
-                if lane.agents.is_empty() {
-                    continue;
-                }
-                let buffer = &mut buffers[kind];
-                // Claim in batches: each worker keeps up to one lane's worth of claimed jobs
-                // waiting beside the running ones (held by heartbeats like them) and claims
-                // again once half of that is used, so a claim's commit is shared by many
-                // jobs rather than paid per job.
-                let running = lane.size - lane.slots.available_permits();
-                let deficit = (2 * lane.size).saturating_sub(running + buffer.len());
-                if deficit > 0 && (buffer.len() <= lane.size / 2 || running == 0) {
-                    let claim_options = ClaimOptions {
-                        worker: &shared.config.name,
-                        agents: &lane.agents,
-                        limit: deficit.min(CLAIM_BATCH) as i64,
-                        per_organization: shared.config.per_organization,
-                        lease: shared.config.lease,
-                    };
-                    match queue::claim(&mut control, &claim_options).await {
-                        Ok(claim) => {
-                            shared
-                                .counters
-                                .refused
-                                .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
-                            let mut in_flight = shared.in_flight.lock().await;
-                            for claimed in claim.jobs {
-                                in_flight.insert(claimed.lease.job.clone(), claimed.lease.clone());
-                                buffer.push_back(claimed);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
-                            if is_broken(&mut control).await
-                                && let Ok(fresh) = connect().await
-                            {
-                                control = fresh;
-                            }
-                        }
-                    }
-                }
-                // Start what the free slots allow.
-                while !buffer.is_empty() {
-                    let Ok(permit) = lane.slots.clone().try_acquire_owned() else {
-                        break;
-                    };
-                    let Some(claimed) = buffer.pop_front() else {
-                        break;
-                    };
-                    let shared = shared.clone();
-                    if kind == 0 {
-                        let Some(handler) = self.handlers.get(&claimed.job.agent).cloned() else {
-                            continue;
-                        };
-                        let (pool_rx, pool_tx) = (pool_rx.clone(), pool_tx.clone());
-                        let (url, options) = (self.url.clone(), options.clone());
-                        tasks.spawn(async move {
-                            let conn = pool_rx.lock().await.recv().await;
-                            let Some(conn) = conn else { return };
-                            let conn =
-                                execute(&shared, &*handler, claimed, conn, &url, &options).await;
-                            pool_tx.send(conn).ok();
-                            drop(permit);
-                            shared.wake.notify_one();
-                        });
-                    } else {
-                        let Some(handler) = self.write_free.get(&claimed.job.agent).cloned() else {
-                            continue;
-                        };
-                        tasks.spawn(async move {
-                            let ClaimedJob { job, lease, scope } = claimed;
-                            match handler.run(&job, &scope).await {
-                                Ok(output) => shared
-                                    .completions
-                                    .lock()
-                                    .await
-                                    .push(queue::Completion { lease, output }),
-                                Err(message) => shared.failures.lock().await.push((lease, message)),
-                            }
-                            drop(permit);
-                            shared.wake.notify_one();
-                        });
-                    }
-                }
-                while tasks.try_join_next().is_some() {}
+        // Per kind of handler: a claimer keeps claimed jobs coming (in batches, on its own
+        // connection, so a claim never holds up starting a job) and a dispatcher starts
+        // them as slots free up.
+        let mut claimers = JoinSet::new();
+        let mut dispatchers = JoinSet::new();
+        for kind in [Kind::Transactional, Kind::WriteFree] {
+            let (agents, size) = match kind {
+                Kind::Transactional => (
+                    run.handlers.keys().cloned().collect::<Vec<_>>(),
+                    shared.config.concurrency,
+                ),
+                Kind::WriteFree => (
+                    run.write_free.keys().cloned().collect(),
+                    shared.config.write_free_concurrency,
+                ),
+            };
+            if agents.is_empty() {
+                continue;
             }
-            let idle = buffers.iter().all(VecDeque::is_empty);
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = shared.wake.notified() => {}
-                // A worker with claimed jobs waiting only needs a slot to free up (which
-                // wakes it); an idle one polls in case a notification was lost.
-                () = tokio::time::sleep(shared.config.poll_interval), if idle => {}
-            }
+            let conn = match kind {
+                Kind::Transactional => std::mem::replace(&mut control, connect().await?),
+                Kind::WriteFree => connect().await?,
+            };
+            // Claimed and not finished: at most twice the slots (the running jobs and as
+            // many waiting), so a new claim is due once half of those are used.
+            let capacity = Arc::new(Semaphore::new(2 * size));
+            let (sender, receiver) = mpsc::unbounded_channel();
+            claimers.spawn(claim_loop(
+                shared.clone(),
+                run.clone(),
+                kind,
+                agents,
+                size,
+                capacity.clone(),
+                sender,
+                conn,
+            ));
+            dispatchers.spawn(dispatch_loop(
+                shared.clone(),
+                run.clone(),
+                kind,
+                Arc::new(Semaphore::new(size)),
+                capacity,
+                receiver,
+            ));
         }
 
+        shutdown.await;
+
         // Shutdown: no more claims; running jobs get the deadline, then go back.
+        shared.stopping.store(true, Ordering::SeqCst);
+        shared.stop.notify_waiters();
+        while claimers.join_next().await.is_some() {}
+        dispatchers.abort_all();
+        while dispatchers.join_next().await.is_some() {}
+        let mut jobs = std::mem::take(&mut *shared.jobs.lock().await);
         let deadline = tokio::time::sleep(shared.config.shutdown_deadline);
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                next = tasks.join_next() => if next.is_none() { break },
+                next = jobs.join_next() => if next.is_none() { break },
                 () = &mut deadline => break,
             }
         }
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+        jobs.abort_all();
+        while jobs.join_next().await.is_some() {}
         flusher.abort();
         let _ = flusher.await;
         // What the flusher had not committed yet, then the rest goes back to the queue.
@@ -429,6 +374,150 @@ impl Worker {
         keeper.abort();
         listener.abort();
         Ok(shared.counters.report())
+    }
+}
+
+/// Which kind of handler a lane runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Transactional = 0,
+    WriteFree = 1,
+}
+
+/// What the job tasks need of the worker.
+struct Running {
+    handlers: HashMap<String, Arc<dyn Handler>>,
+    write_free: HashMap<String, Arc<dyn WriteFreeHandler>>,
+    pool_tx: mpsc::UnboundedSender<AsyncPgConnection>,
+    pool_rx: Mutex<mpsc::UnboundedReceiver<AsyncPgConnection>>,
+    url: DatabaseUrl,
+    options: ConnectOptions,
+}
+
+/// Claims jobs of `agents` whenever at least half of the lane's claimed-job capacity is
+/// free (or nothing is claimed), and hands them to the dispatcher; waits for a wake-up (a
+/// notification, a finished job) or the poll interval when there is nothing to claim.
+async fn claim_loop(
+    shared: Arc<Shared>,
+    run: Arc<Running>,
+    kind: Kind,
+    agents: Vec<String>,
+    size: usize,
+    capacity: Arc<Semaphore>,
+    sender: mpsc::UnboundedSender<ClaimedJob>,
+    mut conn: AsyncPgConnection,
+) {
+    let wake = &shared.wakes[kind as usize];
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let free = capacity.available_permits();
+        let idle = free == 2 * size;
+        let mut full_claim = false;
+        if free > 0 && (free >= size.div_ceil(2) || idle) {
+            let limit = free.min(CLAIM_BATCH);
+            let options = ClaimOptions {
+                worker: &shared.config.name,
+                agents: &agents,
+                limit: limit as i64,
+                per_organization: shared.config.per_organization,
+                lease: shared.config.lease,
+            };
+            match queue::claim(&mut conn, &options).await {
+                Ok(claim) => {
+                    shared
+                        .counters
+                        .refused
+                        .fetch_add(claim.refused.len() as u64, Ordering::Relaxed);
+                    full_claim = claim.jobs.len() == limit;
+                    let mut in_flight = shared.in_flight.lock().await;
+                    for claimed in claim.jobs {
+                        if let Ok(permit) = capacity.try_acquire() {
+                            // Given back by the job's task when it finishes.
+                            permit.forget();
+                        }
+                        in_flight.insert(claimed.lease.job.clone(), claimed.lease.clone());
+                        let _ = sender.send(claimed);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
+                    if is_broken(&mut conn).await
+                        && let Ok(fresh) = run.url.connect_with(&run.options).await
+                    {
+                        conn = fresh;
+                    }
+                }
+            }
+        }
+        if full_claim {
+            continue;
+        }
+        tokio::select! {
+            () = shared.stop.notified() => return,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(shared.config.poll_interval) => {}
+        }
+    }
+}
+
+/// Starts claimed jobs as the lane's slots free up.
+async fn dispatch_loop(
+    shared: Arc<Shared>,
+    run: Arc<Running>,
+    kind: Kind,
+    slots: Arc<Semaphore>,
+    capacity: Arc<Semaphore>,
+    mut receiver: mpsc::UnboundedReceiver<ClaimedJob>,
+) {
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(claimed) = receiver.recv().await else {
+            return;
+        };
+        if shared.stopping.load(Ordering::SeqCst) {
+            // Left in flight: released at shutdown.
+            return;
+        }
+        let (shared_, run, capacity) = (shared.clone(), run.clone(), capacity.clone());
+        let task = async move {
+            let shared = shared_;
+            match kind {
+                Kind::Transactional => {
+                    if let Some(handler) = run.handlers.get(&claimed.job.agent).cloned() {
+                        let conn = run.pool_rx.lock().await.recv().await;
+                        if let Some(conn) = conn {
+                            let conn =
+                                execute(&shared, &*handler, claimed, conn, &run.url, &run.options)
+                                    .await;
+                            run.pool_tx.send(conn).ok();
+                        }
+                    }
+                }
+                Kind::WriteFree => {
+                    if let Some(handler) = run.write_free.get(&claimed.job.agent).cloned() {
+                        let ClaimedJob { job, lease, scope } = claimed;
+                        match handler.run(&job, &scope).await {
+                            Ok(output) => shared
+                                .completions
+                                .lock()
+                                .await
+                                .push(queue::Completion { lease, output }),
+                            Err(message) => shared.failures.lock().await.push((lease, message)),
+                        }
+                    }
+                }
+            }
+            drop(permit);
+            capacity.add_permits(1);
+            shared.wakes[kind as usize].notify_one();
+        };
+        let mut jobs = shared.jobs.lock().await;
+        while jobs.try_join_next().is_some() {}
+        jobs.spawn(task);
     }
 }
 
@@ -459,6 +548,7 @@ async fn execute(
                 .map_err(TxError::Queue)
         })
         .await;
+    let mut suspect = false;
     match result {
         Ok(()) => {
             shared.counters.completed.fetch_add(1, Ordering::Relaxed);
@@ -473,11 +563,19 @@ async fn execute(
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        Err(TxError::Queue(e)) => broken(&lease, &e.to_string()),
-        Err(TxError::Database(e)) => broken(&lease, &e.to_string()),
+        Err(TxError::Queue(e)) => {
+            broken(&lease, &e.to_string());
+            suspect = true;
+        }
+        Err(TxError::Database(e)) => {
+            broken(&lease, &e.to_string());
+            suspect = true;
+        }
     }
     shared.in_flight.lock().await.remove(&lease.job);
-    if is_broken(&mut conn).await
+    // Only after a database error is the connection checked (and replaced if broken).
+    if suspect
+        && is_broken(&mut conn).await
         && let Ok(fresh) = url.connect_with(options).await
     {
         return fresh;
@@ -524,7 +622,7 @@ async fn keep_leases(shared: Arc<Shared>, mut conn: AsyncPgConnection) {
                 Ok(rescued) => {
                     shared.counters.rescued.fetch_add(rescued.len() as u64, Ordering::Relaxed);
                     if !rescued.is_empty() {
-                        shared.wake.notify_one();
+                        shared.wakes.iter().for_each(Notify::notify_one);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "rescue failed"),
