@@ -317,7 +317,7 @@ impl Job {
                 Ok(ids
                     .iter()
                     .filter(|id| created.contains(*id))
-                    .map(|id| AgentJobId::from_string(id))
+                    .map(AgentJobId::from_string)
                     .collect())
             })
             .await

@@ -67,6 +67,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How often an idle worker looks for jobs when no notification wakes it.
     pub poll_interval: Duration,
+    /// How many claimed jobs a worker keeps waiting beside the running ones (0 to 10,000),
+    /// so one claim serves many jobs; it claims again once half of these are started.
+    pub prefetch: usize,
     /// At most this many jobs of one organization per claim. Claims are round-robin across
     /// organizations whatever this is; a lower cap also keeps one organization from
     /// filling a whole claim when others are waiting behind it.
@@ -85,6 +88,7 @@ impl Default for WorkerConfig {
             write_free_concurrency: 256,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
+            prefetch: 32,
             per_organization: CLAIM_BATCH as i64,
             shutdown_deadline: Duration::from_secs(10),
             flush_interval: Duration::from_millis(5),
@@ -108,6 +112,12 @@ impl WorkerConfig {
             )));
         }
         queue::check_lease(self.lease)?;
+        if self.prefetch > 10_000 {
+            return Err(InvalidData::OutOfRange(format!(
+                "prefetch {} is above 10000",
+                self.prefetch
+            )));
+        }
         if self.poll_interval.is_zero() || self.flush_interval.is_zero() {
             return Err(InvalidData::OutOfRange(
                 "poll and flush intervals must be more than 0".to_owned(),
@@ -284,6 +294,8 @@ impl Worker {
                 }
             })
         };
+        let mut beat = beat;
+        async_commit(&mut beat).await?;
         let keeper = tokio::spawn(keep_leases(shared.clone(), beat));
         let flusher = tokio::spawn(flush_batches(shared.clone(), flush));
         // Per kind of handler: a claimer keeps claimed jobs coming (in batches, on its own
@@ -305,22 +317,24 @@ impl Worker {
             if agents.is_empty() {
                 continue;
             }
-            let conn = match kind {
+            let mut conn = match kind {
                 Kind::Transactional => std::mem::replace(&mut control, connect().await?),
                 Kind::WriteFree => connect().await?,
             };
-            // Claimed and not finished: at most twice the slots (the running jobs and as
-            // many waiting), so a new claim is due once half of those are used.
-            let capacity = Arc::new(Semaphore::new(2 * size));
+            async_commit(&mut conn).await?;
+            // Claimed and not finished: the running jobs and up to `prefetch` waiting.
+            let capacity = Arc::new(Semaphore::new(size + shared.config.prefetch));
             let (sender, receiver) = mpsc::unbounded_channel();
             claimers.spawn(claim_loop(
                 shared.clone(),
                 run.clone(),
-                kind,
-                agents,
-                size,
-                capacity.clone(),
-                sender,
+                ClaimLane {
+                    kind,
+                    agents,
+                    total: size + shared.config.prefetch,
+                    capacity: capacity.clone(),
+                    sender,
+                },
                 conn,
             ));
             dispatchers.spawn(dispatch_loop(
@@ -394,28 +408,41 @@ struct Running {
     options: ConnectOptions,
 }
 
-/// Claims jobs of `agents` whenever at least half of the lane's claimed-job capacity is
-/// free (or nothing is claimed), and hands them to the dispatcher; waits for a wake-up (a
-/// notification, a finished job) or the poll interval when there is nothing to claim.
+/// What one claimer claims for.
+struct ClaimLane {
+    kind: Kind,
+    agents: Vec<String>,
+    /// Running plus waiting jobs at most.
+    total: usize,
+    capacity: Arc<Semaphore>,
+    sender: mpsc::UnboundedSender<ClaimedJob>,
+}
+
+/// Claims jobs of `agents` whenever half of the prefetch is free (or nothing is claimed),
+/// and hands them to the dispatcher; waits for a wake-up (a notification, a finished job)
+/// or the poll interval when there is nothing to claim.
 async fn claim_loop(
     shared: Arc<Shared>,
     run: Arc<Running>,
-    kind: Kind,
-    agents: Vec<String>,
-    size: usize,
-    capacity: Arc<Semaphore>,
-    sender: mpsc::UnboundedSender<ClaimedJob>,
+    lane: ClaimLane,
     mut conn: AsyncPgConnection,
 ) {
+    let ClaimLane {
+        kind,
+        agents,
+        total,
+        capacity,
+        sender,
+    } = lane;
     let wake = &shared.wakes[kind as usize];
     loop {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
         let free = capacity.available_permits();
-        let idle = free == 2 * size;
+        let idle = free == total;
         let mut full_claim = false;
-        if free > 0 && (free >= size.div_ceil(2) || idle) {
+        if free > 0 && (free >= shared.config.prefetch.div_ceil(2).max(1) || idle) {
             let limit = free.min(CLAIM_BATCH);
             let options = ClaimOptions {
                 worker: &shared.config.name,
@@ -447,6 +474,7 @@ async fn claim_loop(
                         && let Ok(fresh) = run.url.connect_with(&run.options).await
                     {
                         conn = fresh;
+                        let _ = async_commit(&mut conn).await;
                     }
                 }
             }
@@ -519,6 +547,18 @@ async fn dispatch_loop(
         while jobs.try_join_next().is_some() {}
         jobs.spawn(task);
     }
+}
+
+/// Claims, refusals, heartbeats and rescues need not wait for their WAL to reach disk: if
+/// the server crashes before they are durable, the job is simply queued (or leased) as
+/// before and claimed again; and a completion, which is synchronous, flushes the WAL of
+/// the claim before it. This spares a disk flush per claim (the workers' connections are
+/// their own, on the direct URL, so the session setting stays with them).
+async fn async_commit(conn: &mut AsyncPgConnection) -> Result<(), AgentError> {
+    use diesel_async::SimpleAsyncConnection;
+    conn.batch_execute("SET synchronous_commit = off")
+        .await
+        .map_err(AgentError::from)
 }
 
 async fn is_broken(conn: &mut AsyncPgConnection) -> bool {

@@ -363,7 +363,7 @@ async fn a_worker_whose_job_was_rescued_changes_nothing() {
     )
     .await
     .unwrap();
-    assert_eq!(lost, [stale.lease.clone()]);
+    assert_eq!(lost, std::slice::from_ref(&stale.lease));
     let effects = sql_query("SELECT count(*) AS n FROM effects")
         .get_result::<Effects>(&mut sys)
         .await
