@@ -528,7 +528,7 @@ async fn dispatch_loop(
                 Kind::WriteFree => {
                     if let Some(handler) = run.write_free.get(&claimed.job.agent).cloned() {
                         let ClaimedJob { job, lease, scope } = claimed;
-                        match handler.run(&job, &scope).await {
+                        match guarded(handler.run(&job, &scope)).await {
                             Ok(output) => shared
                                 .completions
                                 .lock()
@@ -546,6 +546,24 @@ async fn dispatch_loop(
         let mut jobs = shared.jobs.lock().await;
         while jobs.try_join_next().is_some() {}
         jobs.spawn(task);
+    }
+}
+
+/// Runs a handler's future, turning a panic into the attempt's error (so a panicking
+/// handler fails its job, retried like any failure, and the worker keeps its slot and
+/// connection).
+async fn guarded(run: HandlerFuture<'_>) -> HandlerResult {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!("the handler panicked: {message}"))
+        }
     }
 }
 
@@ -579,8 +597,7 @@ async fn execute(
     let ClaimedJob { job, lease, scope } = claimed;
     let result = conn
         .transaction::<_, TxError, _>(async |tx| {
-            let output = handler
-                .run(&job, &scope, tx)
+            let output = guarded(handler.run(&job, &scope, tx))
                 .await
                 .map_err(TxError::Handler)?;
             queue::complete(tx, &lease, output.as_ref())

@@ -43,6 +43,7 @@ struct Probe {
     ran: Arc<AtomicUsize>,
     seen: Arc<Notify>,
     fail: bool,
+    panic: bool,
     hold: Option<Arc<Notify>>,
 }
 
@@ -52,6 +53,7 @@ impl Probe {
             ran: Arc::new(AtomicUsize::new(0)),
             seen: Arc::new(Notify::new()),
             fail: false,
+            panic: false,
             hold: None,
         }
     }
@@ -70,6 +72,9 @@ impl Probe {
         }
         if self.fail {
             return Err("boom".to_owned());
+        }
+        if self.panic {
+            panic!("the handler's bug");
         }
         Ok(Some(json!({"ok": true})))
     }
@@ -268,5 +273,81 @@ async fn a_shutdown_gives_a_job_still_running_at_the_deadline_back_uncounted() {
     assert!(
         back.lease_epoch > claimed.lease_epoch,
         "the old lease is fenced off"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_job_and_the_worker_goes_on() {
+    let db = TestDatabase::migrated().await;
+    let mut app = db.connect_as_app().await;
+    let org = tenant(&mut app, &["buggy", "fine"]).await;
+    let input = json!({});
+    let buggy = Job::enqueue(
+        &mut app,
+        &org.scope,
+        &NewJob {
+            max_attempts: 1,
+            ..NewJob::new("buggy", &input)
+        },
+    )
+    .await
+    .unwrap()
+    .job;
+    let (stop, stopped) = oneshot::channel::<()>();
+    // One slot and one connection: the next job runs only if both came back.
+    let worker = Worker::new(
+        db.url().clone(),
+        WorkerConfig {
+            concurrency: 1,
+            poll_interval: Duration::from_millis(50),
+            ..config("panicky")
+        },
+    )
+    .handle(
+        "buggy",
+        Probe {
+            panic: true,
+            ..Probe::new()
+        },
+    )
+    .handle("fine", Probe::new());
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Job::get(&mut app, &org.scope, &buggy.id)
+        .await
+        .unwrap()
+        .status
+        != JobStatus::Dead
+    {
+        assert!(Instant::now() < deadline, "the panicking job did not fail");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fine = Job::enqueue(&mut app, &org.scope, &NewJob::new("fine", &input))
+        .await
+        .unwrap()
+        .job;
+    while Job::get(&mut app, &org.scope, &fine.id)
+        .await
+        .unwrap()
+        .status
+        != JobStatus::Completed
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the worker stopped after the panic"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!((report.failed, report.completed), (1, 1));
+    let dead = Job::get(&mut app, &org.scope, &buggy.id).await.unwrap();
+    assert!(
+        dead.error
+            .unwrap()
+            .contains("the handler panicked: the handler's bug"),
+        "the panic is the job's error"
     );
 }
