@@ -351,3 +351,56 @@ async fn a_panicking_handler_fails_its_job_and_the_worker_goes_on() {
         "the panic is the job's error"
     );
 }
+
+#[tokio::test]
+async fn heartbeats_keep_a_job_that_outlives_its_lease_from_being_rescued() {
+    let db = TestDatabase::migrated().await;
+    let mut app = db.connect_as_app().await;
+    let org = tenant(&mut app, &["long"]).await;
+    let hold = Arc::new(Notify::new());
+    let probe = Probe {
+        hold: Some(hold.clone()),
+        ..Probe::new()
+    };
+    let seen = probe.seen.clone();
+    let input = json!({});
+    let job = Job::enqueue(&mut app, &org.scope, &NewJob::new("long", &input))
+        .await
+        .unwrap()
+        .job;
+    let lease = Duration::from_millis(600);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = Worker::new(
+        db.url().clone(),
+        WorkerConfig {
+            lease,
+            ..config("beating")
+        },
+    )
+    .handle("long", probe);
+    let running = tokio::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(Duration::from_secs(10), seen.notified())
+        .await
+        .expect("claimed");
+    // Three leases long: without heartbeats the worker's own rescue would take it back.
+    tokio::time::sleep(lease * 3).await;
+    let during = Job::get(&mut app, &org.scope, &job.id).await.unwrap();
+    assert_eq!((during.status, during.rescues), (JobStatus::Running, 0));
+    assert!(during.lease_expires_at.unwrap() > neonhub_schema::time::now());
+    hold.notify_one();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = Job::get(&mut app, &org.scope, &job.id).await.unwrap();
+        if now.status == JobStatus::Completed {
+            assert_eq!((now.rescues, now.lease_epoch), (0, during.lease_epoch));
+            break;
+        }
+        assert!(Instant::now() < deadline, "not completed: {now:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!((report.completed, report.lost, report.rescued), (1, 0, 0));
+}
