@@ -14,7 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use neonhub_schema::ids::AgentJobId;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope};
 use serde_json::Value;
-use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
+use tokio::sync::{Mutex, Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::queue::{self, ClaimOptions, ClaimedJob, Lease};
@@ -207,7 +207,8 @@ struct Shared {
     /// Per kind of handler: a job arrived or finished, claim again.
     wakes: [Notify; 2],
     stopping: AtomicBool,
-    stop: Notify,
+    /// Set at shutdown; a watch, so a claimer busy claiming when it is set still sees it.
+    stop: watch::Sender<bool>,
     jobs: Mutex<JoinSet<()>>,
     counters: Counters,
 }
@@ -268,7 +269,7 @@ impl Worker {
             failures: Mutex::new(Vec::new()),
             wakes: [Notify::new(), Notify::new()],
             stopping: AtomicBool::new(false),
-            stop: Notify::new(),
+            stop: watch::Sender::new(false),
             jobs: Mutex::new(JoinSet::new()),
             counters: Counters::default(),
         });
@@ -351,7 +352,7 @@ impl Worker {
 
         // Shutdown: no more claims; running jobs get the deadline, then go back.
         shared.stopping.store(true, Ordering::SeqCst);
-        shared.stop.notify_waiters();
+        shared.stop.send_replace(true);
         while claimers.join_next().await.is_some() {}
         dispatchers.abort_all();
         while dispatchers.join_next().await.is_some() {}
@@ -435,8 +436,9 @@ async fn claim_loop(
         sender,
     } = lane;
     let wake = &shared.wakes[kind as usize];
+    let mut stop = shared.stop.subscribe();
     loop {
-        if shared.stopping.load(Ordering::SeqCst) {
+        if *stop.borrow_and_update() {
             return;
         }
         let free = capacity.available_permits();
@@ -483,7 +485,7 @@ async fn claim_loop(
             continue;
         }
         tokio::select! {
-            () = shared.stop.notified() => return,
+            _ = stop.changed() => return,
             () = wake.notified() => {}
             () = tokio::time::sleep(shared.config.poll_interval) => {}
         }
