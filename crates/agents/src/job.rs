@@ -22,6 +22,10 @@ use crate::{AgentError, limits};
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 /// The most attempts a job may be given.
 pub const MAX_ATTEMPTS_LIMIT: i32 = 100;
+/// How many rescues a job survives unless its [`NewJob`] says otherwise.
+pub const DEFAULT_MAX_RESCUES: i32 = 3;
+/// The most rescues a job may be allowed.
+pub const MAX_RESCUES_LIMIT: i32 = 1000;
 
 /// A job on the queue.
 #[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
@@ -108,6 +112,10 @@ pub struct NewJob<'a> {
     pub priority: i32,
     /// Attempts before it is dead: 1 to [`MAX_ATTEMPTS_LIMIT`].
     pub max_attempts: i32,
+    /// Rescues (its lease expired: the worker died or hung) before it is dead: 0 to
+    /// [`MAX_RESCUES_LIMIT`]. A dead worker's claimed jobs are all rescued, those it had
+    /// not started too (see `WorkerConfig::prefetch`), so allow for worker crashes.
+    pub max_rescues: i32,
     /// Deduplication key (1 to 200 bytes).
     pub unique_key: Option<&'a str>,
 }
@@ -121,6 +129,7 @@ impl<'a> NewJob<'a> {
             run_at: None,
             priority: 0,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_rescues: DEFAULT_MAX_RESCUES,
             unique_key: None,
         }
     }
@@ -133,6 +142,12 @@ impl<'a> NewJob<'a> {
             return Err(InvalidData::OutOfRange(format!(
                 "max_attempts {} is outside 1 to {MAX_ATTEMPTS_LIMIT}",
                 self.max_attempts
+            )));
+        }
+        if !(0..=MAX_RESCUES_LIMIT).contains(&self.max_rescues) {
+            return Err(InvalidData::OutOfRange(format!(
+                "max_rescues {} is outside 0 to {MAX_RESCUES_LIMIT}",
+                self.max_rescues
             )));
         }
         if let Some(run_at) = self.run_at {
@@ -195,6 +210,7 @@ impl Job {
                             agent_jobs::runAt.eq(new.run_at.unwrap_or(now)),
                             agent_jobs::priority.eq(new.priority),
                             agent_jobs::maxAttempts.eq(new.max_attempts),
+                            agent_jobs::maxRescues.eq(new.max_rescues),
                             agent_jobs::uniqueKey.eq(new.unique_key),
                         ))
                         .on_conflict_do_nothing()
@@ -226,7 +242,7 @@ impl Job {
             .await
     }
 
-    /// Enqueues `jobs` in one `INSERT ... SELECT FROM unnest(...)` (seven array parameters
+    /// Enqueues `jobs` in one `INSERT ... SELECT FROM unnest(...)` (eight array parameters
     /// whatever the count, so thousands go in one statement), in the caller's transaction
     /// when there is one. Every row is checked first (a refusal names its position, and
     /// nothing is written). A job whose unique key is held by a queued or running job (or
@@ -250,14 +266,9 @@ impl Job {
             return Ok(Vec::new());
         }
         let mut ids = Vec::with_capacity(jobs.len());
-        let (mut agents_, mut inputs, mut run_ats, mut priorities, mut max_attempts, mut keys_) = (
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-        );
+        let (mut agents_, mut inputs, mut run_ats, mut priorities, mut keys_) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut max_attempts, mut max_rescues) = (Vec::new(), Vec::new());
         for job in jobs {
             ids.push(AgentJobId::generate().to_string());
             agents_.push(job.agent);
@@ -265,6 +276,7 @@ impl Job {
             run_ats.push(job.run_at);
             priorities.push(job.priority);
             max_attempts.push(job.max_attempts);
+            max_rescues.push(job.max_rescues);
             keys_.push(job.unique_key);
         }
         scope
@@ -289,13 +301,14 @@ impl Job {
                 let inserted: Vec<Inserted> = diesel::sql_query(
                     r#"INSERT INTO agent_jobs (id, "organizationId", agent, input, status,
                            "createdById", "createdAt", "updatedAt", "runAt", priority,
-                           "maxAttempts", "uniqueKey")
+                           "maxAttempts", "maxRescues", "uniqueKey")
                        SELECT u.id, $1, u.agent, u.input, 'queued', $2, $3, $3,
-                              coalesce(u.run_at, $3), u.priority, u.max_attempts, u.unique_key
+                              coalesce(u.run_at, $3), u.priority, u.max_attempts,
+                              u.max_rescues, u.unique_key
                        FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::timestamp[],
-                                   $8::int[], $9::int[], $10::text[])
+                                   $8::int[], $9::int[], $10::int[], $11::text[])
                             WITH ORDINALITY AS u(id, agent, input, run_at, priority,
-                                                 max_attempts, unique_key, n)
+                                                 max_attempts, max_rescues, unique_key, n)
                        ORDER BY u.n
                        ON CONFLICT DO NOTHING
                        RETURNING id"#,
@@ -309,6 +322,7 @@ impl Job {
                 .bind::<Array<Nullable<Timestamp>>, _>(&run_ats)
                 .bind::<Array<Integer>, _>(&priorities)
                 .bind::<Array<Integer>, _>(&max_attempts)
+                .bind::<Array<Integer>, _>(&max_rescues)
                 .bind::<Array<Nullable<Text>>, _>(&keys_)
                 .load(tx)
                 .await?;

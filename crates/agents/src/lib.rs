@@ -23,7 +23,10 @@ pub use config::AgentConfig;
 pub use endpoint::{InferenceEndpoint, InferenceEndpointChanges, NewInferenceEndpoint};
 pub use error::{AgentError, ContractSide};
 pub use execution::{NewToolExecution, ToolExecution};
-pub use job::{DEFAULT_MAX_ATTEMPTS, Enqueued, Job, MAX_ATTEMPTS_LIMIT, NewJob};
+pub use job::{
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RESCUES, Enqueued, Job, MAX_ATTEMPTS_LIMIT,
+    MAX_RESCUES_LIMIT, NewJob,
+};
 pub use model::{ModelVersion, ModelVersionChanges, NewModelVersion};
 pub use neonhub_schema::enums::{AgentKind, AgentStatus, JobStatus, RunStatus, TrainStatus};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};

@@ -608,6 +608,20 @@ async fn bad_input_is_refused_with_a_typed_error_and_nothing_is_written() {
             "{err:?}"
         );
     }
+    let err = Job::enqueue(
+        &mut app,
+        &org.scope,
+        &NewJob {
+            max_rescues: -1,
+            ..NewJob::new(AGENT, &input)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, AgentError::Invalid(InvalidData::OutOfRange(_))),
+        "{err:?}"
+    );
     let huge = Value::String("x".repeat(10 * 1024 * 1024));
     let err = Job::enqueue(&mut app, &org.scope, &NewJob::new(AGENT, &huge))
         .await
