@@ -83,9 +83,17 @@ async fn worker(url: &str, name: &str) {
         ..WorkerConfig::default()
     };
     let url = DatabaseUrl::parse(url).expect("the test database's URL");
+    // Until killed; or, should the test itself die without killing it, once it is
+    // orphaned (its parent is gone), so no worker outlives its test.
+    let parent = std::os::unix::process::parent_id();
+    let orphaned = async move {
+        while std::os::unix::process::parent_id() == parent {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
     Worker::new(url, config)
         .handle(AGENT, Effect)
-        .run(std::future::pending())
+        .run(orphaned)
         .await
         .expect("the worker runs until killed");
 }
@@ -124,6 +132,18 @@ async fn tally(sys: &mut AsyncPgConnection) -> Tally {
     .get_result(sys)
     .await
     .expect("the tally")
+}
+
+/// The worker processes, killed when dropped: also when an assertion fails.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for worker in &mut self.0 {
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
+    }
 }
 
 fn spawn(url: &str, n: usize) -> Child {
@@ -183,7 +203,7 @@ async fn chaos() {
     assert_eq!(ids.len(), JOBS);
 
     let url = db.url_string();
-    let mut workers: Vec<Child> = (0..WORKERS).map(|n| spawn(&url, n)).collect();
+    let mut workers = Workers((0..WORKERS).map(|n| spawn(&url, n)).collect());
     let mut started = WORKERS;
     let mut kills = 0;
     let start = Instant::now();
@@ -200,19 +220,16 @@ async fn chaos() {
             now.others
         );
         if last_kill.elapsed() >= Duration::from_secs(1) {
-            let victim = pick(workers.len());
-            workers[victim].kill().expect("SIGKILL a worker");
-            workers[victim].wait().expect("reap it");
-            workers[victim] = spawn(&url, started);
+            let victim = pick(workers.0.len());
+            workers.0[victim].kill().expect("SIGKILL a worker");
+            workers.0[victim].wait().expect("reap it");
+            workers.0[victim] = spawn(&url, started);
             started += 1;
             kills += 1;
             last_kill = Instant::now();
         }
     }
-    for mut worker in workers {
-        let _ = worker.kill();
-        let _ = worker.wait();
-    }
+    drop(workers);
     let end = tally(&mut sys).await;
     println!(
         "chaos: {JOBS} jobs by {started} worker processes in {:.1} s, {kills} SIGKILLs, {} rescues",
