@@ -409,6 +409,12 @@ struct Running {
     options: ConnectOptions,
 }
 
+/// How many claimed-job places must be free before a claimer claims again: half the
+/// prefetch (at least one), so one claim serves many jobs.
+fn claim_threshold(config: &WorkerConfig) -> usize {
+    config.prefetch.div_ceil(2).max(1)
+}
+
 /// What one claimer claims for.
 struct ClaimLane {
     kind: Kind,
@@ -444,7 +450,7 @@ async fn claim_loop(
         let free = capacity.available_permits();
         let idle = free == total;
         let mut full_claim = false;
-        if free > 0 && (free >= shared.config.prefetch.div_ceil(2).max(1) || idle) {
+        if free > 0 && (free >= claim_threshold(&shared.config) || idle) {
             let limit = free.min(CLAIM_BATCH);
             let options = ClaimOptions {
                 worker: &shared.config.name,
@@ -543,7 +549,11 @@ async fn dispatch_loop(
             }
             drop(permit);
             capacity.add_permits(1);
-            shared.wakes[kind as usize].notify_one();
+            // Wake the claimer only once it has something to do (half the prefetch free):
+            // a wake-up per job costs the worker more CPU than the job's own statements.
+            if capacity.available_permits() >= claim_threshold(&shared.config) {
+                shared.wakes[kind as usize].notify_one();
+            }
         };
         let mut jobs = shared.jobs.lock().await;
         while jobs.try_join_next().is_some() {}
