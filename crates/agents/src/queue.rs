@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::prelude::ExpressionMethods;
+use diesel::prelude::{ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -600,17 +600,20 @@ pub async fn discard(conn: &mut AsyncPgConnection, id: &AgentJobId) -> Result<Jo
 /// Cancels a queued or running job of any organization (a new epoch fences its worker).
 #[tracing::instrument(skip_all, fields(job = %id, op = "cancel"))]
 pub async fn cancel(conn: &mut AsyncPgConnection, id: &AgentJobId) -> Result<Job, AgentError> {
-    operate(
-        conn,
-        id,
-        "cancel",
-        r#"UPDATE agent_jobs SET status = 'cancelled', "leaseEpoch" = "leaseEpoch" + 1,
-               "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
-               "finishedAt" = (now() AT TIME ZONE 'UTC'), "updatedAt" = (now() AT TIME ZONE 'UTC')
-           WHERE id = $1 AND status IN ('queued', 'running')
-           RETURNING *"#,
-    )
-    .await
+    InvalidData::check_text("id", id.as_ref())?;
+    // The same change as a tenant's `Job::cancel`, without the organization filter.
+    let job = diesel::update(agent_jobs::table)
+        .filter(agent_jobs::id.eq(id))
+        .filter(agent_jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
+        .set(crate::job::cancel_changes())
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    match job {
+        Some(job) => Ok(job),
+        None => Err(refusal(conn, id, "cancel").await),
+    }
 }
 
 async fn operate(
@@ -625,21 +628,32 @@ async fn operate(
         .get_result(conn)
         .await
         .optional()?;
-    if let Some(job) = job {
-        return Ok(job);
+    match job {
+        Some(job) => Ok(job),
+        None => Err(refusal(conn, id, action).await),
     }
-    let current: Option<Job> = diesel::sql_query("SELECT * FROM agent_jobs WHERE id = $1")
-        .bind::<Text, _>(id)
-        .get_result(conn)
+}
+
+/// Why `action` changed no row: the job does not exist, or its status forbids it.
+async fn refusal(
+    conn: &mut AsyncPgConnection,
+    id: &AgentJobId,
+    action: &'static str,
+) -> AgentError {
+    let current = agent_jobs::table
+        .filter(agent_jobs::id.eq(id))
+        .select(agent_jobs::status)
+        .first::<JobStatus>(conn)
         .await
-        .optional()?;
+        .optional();
     match current {
-        None => Err(AgentError::not_found("agent job", id)),
-        Some(job) => Err(AgentError::JobStatus {
+        Ok(None) => AgentError::not_found("agent job", id),
+        Ok(Some(status)) => AgentError::JobStatus {
             id: id.to_string(),
-            status: job.status,
+            status,
             action,
-        }),
+        },
+        Err(e) => e.into(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -206,7 +206,6 @@ struct Shared {
     failures: Mutex<Vec<(Lease, String)>>,
     /// Per kind of handler: a job arrived or finished, claim again.
     wakes: [Notify; 2],
-    stopping: AtomicBool,
     /// Set at shutdown; a watch, so a claimer busy claiming when it is set still sees it.
     stop: watch::Sender<bool>,
     jobs: Mutex<JoinSet<()>>,
@@ -268,7 +267,6 @@ impl Worker {
             completions: Mutex::new(Vec::new()),
             failures: Mutex::new(Vec::new()),
             wakes: [Notify::new(), Notify::new()],
-            stopping: AtomicBool::new(false),
             stop: watch::Sender::new(false),
             jobs: Mutex::new(JoinSet::new()),
             counters: Counters::default(),
@@ -319,8 +317,7 @@ impl Worker {
                 continue;
             }
             let mut conn = match kind {
-                Kind::Transactional => std::mem::replace(&mut control, connect().await?),
-                Kind::WriteFree => connect().await?,
+                Kind::Transactional | Kind::WriteFree => connect().await?,
             };
             async_commit(&mut conn).await?;
             // Claimed and not finished: the running jobs and up to `prefetch` waiting.
@@ -351,7 +348,6 @@ impl Worker {
         shutdown.await;
 
         // Shutdown: no more claims; running jobs get the deadline, then go back.
-        shared.stopping.store(true, Ordering::SeqCst);
         shared.stop.send_replace(true);
         while claimers.join_next().await.is_some() {}
         dispatchers.abort_all();
@@ -514,7 +510,7 @@ async fn dispatch_loop(
         let Some(claimed) = receiver.recv().await else {
             return;
         };
-        if shared.stopping.load(Ordering::SeqCst) {
+        if *shared.stop.borrow() {
             // Left in flight: released at shutdown.
             return;
         }

@@ -16,7 +16,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_agents::*;
 use neonhub_schema::{DatabaseUrl, TenantScope};
 use neonhub_testing::TestDatabase;
-use neonhub_testing::fixtures::identity::Org;
+use neonhub_testing::fixtures::agents::organization_with_agents;
 use serde_json::json;
 
 const JOBS: usize = 10_000;
@@ -169,24 +169,7 @@ async fn chaos() {
         .await
         .unwrap();
     let mut app = db.connect_as_app().await;
-    let org = Org::builder().build(&mut app).await;
-    let agent = Agent::create(
-        &mut app,
-        &org.scope,
-        &NewAgent {
-            name: "Chaos",
-            slug: AGENT,
-            kind: AgentKind::Workflow,
-            description: None,
-            version: None,
-            config: None,
-        },
-    )
-    .await
-    .unwrap();
-    Agent::set_status(&mut app, &org.scope, &agent.id, AgentStatus::Active)
-        .await
-        .unwrap();
+    let org = organization_with_agents(&mut app, &[AGENT]).await;
     let inputs: Vec<_> = (0..JOBS).map(|i| json!({ "i": i })).collect();
     // The kills are not the jobs' fault: a killed worker's jobs are all rescued, the ones
     // it had claimed but not started too, so the rescue limit must not end them here.

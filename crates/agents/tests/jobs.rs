@@ -12,6 +12,7 @@ use neonhub_agents::*;
 use neonhub_identity::{DefaultRole, Membership, Organization, keys};
 use neonhub_schema::{Denied, InvalidData};
 use neonhub_testing::TestDatabase;
+use neonhub_testing::fixtures::agents::organization_with_agents;
 use neonhub_testing::fixtures::identity::{Org, member, scope_of};
 use serde_json::{Value, json};
 
@@ -19,25 +20,7 @@ const AGENT: &str = "mailer";
 
 /// An organization (its owner's scope) with an active agent `mailer`.
 async fn tenant(app: &mut AsyncPgConnection) -> Org {
-    let org = Org::builder().build(app).await;
-    let agent = Agent::create(
-        app,
-        &org.scope,
-        &NewAgent {
-            name: "Mailer",
-            slug: AGENT,
-            kind: AgentKind::Workflow,
-            description: None,
-            version: None,
-            config: None,
-        },
-    )
-    .await
-    .unwrap();
-    Agent::set_status(app, &org.scope, &agent.id, AgentStatus::Active)
-        .await
-        .unwrap();
-    org
+    organization_with_agents(app, &[AGENT]).await
 }
 
 fn agents() -> Vec<String> {

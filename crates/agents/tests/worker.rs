@@ -10,32 +10,13 @@ use diesel_async::AsyncPgConnection;
 use neonhub_agents::*;
 use neonhub_schema::TenantScope;
 use neonhub_testing::TestDatabase;
+use neonhub_testing::fixtures::agents::organization_with_agents;
 use neonhub_testing::fixtures::identity::Org;
 use serde_json::json;
 use tokio::sync::{Notify, oneshot};
 
 async fn tenant(app: &mut AsyncPgConnection, slugs: &[&str]) -> Org {
-    let org = Org::builder().build(app).await;
-    for slug in slugs {
-        let agent = Agent::create(
-            app,
-            &org.scope,
-            &NewAgent {
-                name: "A",
-                slug,
-                kind: AgentKind::Workflow,
-                description: None,
-                version: None,
-                config: None,
-            },
-        )
-        .await
-        .unwrap();
-        Agent::set_status(app, &org.scope, &agent.id, AgentStatus::Active)
-            .await
-            .unwrap();
-    }
-    org
+    organization_with_agents(app, slugs).await
 }
 
 /// Signals every job it runs; optionally fails, or blocks until released.
