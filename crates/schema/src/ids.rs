@@ -23,6 +23,7 @@ text_id!(BrandId, "brands");
 text_id!(BudgetAllocationId, "budget_allocations");
 text_id!(BudgetLedgerEntryId, "budget_ledger");
 text_id!(BudgetProfileId, "budget_profiles");
+text_id!(BudgetReservationId, "budget_reservations");
 text_id!(BudgetTransactionId, "budget_transactions");
 text_id!(CampaignMetricId, "campaign_metrics");
 text_id!(CampaignId, "campaigns");

@@ -171,10 +171,12 @@ catalogue! {
     KNOWLEDGE_WRITE = "knowledge:write", STAFF, "Ingest documents and chunks; manage embedding spaces and indexes.",
         needed_by: "`create`, `update` and `delete` of `EmbeddingSpace`, `Dataset`, `Document`, `Chunk`, `Conversation`, `Message`; `Chunk::insert_many`, `Chunk::copy_in`; `IndexManager::create`, `rebuild`, `drop`.";
     // billing
-    BILLING_READ = "billing:read", MANAGERS, "Read subscriptions, invoices, usage and budgets.",
-        needed_by: "the read operations of `neonhub-billing` (to come).";
-    BILLING_MANAGE = "billing:manage", OWNERS, "Change subscriptions, payment details and budgets.",
-        needed_by: "the write operations of `neonhub-billing` (to come).";
+    BILLING_READ = "billing:read", MANAGERS, "Read budgets, the ledger, payments and payouts.",
+        needed_by: "`get`, `by_name`, `list` and the finders of `BudgetProfile`, `BudgetAllocation`, `BudgetReservation`, `LedgerEntry`, `BudgetTransaction`, `Payment`, `Payout`; `BudgetProfile::audit` in `neonhub-billing`.";
+    BILLING_MANAGE = "billing:manage", OWNERS, "Change budgets, their totals and allocations; refund and adjust; record payments and payouts.",
+        needed_by: "`BudgetProfile::create`, `update`, `set_total`, `delete`, `refund`, `adjust`; `BudgetAllocation::create`, `set_status`; `Payment::sync`, `Payout::sync` in `neonhub-billing`.";
+    BUDGET_SPEND = "budget:spend", STAFF, "Reserve, commit, release and spend within a budget (without managing it).",
+        needed_by: "`BudgetProfile::reserve`, `commit`, `release`, `spend` in `neonhub-billing`.";
     // crm
     CRM_READ = "crm:read", ALL_ROLES, "Read people, their identities, consents, notes and events.",
         needed_by: "the read operations of `neonhub-crm` (to come).";

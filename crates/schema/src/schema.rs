@@ -362,6 +362,9 @@ diesel::table! {
         currency -> Text,
         occurredAt -> Timestamp,
         metadata -> Nullable<Jsonb>,
+        spentDelta -> Nullable<Int8>,
+        reservedDelta -> Nullable<Int8>,
+        reservationId -> Nullable<Text>,
     }
 }
 
@@ -388,6 +391,39 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use pgvector::sql_types::*;
+
+    budget_requests (organizationId, key) {
+        organizationId -> Text,
+        key -> Text,
+        operation -> Text,
+        request -> Jsonb,
+        receipt -> Jsonb,
+        createdAt -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use pgvector::sql_types::*;
+
+    budget_reservations (id) {
+        id -> Text,
+        organizationId -> Text,
+        budgetProfileId -> Text,
+        amount -> Int8,
+        committed -> Nullable<Int8>,
+        status -> Text,
+        campaignId -> Nullable<Text>,
+        marketingCampaignId -> Nullable<Text>,
+        allocationId -> Nullable<Text>,
+        createdAt -> Timestamp,
+        closedAt -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use pgvector::sql_types::*;
     use super::sql_types::BudgetTransactionType;
 
     budget_transactions (id) {
@@ -405,6 +441,7 @@ diesel::table! {
         balanceAfter -> Float8,
         createdAt -> Timestamp,
         createdBy -> Nullable<Text>,
+        sequence -> Nullable<Int8>,
     }
 }
 
@@ -764,6 +801,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         updatedAt -> Timestamp,
+        stripeEventAt -> Nullable<Timestamp>,
     }
 }
 
@@ -1043,6 +1081,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         updatedAt -> Timestamp,
+        stripeEventAt -> Nullable<Timestamp>,
     }
 }
 
@@ -1062,6 +1101,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         processedAt -> Nullable<Timestamp>,
+        stripeEventAt -> Nullable<Timestamp>,
     }
 }
 
@@ -1306,6 +1346,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         updatedAt -> Timestamp,
+        stripeEventAt -> Nullable<Timestamp>,
     }
 }
 
@@ -1504,11 +1545,18 @@ diesel::joinable!(budget_allocations -> organizations (organizationId));
 diesel::joinable!(budget_allocations -> person_objectives (objectiveId));
 diesel::joinable!(budget_ledger -> budget_allocations (allocationId));
 diesel::joinable!(budget_ledger -> budget_profiles (budgetProfileId));
+diesel::joinable!(budget_ledger -> budget_reservations (reservationId));
 diesel::joinable!(budget_ledger -> marketing_campaigns (campaignId));
 diesel::joinable!(budget_ledger -> organizations (organizationId));
 diesel::joinable!(budget_ledger -> people (personId));
 diesel::joinable!(budget_profiles -> brands (brandId));
 diesel::joinable!(budget_profiles -> organizations (organizationId));
+diesel::joinable!(budget_requests -> organizations (organizationId));
+diesel::joinable!(budget_reservations -> budget_allocations (allocationId));
+diesel::joinable!(budget_reservations -> budget_profiles (budgetProfileId));
+diesel::joinable!(budget_reservations -> campaigns (campaignId));
+diesel::joinable!(budget_reservations -> marketing_campaigns (marketingCampaignId));
+diesel::joinable!(budget_reservations -> organizations (organizationId));
 diesel::joinable!(budget_transactions -> campaigns (campaignId));
 diesel::joinable!(budget_transactions -> organizations (organizationId));
 diesel::joinable!(budget_transactions -> users (createdBy));
@@ -1624,6 +1672,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     budget_allocations,
     budget_ledger,
     budget_profiles,
+    budget_requests,
+    budget_reservations,
     budget_transactions,
     campaign_metrics,
     campaigns,
