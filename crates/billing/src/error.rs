@@ -138,7 +138,7 @@ pub enum BillingError {
 
 impl BillingError {
     /// [`BillingError::NotFound`] for a row of `entity` with `id`.
-    pub(crate) fn not_found(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+    pub(crate) fn not_found(entity: &'static str, id: &(impl std::fmt::Display + ?Sized)) -> Self {
         Self::NotFound {
             entity,
             id: id.to_string(),
@@ -146,7 +146,7 @@ impl BillingError {
     }
 
     /// [`BillingError::ForeignParent`]: `id` of `entity` is not this organization's.
-    pub(crate) fn foreign_parent(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+    pub(crate) fn foreign_parent(entity: &'static str, id: &(impl std::fmt::Display + ?Sized)) -> Self {
         Self::ForeignParent {
             entity,
             id: id.to_string(),

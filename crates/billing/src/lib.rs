@@ -9,6 +9,9 @@ pub mod limits;
 pub mod money;
 mod profile;
 mod quota;
+pub mod stripe;
+mod subscription;
+mod usage;
 
 pub use allocation::{BudgetAllocation, NewBudgetAllocation};
 pub use audit::{AuditReport, Violation, audit_all};
@@ -20,3 +23,6 @@ pub use neonhub_schema::enums::{BudgetAllocationStatus, BudgetTransactionType};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use profile::{BudgetProfile, BudgetProfileChanges, NewBudgetProfile};
 pub use quota::Quota;
+pub use stripe::{Invoice, Payment, Payout, StripeInvoice, StripePayment, StripePayout, StripeSubscription, Synced};
+pub use subscription::{MAX_QUOTA_STEP, Subscription};
+pub use usage::{NewUsageRecord, UsageRecord, UsageTotal};

@@ -1,4 +1,5 @@
 DROP FUNCTION IF EXISTS public.nh_subscription_owner(text);
+DROP INDEX IF EXISTS public."payouts_stripeTransferId_key";
 ALTER TABLE public.payouts DROP COLUMN IF EXISTS "stripeEventAt";
 ALTER TABLE public.payments DROP COLUMN IF EXISTS "stripeEventAt";
 ALTER TABLE public.invoices DROP COLUMN IF EXISTS "stripeEventAt";

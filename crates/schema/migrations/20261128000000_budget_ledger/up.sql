@@ -180,6 +180,10 @@ ALTER TABLE public.subscriptions ADD COLUMN "stripeEventAt" timestamp(3) without
 ALTER TABLE public.invoices ADD COLUMN "stripeEventAt" timestamp(3) without time zone;
 ALTER TABLE public.payments ADD COLUMN "stripeEventAt" timestamp(3) without time zone;
 ALTER TABLE public.payouts ADD COLUMN "stripeEventAt" timestamp(3) without time zone;
+-- Payouts are upserted by their Stripe transfer id, which the reference leaves without a
+-- unique index.
+CREATE UNIQUE INDEX "payouts_stripeTransferId_key" ON public.payouts ("stripeTransferId")
+    WHERE "stripeTransferId" IS NOT NULL;
 
 -- Before any scope: which user a Stripe customer or subscription belongs to (a webhook
 -- names only Stripe's ids). One row by key; EXECUTE granted by `neonhub app-role`.
