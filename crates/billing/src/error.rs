@@ -146,7 +146,10 @@ impl BillingError {
     }
 
     /// [`BillingError::ForeignParent`]: `id` of `entity` is not this organization's.
-    pub(crate) fn foreign_parent(entity: &'static str, id: &(impl std::fmt::Display + ?Sized)) -> Self {
+    pub(crate) fn foreign_parent(
+        entity: &'static str,
+        id: &(impl std::fmt::Display + ?Sized),
+    ) -> Self {
         Self::ForeignParent {
             entity,
             id: id.to_string(),

@@ -23,6 +23,9 @@ pub use neonhub_schema::enums::{BudgetAllocationStatus, BudgetTransactionType};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use profile::{BudgetProfile, BudgetProfileChanges, NewBudgetProfile};
 pub use quota::Quota;
-pub use stripe::{Invoice, Payment, Payout, StripeInvoice, StripePayment, StripePayout, StripeSubscription, Synced};
+pub use stripe::{
+    Invoice, Payment, Payout, StripeInvoice, StripePayment, StripePayout, StripeSubscription,
+    Synced,
+};
 pub use subscription::{MAX_QUOTA_STEP, Subscription};
 pub use usage::{NewUsageRecord, UsageRecord, UsageTotal};

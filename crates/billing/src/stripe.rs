@@ -12,10 +12,15 @@
 //! that Stripe subscription.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper};
+use diesel::prelude::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable,
+    SelectableHelper,
+};
 use diesel::sql_types::{Array, Bool, Int4, Jsonb, Nullable, Text, Timestamp};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::ids::{BudgetProfileId, InvoiceId, OrganizationId, PaymentId, PayoutId, SubscriptionId};
+use neonhub_schema::ids::{
+    BudgetProfileId, InvoiceId, OrganizationId, PaymentId, PayoutId, SubscriptionId,
+};
 use neonhub_schema::schema::{budget_profiles, invoices, payments, payouts, subscriptions};
 use neonhub_schema::{InvalidData, TenantScope, UserScope, keys, time};
 use serde_json::Value;
@@ -43,31 +48,46 @@ struct Lifecycle {
 const SUBSCRIPTION: Lifecycle = Lifecycle {
     entity: "subscription status",
     statuses: &[
-        ("incomplete", 0, false), ("trialing", 1, false), ("active", 2, false),
-        ("past_due", 3, false), ("unpaid", 4, false), ("paused", 4, false),
-        ("canceled", 5, true), ("incomplete_expired", 5, true),
+        ("incomplete", 0, false),
+        ("trialing", 1, false),
+        ("active", 2, false),
+        ("past_due", 3, false),
+        ("unpaid", 4, false),
+        ("paused", 4, false),
+        ("canceled", 5, true),
+        ("incomplete_expired", 5, true),
     ],
 };
 const INVOICE: Lifecycle = Lifecycle {
     entity: "invoice status",
     statuses: &[
-        ("draft", 0, false), ("open", 1, false), ("uncollectible", 2, false),
-        ("paid", 3, true), ("void", 3, true),
+        ("draft", 0, false),
+        ("open", 1, false),
+        ("uncollectible", 2, false),
+        ("paid", 3, true),
+        ("void", 3, true),
     ],
 };
 const PAYMENT: Lifecycle = Lifecycle {
     entity: "payment status",
     statuses: &[
-        ("requires_payment_method", 0, false), ("requires_confirmation", 0, false),
-        ("requires_action", 0, false), ("processing", 1, false), ("requires_capture", 2, false),
-        ("succeeded", 3, true), ("canceled", 3, true),
+        ("requires_payment_method", 0, false),
+        ("requires_confirmation", 0, false),
+        ("requires_action", 0, false),
+        ("processing", 1, false),
+        ("requires_capture", 2, false),
+        ("succeeded", 3, true),
+        ("canceled", 3, true),
     ],
 };
 const PAYOUT: Lifecycle = Lifecycle {
     entity: "payout status",
     statuses: &[
-        ("pending", 0, false), ("in_transit", 1, false),
-        ("paid", 2, true), ("failed", 2, true), ("canceled", 2, true),
+        ("pending", 0, false),
+        ("in_transit", 1, false),
+        ("paid", 2, true),
+        ("failed", 2, true),
+        ("canceled", 2, true),
     ],
 };
 
@@ -79,7 +99,12 @@ impl Lifecycle {
             .iter()
             .find(|(s, _, _)| *s == status)
             .map(|(_, rank, _)| *rank)
-            .ok_or_else(|| BillingError::bad_input("status", format!("{status:?} is not a known {}", self.entity)))
+            .ok_or_else(|| {
+                BillingError::bad_input(
+                    "status",
+                    format!("{status:?} is not a known {}", self.entity),
+                )
+            })
     }
 
     fn names(&self) -> Vec<&'static str> {
@@ -91,7 +116,11 @@ impl Lifecycle {
     }
 
     fn finals(&self) -> Vec<&'static str> {
-        self.statuses.iter().filter(|(_, _, f)| *f).map(|(s, _, _)| *s).collect()
+        self.statuses
+            .iter()
+            .filter(|(_, _, f)| *f)
+            .map(|(s, _, _)| *s)
+            .collect()
     }
 }
 
@@ -100,8 +129,13 @@ impl Lifecycle {
 /// numbered from `first`. `monotonic`: a status may not go back in rank.
 fn applies_when(first: usize, monotonic: bool, same_object: &str) -> String {
     let (order, ranks, finals, rank) = (first, first + 1, first + 2, first + 3);
-    let old_rank = format!("coalesce((${ranks}::int4[])[array_position(${order}::text[], t.status)], -1)");
-    let backwards = if monotonic { format!("AND ${rank} >= {old_rank}") } else { String::new() };
+    let old_rank =
+        format!("coalesce((${ranks}::int4[])[array_position(${order}::text[], t.status)], -1)");
+    let backwards = if monotonic {
+        format!("AND ${rank} >= {old_rank}")
+    } else {
+        String::new()
+    };
     format!(
         "NOT (t.status = ANY(${finals}::text[]) AND excluded.status <> t.status {same_object})
          {backwards}
@@ -155,14 +189,20 @@ impl Subscription {
     ) -> Result<Synced<Subscription>, BillingError> {
         let rank = SUBSCRIPTION.rank(event.status)?;
         for (field, value) in [
-            ("customer", event.customer_id), ("subscription", event.subscription_id),
-            ("price", event.price_id), ("product", event.product_id), ("plan", event.plan),
+            ("customer", event.customer_id),
+            ("subscription", event.subscription_id),
+            ("price", event.price_id),
+            ("product", event.product_id),
+            ("plan", event.plan),
         ] {
             limits::name(field, value)?;
         }
         limits::json("metadata", event.metadata)?;
         if event.current_period_end <= event.current_period_start {
-            return Err(BillingError::bad_input("current_period_end", "the period ends before it starts"));
+            return Err(BillingError::bad_input(
+                "current_period_end",
+                "the period ends before it starts",
+            ));
         }
         if event.limits.is_some_and(|l| l.iter().any(|n| *n < 0)) {
             return Err(BillingError::bad_input("limits", "a limit is negative"));
@@ -192,7 +232,11 @@ impl Subscription {
                  "stripeEventAt" = excluded."stripeEventAt"
                WHERE {}
                RETURNING t.*"#,
-            applies_when(21, false, r#"AND excluded."stripeSubscriptionId" = t."stripeSubscriptionId""#)
+            applies_when(
+                21,
+                false,
+                r#"AND excluded."stripeSubscriptionId" = t."stripeSubscriptionId""#
+            )
         );
         scope
             .transaction(conn, async |tx| {
@@ -232,7 +276,10 @@ impl Subscription {
                     .select(Subscription::as_select())
                     .first(tx)
                     .await?;
-                Ok(Synced { row, applied: false })
+                Ok(Synced {
+                    row,
+                    applied: false,
+                })
             })
             .await
     }
@@ -375,14 +422,24 @@ impl Invoice {
         limits::text("invoice_pdf", event.invoice_pdf)?;
         limits::text("hosted_invoice_url", event.hosted_invoice_url)?;
         limits::json("metadata", event.metadata)?;
-        event.amount_paid.expect_currency(event.amount_due.currency())?;
+        event
+            .amount_paid
+            .expect_currency(event.amount_due.currency())?;
         let int = |m: Money, field: &'static str| {
             i32::try_from(m.minor())
                 .ok()
                 .filter(|v| *v >= 0)
-                .ok_or_else(|| BillingError::bad_input(field, format!("{m} is not between 0 and 2^31 - 1 minor units")))
+                .ok_or_else(|| {
+                    BillingError::bad_input(
+                        field,
+                        format!("{m} is not between 0 and 2^31 - 1 minor units"),
+                    )
+                })
         };
-        let (due, paid) = (int(event.amount_due, "amount_due")?, int(event.amount_paid, "amount_paid")?);
+        let (due, paid) = (
+            int(event.amount_due, "amount_due")?,
+            int(event.amount_paid, "amount_paid")?,
+        );
         let sql = format!(
             r#"INSERT INTO public.invoices AS t (id, "subscriptionId", "stripeInvoiceId", "stripePaymentIntentId",
                  "amountDue", "amountPaid", currency, status, "invoicePdf", "hostedInvoiceUrl", "dueDate", "paidAt",
@@ -407,7 +464,9 @@ impl Invoice {
                     .first(tx)
                     .await
                     .optional()?
-                    .ok_or_else(|| BillingError::not_found("subscription", event.subscription_id))?;
+                    .ok_or_else(|| {
+                        BillingError::not_found("subscription", event.subscription_id)
+                    })?;
                 let applied: Option<InvoiceRow> = diesel::sql_query(sql)
                     .bind::<Text, _>(InvoiceId::generate())
                     .bind::<Text, _>(&subscription)
@@ -432,7 +491,10 @@ impl Invoice {
                     .await
                     .optional()?;
                 if let Some(row) = applied {
-                    return Ok(Synced { row: row.try_into()?, applied: true });
+                    return Ok(Synced {
+                        row: row.try_into()?,
+                        applied: true,
+                    });
                 }
                 let row: InvoiceRow = invoices::table
                     .filter(invoices::stripeInvoiceId.eq(event.invoice_id))
@@ -442,7 +504,10 @@ impl Invoice {
                     .await
                     .optional()?
                     .ok_or_else(|| BillingError::not_found("invoice", event.invoice_id))?;
-                Ok(Synced { row: row.try_into()?, applied: false })
+                Ok(Synced {
+                    row: row.try_into()?,
+                    applied: false,
+                })
             })
             .await
     }
@@ -609,7 +674,10 @@ impl Payment {
                     .await
                     .optional()?;
                 if let Some(row) = applied {
-                    return Ok(Synced { row: row.try_into()?, applied: true });
+                    return Ok(Synced {
+                        row: row.try_into()?,
+                        applied: true,
+                    });
                 }
                 let row: PaymentRow = payments::table
                     .filter(payments::stripePaymentIntentId.eq(event.payment_intent_id))
@@ -618,8 +686,13 @@ impl Payment {
                     .first(tx)
                     .await
                     .optional()?
-                    .ok_or_else(|| BillingError::foreign_parent("payment", event.payment_intent_id))?;
-                Ok(Synced { row: row.try_into()?, applied: false })
+                    .ok_or_else(|| {
+                        BillingError::foreign_parent("payment", event.payment_intent_id)
+                    })?;
+                Ok(Synced {
+                    row: row.try_into()?,
+                    applied: false,
+                })
             })
             .await
     }
@@ -791,7 +864,10 @@ impl Payout {
                     .await
                     .optional()?;
                 if let Some(row) = applied {
-                    return Ok(Synced { row: row.try_into()?, applied: true });
+                    return Ok(Synced {
+                        row: row.try_into()?,
+                        applied: true,
+                    });
                 }
                 let row: PayoutRow = payouts::table
                     .filter(payouts::stripeTransferId.eq(event.transfer_id))
@@ -801,7 +877,10 @@ impl Payout {
                     .await
                     .optional()?
                     .ok_or_else(|| BillingError::foreign_parent("payout", event.transfer_id))?;
-                Ok(Synced { row: row.try_into()?, applied: false })
+                Ok(Synced {
+                    row: row.try_into()?,
+                    applied: false,
+                })
             })
             .await
     }

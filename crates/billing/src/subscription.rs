@@ -6,7 +6,10 @@
 //! limit`: two concurrent consumers can never both take the last unit.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable, SelectableHelper};
+use diesel::prelude::{
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable,
+    SelectableHelper,
+};
 use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{SubscriptionId, UserId};
@@ -178,7 +181,10 @@ impl Subscription {
         n: i32,
     ) -> Result<Self, BillingError> {
         if !(1..=MAX_QUOTA_STEP).contains(&n) {
-            return Err(BillingError::bad_input("n", format!("{n} is not between 1 and {MAX_QUOTA_STEP}")));
+            return Err(BillingError::bad_input(
+                "n",
+                format!("{n} is not between 1 and {MAX_QUOTA_STEP}"),
+            ));
         }
         Self::count(conn, scope, quota, n).await
     }
@@ -192,7 +198,10 @@ impl Subscription {
         n: i32,
     ) -> Result<Self, BillingError> {
         if !(1..=MAX_QUOTA_STEP).contains(&n) {
-            return Err(BillingError::bad_input("n", format!("{n} is not between 1 and {MAX_QUOTA_STEP}")));
+            return Err(BillingError::bad_input(
+                "n",
+                format!("{n} is not between 1 and {MAX_QUOTA_STEP}"),
+            ));
         }
         Self::count(conn, scope, quota, -n).await
     }
@@ -224,9 +233,17 @@ impl Subscription {
                     .ok_or_else(|| BillingError::not_found("subscription of user", user))?;
                 let (used, limit) = current.usage(quota);
                 if n < 0 {
-                    return Err(BillingError::bad_input("n", format!("{} {quota} would go below zero ({used} used)", -n)));
+                    return Err(BillingError::bad_input(
+                        "n",
+                        format!("{} {quota} would go below zero ({used} used)", -n),
+                    ));
                 }
-                Err(BillingError::QuotaExceeded { quota, used, limit, requested: n })
+                Err(BillingError::QuotaExceeded {
+                    quota,
+                    used,
+                    limit,
+                    requested: n,
+                })
             })
             .await
     }
@@ -242,7 +259,10 @@ impl Subscription {
         end: NaiveDateTime,
     ) -> Result<(Self, bool), BillingError> {
         if end <= start {
-            return Err(BillingError::bad_input("currentPeriodEnd", "the period ends before it starts"));
+            return Err(BillingError::bad_input(
+                "currentPeriodEnd",
+                "the period ends before it starts",
+            ));
         }
         let (start, end) = (time::truncate(start), time::truncate(end));
         scope

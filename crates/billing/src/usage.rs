@@ -63,18 +63,26 @@ impl UsageRecord {
         records: &[NewUsageRecord<'_>],
     ) -> Result<usize, BillingError> {
         if records.len() > MAX_BATCH {
-            return Err(BillingError::bad_input("records", format!("{} records: at most {MAX_BATCH} per call", records.len())));
+            return Err(BillingError::bad_input(
+                "records",
+                format!("{} records: at most {MAX_BATCH} per call", records.len()),
+            ));
         }
         let mut ids = Vec::with_capacity(records.len());
         let (mut types, mut resources, mut quantities, mut costs, mut ats, mut metas) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for (position, r) in records.iter().enumerate() {
-            let row = |e: BillingError| BillingError::bad_input("records", format!("record {position}: {e}"));
+            let row = |e: BillingError| {
+                BillingError::bad_input("records", format!("record {position}: {e}"))
+            };
             limits::name("resource_type", r.resource_type).map_err(|e| row(e.into()))?;
             limits::text("resource_id", r.resource_id).map_err(|e| row(e.into()))?;
             limits::json("metadata", r.metadata).map_err(|e| row(e.into()))?;
             if r.quantity < 1 || r.cost.is_some_and(|c| c < 0) {
-                return Err(row(BillingError::bad_input("quantity", "quantity must be at least 1 and cost not negative")));
+                return Err(row(BillingError::bad_input(
+                    "quantity",
+                    "quantity must be at least 1 and cost not negative",
+                )));
             }
             ids.push(UsageRecordId::generate());
             types.push(r.resource_type);
@@ -150,5 +158,7 @@ async fn owned(
         .first(tx)
         .await
         .optional()?;
-    found.map(|_| ()).ok_or_else(|| BillingError::not_found("subscription", subscription))
+    found
+        .map(|_| ())
+        .ok_or_else(|| BillingError::not_found("subscription", subscription))
 }
