@@ -489,7 +489,8 @@ impl Invoice {
                     .bind::<Int4, _>(rank)
                     .get_result(tx)
                     .await
-                    .optional()?;
+                    .optional()
+                    .map_err(|e| elsewhere(e, "invoice", event.invoice_id))?;
                 if let Some(row) = applied {
                     return Ok(Synced {
                         row: row.try_into()?,
@@ -672,7 +673,8 @@ impl Payment {
                     .bind::<Int4, _>(rank)
                     .get_result(tx)
                     .await
-                    .optional()?;
+                    .optional()
+                    .map_err(|e| elsewhere(e, "payment", event.payment_intent_id))?;
                 if let Some(row) = applied {
                     return Ok(Synced {
                         row: row.try_into()?,
@@ -862,7 +864,8 @@ impl Payout {
                     .bind::<Int4, _>(rank)
                     .get_result(tx)
                     .await
-                    .optional()?;
+                    .optional()
+                    .map_err(|e| elsewhere(e, "payout", event.transfer_id))?;
                 if let Some(row) = applied {
                     return Ok(Synced {
                         row: row.try_into()?,
@@ -925,4 +928,17 @@ async fn check_profile(
         found.ok_or_else(|| BillingError::foreign_parent("budget profile", id))?;
     }
     Ok(())
+}
+
+/// An upsert whose Stripe id is already another tenant's row: row-level security refuses
+/// the update (the row is not this scope's), reported as a foreign parent, not an outage.
+fn elsewhere(e: diesel::result::Error, entity: &'static str, id: &str) -> BillingError {
+    match &e {
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("row-level security") =>
+        {
+            BillingError::foreign_parent(entity, id)
+        }
+        _ => e.into(),
+    }
 }

@@ -65,7 +65,10 @@ async fn connect(world: &World) -> AsyncPgConnection {
             ..ConnectOptions::default()
         };
         if let Ok(mut conn) = world.db.url().connect_with(&options).await
-            && conn.batch_execute(&format!("SET ROLE {APP_ROLE}")).await.is_ok()
+            && conn
+                .batch_execute(&format!("SET ROLE {APP_ROLE}"))
+                .await
+                .is_ok()
         {
             return conn;
         }
@@ -73,16 +76,32 @@ async fn connect(world: &World) -> AsyncPgConnection {
     }
 }
 
-async fn run(conn: &mut AsyncPgConnection, world: &World, key: &str, op: &Op) -> Result<Receipt, BillingError> {
+async fn run(
+    conn: &mut AsyncPgConnection,
+    world: &World,
+    key: &str,
+    op: &Op,
+) -> Result<Receipt, BillingError> {
     let s = &world.scope;
     let money = |m: i64| Money::new(m, Currency::USD).unwrap();
-    let links = |c: &Option<usize>| LedgerRequest { campaign: c.map(|i| &world.campaigns[i]), ..LedgerRequest::key(key) };
+    let links = |c: &Option<usize>| LedgerRequest {
+        campaign: c.map(|i| &world.campaigns[i]),
+        ..LedgerRequest::key(key)
+    };
     match op {
-        Op::Reserve(p, m, c) => BudgetProfile::reserve(conn, s, &world.profiles[*p], money(*m), &links(c)).await,
-        Op::Commit(r, m) => BudgetProfile::commit(conn, s, r, money(*m), &LedgerRequest::key(key)).await,
+        Op::Reserve(p, m, c) => {
+            BudgetProfile::reserve(conn, s, &world.profiles[*p], money(*m), &links(c)).await
+        }
+        Op::Commit(r, m) => {
+            BudgetProfile::commit(conn, s, r, money(*m), &LedgerRequest::key(key)).await
+        }
         Op::Release(r) => BudgetProfile::release(conn, s, r, &LedgerRequest::key(key)).await,
-        Op::Spend(p, m, c) => BudgetProfile::spend(conn, s, &world.profiles[*p], money(*m), &links(c)).await,
-        Op::Refund(p, m, c) => BudgetProfile::refund(conn, s, &world.profiles[*p], money(*m), &links(c)).await,
+        Op::Spend(p, m, c) => {
+            BudgetProfile::spend(conn, s, &world.profiles[*p], money(*m), &links(c)).await
+        }
+        Op::Refund(p, m, c) => {
+            BudgetProfile::refund(conn, s, &world.profiles[*p], money(*m), &links(c)).await
+        }
     }
 }
 
@@ -102,7 +121,13 @@ struct Seen {
 
 /// Runs `op` under `key` until the answer is definite: an `Ok` or a business refusal. A
 /// database failure (the backend was terminated) leaves it in doubt: reconnect, replay.
-async fn definite(conn: &mut AsyncPgConnection, world: &World, key: &str, op: &Op, seen: &mut Seen) -> Result<Receipt, BillingError> {
+async fn definite(
+    conn: &mut AsyncPgConnection,
+    world: &World,
+    key: &str,
+    op: &Op,
+    seen: &mut Seen,
+) -> Result<Receipt, BillingError> {
     let mut doubted = false;
     loop {
         match run(conn, world, key, op).await {
@@ -121,7 +146,8 @@ async fn definite(conn: &mut AsyncPgConnection, world: &World, key: &str, op: &O
 }
 
 async fn client(world: Arc<World>, index: usize) -> Seen {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let mut rng =
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut conn = connect(&world).await;
     let mut seen = Seen::default();
     let mut open: Vec<(BudgetReservationId, i64)> = Vec::new();
@@ -141,7 +167,12 @@ async fn client(world: Arc<World>, index: usize) -> Seen {
             let (op, first) = seen.receipts[&key].clone();
             seen.replays += 1;
             match definite(&mut conn, &world, &key, &op, &mut seen).await {
-                Ok(again) if again.replayed && Receipt { replayed: false, ..again.clone() } == first => {}
+                Ok(again)
+                    if again.replayed
+                        && Receipt {
+                            replayed: false,
+                            ..again.clone()
+                        } == first => {}
                 other => seen.mismatched_replays.push(format!("{key}: {other:?}")),
             }
             continue;
@@ -152,7 +183,9 @@ async fn client(world: Arc<World>, index: usize) -> Seen {
                 let (r, held) = open.swap_remove(rng.below(open.len() as u64) as usize);
                 Op::Commit(r, rng.below(held as u64 + 1) as i64)
             }
-            55..=64 if !open.is_empty() => Op::Release(open.swap_remove(rng.below(open.len() as u64) as usize).0),
+            55..=64 if !open.is_empty() => {
+                Op::Release(open.swap_remove(rng.below(open.len() as u64) as usize).0)
+            }
             65..=89 => Op::Spend(profile, amount, chain),
             _ => Op::Refund(profile, amount / 4 + 1, chain),
         };
@@ -162,9 +195,20 @@ async fn client(world: Arc<World>, index: usize) -> Seen {
                 if let (Op::Reserve(_, m, _), Some(r)) = (&op, &receipt.reservation) {
                     open.push((r.clone(), *m));
                 }
-                seen.receipts.insert(key, (op, Receipt { replayed: false, ..receipt }));
+                seen.receipts.insert(
+                    key,
+                    (
+                        op,
+                        Receipt {
+                            replayed: false,
+                            ..receipt
+                        },
+                    ),
+                );
             }
-            Err(BillingError::OverBudget { .. } | BillingError::BelowZero { .. }) => seen.refused += 1,
+            Err(BillingError::OverBudget { .. } | BillingError::BelowZero { .. }) => {
+                seen.refused += 1
+            }
             Err(e) => panic!("client {index}, {key}: {e}"),
         }
     }
@@ -183,7 +227,10 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
     let mut owner = db.connect().await;
     let org = organization(&mut owner).await;
     let scope = TenantScope::trusted_system(org.clone());
-    let campaigns = vec![campaign(&mut owner, &org).await, campaign(&mut owner, &org).await];
+    let campaigns = vec![
+        campaign(&mut owner, &org).await,
+        campaign(&mut owner, &org).await,
+    ];
     let mut profiles = Vec::new();
     for i in 0..PROFILES {
         let p = BudgetProfile::create(
@@ -202,7 +249,12 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
         .unwrap();
         profiles.push(p.id);
     }
-    let world = Arc::new(World { db, scope, profiles, campaigns });
+    let world = Arc::new(World {
+        db,
+        scope,
+        profiles,
+        campaigns,
+    });
 
     let stop = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicU64::new(0));
@@ -227,7 +279,9 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
             }
         })
     };
-    let clients: Vec<_> = (0..CLIENTS).map(|i| tokio::spawn(client(world.clone(), i))).collect();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| tokio::spawn(client(world.clone(), i)))
+        .collect();
     let mut seen = Vec::new();
     for c in clients {
         seen.push(c.await.expect("a client panicked"));
@@ -241,14 +295,25 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
     let refused: u64 = seen.iter().map(|s| s.refused).sum();
     let committed_in_doubt: u64 = seen.iter().map(|s| s.committed_in_doubt).sum();
     let succeeded: usize = seen.iter().map(|s| s.receipts.len()).sum();
-    eprintln!("chaos: {succeeded} operations succeeded, {refused} refused, {replays} replays, {kills} backends terminated, {in_doubt} calls in doubt and replayed ({committed_in_doubt} of them had committed)");
-    assert!(kills >= 20, "only {kills} backends were terminated: the test did not test");
+    eprintln!(
+        "chaos: {succeeded} operations succeeded, {refused} refused, {replays} replays, {kills} backends terminated, {in_doubt} calls in doubt and replayed ({committed_in_doubt} of them had committed)"
+    );
+    assert!(
+        kills >= 20,
+        "only {kills} backends were terminated: the test did not test"
+    );
     assert!(in_doubt >= 10, "only {in_doubt} calls ended in doubt");
-    assert!(refused > 0, "no operation was refused: the totals were never reached");
+    assert!(
+        refused > 0,
+        "no operation was refused: the totals were never reached"
+    );
 
     // Every replay returned its key's first receipt.
     let mismatched: Vec<&String> = seen.iter().flat_map(|s| &s.mismatched_replays).collect();
-    assert!(mismatched.is_empty(), "replays that differed: {mismatched:?}");
+    assert!(
+        mismatched.is_empty(),
+        "replays that differed: {mismatched:?}"
+    );
 
     // The audit (as the owner, over every organization) finds nothing.
     let mut owner = world.db.connect().await;
@@ -283,12 +348,21 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
     }
     let mut conn = connect(&world).await;
     for id in &world.profiles {
-        let p = BudgetProfile::get(&mut conn, &world.scope, id).await.unwrap();
+        let p = BudgetProfile::get(&mut conn, &world.scope, id)
+            .await
+            .unwrap();
         let (spent, reserved) = expected.get(id).copied().unwrap_or_default();
-        assert_eq!((p.spent.minor(), p.reserved.minor()), (spent, reserved), "profile {id}");
+        assert_eq!(
+            (p.spent.minor(), p.reserved.minor()),
+            (spent, reserved),
+            "profile {id}"
+        );
         assert!(spent + reserved <= TOTAL, "profile {id} exceeds its total");
     }
     // And each successful key is stored once, with its receipt.
-    let stored: Count = sql_query("SELECT count(*) AS n FROM budget_requests").get_result(&mut owner).await.unwrap();
+    let stored: Count = sql_query("SELECT count(*) AS n FROM budget_requests")
+        .get_result(&mut owner)
+        .await
+        .unwrap();
     assert_eq!(stored.n as usize, succeeded);
 }
