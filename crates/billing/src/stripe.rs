@@ -637,6 +637,13 @@ impl Payment {
         scope.require(keys::BILLING_MANAGE)?;
         let rank = PAYMENT.rank(event.status)?;
         limits::name("payment_intent", event.payment_intent_id)?;
+        if event.amount.minor() < 0 {
+            return Err(crate::MoneyError::NotPositive {
+                field: "amount",
+                amount: event.amount,
+            }
+            .into());
+        }
         limits::text("customer", event.customer_id)?;
         limits::json("metadata", event.metadata)?;
         let amount = event.amount.stored_exactly()?;
@@ -826,6 +833,13 @@ impl Payout {
         scope.require(keys::BILLING_MANAGE)?;
         let rank = PAYOUT.rank(event.status)?;
         limits::name("transfer", event.transfer_id)?;
+        if event.amount.minor() < 0 {
+            return Err(crate::MoneyError::NotPositive {
+                field: "amount",
+                amount: event.amount,
+            }
+            .into());
+        }
         limits::name("partner", event.partner_id)?;
         limits::json("metadata", event.metadata)?;
         let amount = event.amount.stored_exactly()?;
