@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
 # the application role (`neonhub app-role`, `verify --require-rls`), then the examples
-# (examples/rag_search.rs, examples/identity.rs, examples/agents.rs) as that role.
+# (examples/rag_search.rs, examples/identity.rs, examples/agents.rs, examples/budget.rs) as
+# that role.
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +37,5 @@ cargo run --locked --quiet --example rag_search
 cargo run --locked --quiet --example identity
 # And agents: a lifecycle, a tool's contracts, a run with tool calls and metrics, a training job.
 cargo run --locked --quiet --example agents
+# And billing: a budget, reservations for two campaigns, a commit, a refund, a replay, the audit.
+cargo run --locked --quiet --example budget

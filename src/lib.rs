@@ -18,3 +18,8 @@ pub use neonhub_rag as rag;
 /// training jobs and inference endpoints.
 #[cfg(feature = "agents")]
 pub use neonhub_agents as agents;
+
+/// Billing: exact money, budget profiles with a ledger that cannot overspend, subscriptions
+/// and quotas, Stripe webhooks, usage records.
+#[cfg(feature = "billing")]
+pub use neonhub_billing as billing;

@@ -350,3 +350,82 @@ async fn audit_where(
     }
     Ok(reports.into_iter().collect())
 }
+
+/// The state of one of the money CHECK constraints the billing migration adds `NOT VALID`
+/// (so adopting a database with legacy float values does not fail).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MoneyCheck {
+    /// The table.
+    pub table: String,
+    /// The constraint.
+    pub constraint: String,
+    /// Whether PostgreSQL has validated it (every row holds).
+    pub validated: bool,
+    /// Rows that break it (zero for a validated one: not counted).
+    pub violating_rows: i64,
+}
+
+impl MoneyCheck {
+    /// The statement that validates it once its rows are fixed.
+    pub fn validate_statement(&self) -> String {
+        format!(
+            "ALTER TABLE public.{} VALIDATE CONSTRAINT \"{}\"",
+            self.table, self.constraint
+        )
+    }
+}
+
+/// Every money CHECK constraint, and for each one not yet validated the rows that would
+/// not validate (system work, on the owner's connection: `neonhub verify`).
+pub async fn money_checks(conn: &mut AsyncPgConnection) -> Result<Vec<MoneyCheck>, BillingError> {
+    #[derive(diesel::QueryableByName)]
+    struct Constraint {
+        #[diesel(sql_type = Text)]
+        tbl: String,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Bool)]
+        validated: bool,
+        #[diesel(sql_type = Text)]
+        expr: String,
+    }
+    let constraints: Vec<Constraint> = diesel::sql_query(
+        r#"SELECT c.conrelid::regclass::text AS tbl, c.conname::text AS name, c.convalidated AS validated,
+                  pg_get_expr(c.conbin, c.conrelid) AS expr
+           FROM pg_constraint c
+           WHERE c.connamespace = 'public'::regnamespace AND c.contype = 'c'
+             AND c.conname IN ('budget_profiles_money_check', 'budget_profiles_nonnegative_check',
+                 'budget_profiles_limit_check', 'budget_allocations_money_check', 'budget_ledger_money_check',
+                 'budget_transactions_money_check', 'payments_money_check', 'payouts_money_check')
+           ORDER BY 1, 2"#,
+    )
+    .load(conn)
+    .await?;
+    let mut out = Vec::with_capacity(constraints.len());
+    for c in constraints {
+        let violating_rows = if c.validated {
+            0
+        } else {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            // The table and expression come from the catalog, not from input.
+            diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM {} WHERE NOT coalesce({}, true)",
+                c.tbl, c.expr
+            ))
+            .get_result::<Count>(conn)
+            .await?
+            .n
+        };
+        out.push(MoneyCheck {
+            table: c.tbl.trim_start_matches("public.").to_owned(),
+            constraint: c.name,
+            validated: c.validated,
+            violating_rows,
+        });
+    }
+    Ok(out)
+}

@@ -14,7 +14,7 @@ mod subscription;
 mod usage;
 
 pub use allocation::{BudgetAllocation, NewBudgetAllocation};
-pub use audit::{AuditReport, Violation, audit_all};
+pub use audit::{AuditReport, MoneyCheck, Violation, audit_all, money_checks};
 pub use entries::{BudgetReservation, BudgetTransaction, LedgerEntry, OccurredAt};
 pub use error::BillingError;
 pub use ledger::{Balance, EntryType, LedgerRequest, Receipt};

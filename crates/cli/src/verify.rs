@@ -35,6 +35,9 @@ pub enum VerifyError {
     /// A count failed.
     #[error("counting rows failed: {0}")]
     Database(#[from] diesel::result::Error),
+    /// The money checks or the ledger audit could not be read.
+    #[error("auditing the budget ledger failed: {0}")]
+    Ledger(#[from] neonhub_billing::BillingError),
 }
 
 /// Rows of one seeded table.
@@ -84,8 +87,21 @@ pub struct VerifyReport {
     /// Whether the database URL's role is subject to row-level security (only set by
     /// [`verify_url`]).
     pub row_level_security: Option<RlsStatus>,
+    /// The money CHECK constraints: validated, or the rows that keep them from it.
+    pub money_checks: Vec<neonhub_billing::MoneyCheck>,
+    /// The budget ledger's audit, one entry per organization with budgets.
+    pub ledger: Vec<LedgerAudit>,
     /// Failed expectations, each naming what is wrong.
     pub failures: Vec<String>,
+}
+
+/// One organization's ledger audit ([`neonhub_billing::audit_all`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LedgerAudit {
+    /// The organization.
+    pub organization: String,
+    /// What the audit checked and found.
+    pub report: neonhub_billing::AuditReport,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -156,8 +172,27 @@ pub async fn verify(
         seeded_tables,
         pooler: None,
         row_level_security: None,
+        money_checks: Vec::new(),
+        ledger: Vec::new(),
         failures: Vec::new(),
     };
+    // The money checks and the audit read across tenants: on this (the owner's, direct)
+    // connection. Before the billing migration there is nothing to check.
+    if !report
+        .migrations_pending
+        .iter()
+        .any(|m| m.contains("budget_ledger"))
+    {
+        report.money_checks = neonhub_billing::money_checks(conn).await?;
+        report.ledger = neonhub_billing::audit_all(conn)
+            .await?
+            .into_iter()
+            .map(|(org, report)| LedgerAudit {
+                organization: org.to_string(),
+                report,
+            })
+            .collect();
+    }
     report.failures = failures(&report, &catalog, expect_seed);
     Ok(report)
 }
@@ -215,6 +250,14 @@ fn failures(report: &VerifyReport, catalog: &Catalog, expect_seed: bool) -> Vec<
             "{} tables, expected {expected_tables}",
             report.tables
         ));
+    }
+    for audit in &report.ledger {
+        for violation in &audit.report.violations {
+            out.push(format!(
+                "budget ledger of organization {}: {violation}",
+                audit.organization
+            ));
+        }
     }
     if expect_seed {
         for t in &report.seeded_tables {
@@ -301,6 +344,47 @@ impl std::fmt::Display for VerifyReport {
         }
         if let Some(pooler) = &self.pooler {
             writeln!(f, "pooler                      {pooler}")?;
+        }
+        let unvalidated: Vec<_> = self.money_checks.iter().filter(|c| !c.validated).collect();
+        writeln!(
+            f,
+            "money checks                {} of {} validated",
+            self.money_checks.len() - unvalidated.len(),
+            self.money_checks.len()
+        )?;
+        for c in unvalidated {
+            writeln!(
+                f,
+                "  {}.{}: NOT VALID, {} row(s) would not validate (fix them, then {})",
+                c.table,
+                c.constraint,
+                c.violating_rows,
+                c.validate_statement()
+            )?;
+        }
+        if self.ledger.is_empty() {
+            writeln!(f, "budget ledger               no budgets")?;
+        }
+        for audit in &self.ledger {
+            let r = &audit.report;
+            let verdict = if r.is_clean() {
+                "proven".to_owned()
+            } else {
+                format!("{} violation(s)", r.violations.len())
+            };
+            let legacy = if r.unaudited.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} profile(s) with entries from before adoption",
+                    r.unaudited.len()
+                )
+            };
+            writeln!(
+                f,
+                "budget ledger               organization {}: {verdict} ({} profile(s), {} entries, {} chain(s){legacy})",
+                audit.organization, r.profiles, r.entries, r.chains
+            )?;
         }
         writeln!(f, "seeded tables (rows / seed)")?;
         for t in &self.seeded_tables {
