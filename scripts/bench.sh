@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benches against a provisioned PostgreSQL with pgvector: `scripts/bench.sh` runs
-# both, `scripts/bench.sh vector_search` or `scripts/bench.sh job_queue` one. Each creates
-# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`), prints its
-# table and writes it under target/ (target/neonhub-bench.md,
-# target/neonhub-bench/job_queue.json). Arguments after the bench's name go to `cargo bench`.
+# all three, `scripts/bench.sh vector_search`, `job_queue` or `ledger` one. Each creates
+# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`,
+# `nh_bench_ledger`), prints its table and writes it under target/ (target/neonhub-bench.md,
+# target/neonhub-bench/job_queue.json, target/neonhub-bench/ledger.json). Arguments after the bench's name go to `cargo bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/provision.sh
@@ -11,8 +11,8 @@ source scripts/lib/provision.sh
 nh_provision
 export NEONHUB_BENCH_DATABASE_URL="${NEONHUB_BENCH_DATABASE_URL:-$NEONHUB_SERVER_URL}"
 case "${1:-}" in
-  vector_search|job_queue) benches=("$1"); shift ;;
-  *) benches=(vector_search job_queue) ;;
+  vector_search|job_queue|ledger) benches=("$1"); shift ;;
+  *) benches=(vector_search job_queue ledger) ;;
 esac
 for bench in "${benches[@]}"; do
   cargo bench --locked --bench "$bench" "$@"
