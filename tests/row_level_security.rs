@@ -155,7 +155,87 @@ async fn fill(conn: &mut AsyncPgConnection) -> (Org, Tenant) {
     )
     .await
     .unwrap();
+    // A budget with a campaign chain, a reservation, an allocation, a payment and a payout.
+    fill_billing(conn, &t.scope).await;
     (org, t)
+}
+
+async fn fill_billing(conn: &mut AsyncPgConnection, scope: &TenantScope) {
+    use neonhub::billing::stripe::{StripePayment, StripePayout};
+    use neonhub::billing::*;
+    let usd = |minor| Money::new(minor, Currency::USD).unwrap();
+    let campaign = neonhub_testing::fixtures::campaign(conn, scope.organization_id()).await;
+    let profile = BudgetProfile::create(
+        conn,
+        scope,
+        &NewBudgetProfile {
+            name: "media",
+            currency: Currency::USD,
+            total: Some(usd(10_000)),
+            brand: None,
+            constraints: None,
+            settings: None,
+        },
+    )
+    .await
+    .unwrap();
+    let on_campaign = LedgerRequest {
+        campaign: Some(&campaign),
+        ..LedgerRequest::key("rls-reserve")
+    };
+    BudgetProfile::reserve(conn, scope, &profile.id, usd(500), &on_campaign)
+        .await
+        .unwrap();
+    BudgetAllocation::create(
+        conn,
+        scope,
+        &NewBudgetAllocation {
+            profile: &profile.id,
+            channel: "email",
+            amount: usd(1_000),
+            campaign: None,
+            chain_campaign: None,
+            objective: None,
+            window_start: None,
+            window_end: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let at = neonhub::schema::time::now();
+    let tag = scope.organization_id().to_string();
+    Payment::sync(
+        conn,
+        scope,
+        &StripePayment {
+            event_at: at,
+            payment_intent_id: &format!("pi_{tag}"),
+            status: "succeeded",
+            amount: usd(500),
+            customer_id: None,
+            budget_profile: Some(&profile.id),
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    Payout::sync(
+        conn,
+        scope,
+        &StripePayout {
+            event_at: at,
+            transfer_id: &format!("tr_{tag}"),
+            partner_id: "partner",
+            status: "paid",
+            amount: usd(100),
+            processed_at: None,
+            budget_profile: Some(&profile.id),
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
 }
 
 /// Runs `sql` as the application role inside a transaction scoped to `org` (or to no
@@ -320,8 +400,10 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
         .unwrap();
     assert_eq!(after_commit, 0);
 
-    // The tables the crates fill today (rag and identity); later crates' fixtures add theirs.
-    assert!(checked >= 17, "only {checked} tables had rows to check");
+    // The tables the crates fill today (rag, identity and billing: budget_profiles,
+    // budget_ledger, budget_reservations, budget_requests, budget_transactions,
+    // budget_allocations, payments, payouts, campaigns); later crates' fixtures add theirs.
+    assert!(checked >= 26, "only {checked} tables had rows to check");
 }
 
 #[tokio::test(flavor = "multi_thread")]

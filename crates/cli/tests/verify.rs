@@ -36,7 +36,13 @@ async fn a_migrated_database_reports_the_true_figures() {
     // is the organizationId index row-level security needs (migration policy_indexes);
     // and the job queue's (migration agent_job_queue): agent_jobs gains a unique index
     // (its unique key) and a jsonb column (`errors`).
-    assert_eq!(figures, (75, 69, 36, 47, 67, 56, 79, 4));
+    // And billing's (migration budget_ledger): two tables, budget_reservations (foreign keys,
+    // non-unique indexes) and budget_requests (a foreign key, a jsonb request and receipt);
+    // unique indexes on budget_transactions (campaign, sequence) and payouts' transfer id.
+    assert_eq!(figures, (77, 71, 38, 48, 68, 57, 81, 4));
+    assert_eq!(report.money_checks.len(), 8);
+    assert!(report.money_checks.iter().all(|c| c.validated));
+    assert!(report.ledger.is_empty());
     assert!(report.migrations_pending.is_empty());
     // Unseeded: counts are reported, but only --expect-seed turns them into expectations.
     assert!(report.seeded_tables.iter().all(|t| t.rows == 0));
@@ -69,17 +75,17 @@ async fn each_broken_expectation_is_named() {
         .pending;
     assert!(pending.len() >= 2, "{pending:?}");
     expected.extend(pending.iter().map(|m| format!("migration {m} is pending")));
-    expected.push("74 tables, expected 75".to_owned());
+    expected.push("76 tables, expected 77".to_owned());
     assert_eq!(report.failures, expected);
     let out = neonhub(&["verify", "--database-url", &db.url_string()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("extension uuid-ossp is not installed") && stderr.contains("74 tables"),
+        stderr.contains("extension uuid-ossp is not installed") && stderr.contains("76 tables"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED 74 tables, expected 75"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED 76 tables, expected 77"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,7 +130,7 @@ async fn up_migrates_seeds_and_verifies_and_no_seed_skips_the_demo_rows() {
             .sum::<u64>(),
         52
     );
-    assert_eq!(json["verify"]["tables"], 75);
+    assert_eq!(json["verify"]["tables"], 77);
     assert_eq!(json["verify"]["failures"], serde_json::json!([]));
 
     let bare = TestDatabase::empty().await;
@@ -171,7 +177,7 @@ async fn a_database_that_is_not_neonhub_fails_naming_why() {
         "extension uuid-ossp is not installed",
         "extension vector is not installed",
         "migration 00000000000000_baseline is pending",
-        "1 tables, expected 75",
+        "1 tables, expected 77",
     ] {
         assert!(
             report.failures.contains(&expected.to_owned()),
@@ -181,4 +187,59 @@ async fn a_database_that_is_not_neonhub_fails_naming_why() {
     }
     let out = neonhub(&["verify", "--database-url", &db.url_string()]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_floats_and_a_broken_ledger_are_reported() {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    // An adopted database: a profile holding 12.345 USD spent (not whole cents), written
+    // before the check existed (so the check is NOT VALID), and a ledger that does not sum.
+    conn.batch_execute(
+        r#"DO $$ DECLARE def text; BEGIN
+             SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint WHERE conname = 'budget_profiles_money_check';
+             ALTER TABLE budget_profiles DROP CONSTRAINT budget_profiles_money_check;
+             INSERT INTO organizations (id, slug, name, "createdAt", "updatedAt") VALUES ('org-legacy', 'legacy', 'Legacy', now(), now());
+             INSERT INTO budget_profiles (id, "organizationId", name, currency, spent, reserved, "updatedAt")
+                  VALUES ('bp-float', 'org-legacy', 'floats', 'usd', 12.345, 0, now()),
+                         ('bp-short', 'org-legacy', 'short', 'usd', 5, 0, now());
+             INSERT INTO budget_ledger (id, "organizationId", "budgetProfileId", "entryType", amount, currency, "spentDelta", "reservedDelta")
+                  VALUES ('e1', 'org-legacy', 'bp-short', 'spend', 4, 'usd', 400, 0);
+             EXECUTE format('ALTER TABLE budget_profiles ADD CONSTRAINT budget_profiles_money_check %s NOT VALID', def);
+           END $$;"#,
+    )
+    .await
+    .unwrap();
+    let report = verify(&mut conn, false).await.unwrap();
+    let check = report
+        .money_checks
+        .iter()
+        .find(|c| c.constraint == "budget_profiles_money_check")
+        .unwrap();
+    assert!(!check.validated);
+    assert_eq!(check.violating_rows, 1);
+    assert_eq!(
+        report.money_checks.iter().filter(|c| !c.validated).count(),
+        1
+    );
+    assert_eq!(
+        report.failures,
+        vec![
+            "budget ledger of organization org-legacy: profile bp-float: a balance is not whole minor units of an ISO 4217 currency".to_owned(),
+            "budget ledger of organization org-legacy: profile bp-short: spent is 500 but its entries sum to 400 (minor units)".to_owned(),
+        ]
+    );
+    let shown = report.to_string();
+    assert!(
+        shown.contains(
+            "budget_profiles.budget_profiles_money_check: NOT VALID, 1 row(s) would not validate"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "ALTER TABLE public.budget_profiles VALIDATE CONSTRAINT \"budget_profiles_money_check\""
+        ),
+        "{shown}"
+    );
 }
