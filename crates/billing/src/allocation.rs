@@ -240,6 +240,7 @@ impl BudgetAllocation {
                         tx,
                         scope,
                         campaign,
+                        &neonhub_schema::ids::BudgetTransactionId::generate(),
                         allocation_link(new.amount),
                         Some(new.channel),
                         None,

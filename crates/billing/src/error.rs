@@ -92,6 +92,10 @@ pub enum BillingError {
         /// The operation the key was first used for.
         operation: String,
     },
+    /// Requests with this idempotency key kept committing while this one ran (it lost the
+    /// race for the key twice): nothing was written; retry, and the replay returns theirs.
+    #[error("a concurrent request holds idempotency key {0:?}; retry to replay it")]
+    KeyInFlight(String),
     /// An allocation status change the lifecycle does not allow (or that lost a race:
     /// `from` is the status the row had when the change was refused).
     #[error("allocation {id} cannot go from {from} to {to}")]

@@ -385,9 +385,10 @@ impl BudgetProfile {
     }
 }
 
-/// Runs one operation under its idempotency key: claims the key first (a concurrent
-/// request with the same key waits for this one, then replays it), applies the
-/// operation, stores the receipt; all in one scope transaction.
+/// Runs one operation under its idempotency key, in one scope transaction: reads the key's
+/// first use (pipelined with the profile's row lock), applies the operation, and claims the
+/// key with the receipt (pipelined with the writes). A concurrent request that claimed the
+/// key first makes this attempt roll back; the next attempt replays it.
 async fn execute(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,
@@ -406,56 +407,55 @@ async fn execute(
         limits::text("memo", *memo)?;
     }
     let stored = serde_json::to_value(&request).expect("a request serializes");
-    let operation = request.operation();
-    scope
-        .transaction(conn, async |tx| {
-            let claimed = diesel::insert_into(budget_requests::table)
-                .values((
-                    budget_requests::organizationId.eq(scope.organization_id()),
-                    budget_requests::key.eq(key),
-                    budget_requests::operation.eq(operation.as_str()),
-                    budget_requests::request.eq(&stored),
-                    budget_requests::receipt.eq(Value::Null),
-                    budget_requests::createdAt.eq(time::now()),
-                ))
-                .on_conflict_do_nothing()
-                .execute(tx)
-                .await?;
-            if claimed == 0 {
-                return replay(tx, scope, key, &stored).await;
-            }
-            let receipt = apply(tx, scope, key, &request).await?;
-            diesel::update(budget_requests::table)
-                .filter(budget_requests::organizationId.eq(scope.organization_id()))
-                .filter(budget_requests::key.eq(key))
-                .set(
-                    budget_requests::receipt
-                        .eq(serde_json::to_value(&receipt).expect("a receipt serializes")),
-                )
-                .execute(tx)
-                .await?;
-            Ok(receipt)
-        })
-        .await
+    for _ in 0..2 {
+        let attempt = scope
+            .transaction(conn, async |tx| {
+                apply(tx, scope, key, &request, &stored).await
+            })
+            .await;
+        match attempt {
+            Ok(receipt) => return Ok(receipt),
+            Err(Attempt::Failed(e)) => return Err(e),
+            Err(Attempt::KeyRace) => continue,
+        }
+    }
+    Err(BillingError::KeyInFlight(key.to_owned()))
 }
 
+/// How one attempt of an operation ended without a receipt: a refusal or failure to
+/// report, or a lost race for its key (rolled back; the next attempt replays the winner).
+enum Attempt {
+    Failed(BillingError),
+    KeyRace,
+}
+
+impl From<BillingError> for Attempt {
+    fn from(e: BillingError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<diesel::result::Error> for Attempt {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl From<MoneyError> for Attempt {
+    fn from(e: MoneyError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// The key's first use: its operation, request and receipt.
+type FirstUse = (String, Value, Value);
+
 /// The first receipt of `key`, if the request is the same; else [`BillingError::KeyReused`].
-async fn replay(
-    tx: &mut AsyncPgConnection,
-    scope: &TenantScope,
+fn replay(
     key: &str,
     request: &Value,
+    (operation, first, receipt): FirstUse,
 ) -> Result<Receipt, BillingError> {
-    let (operation, first, receipt): (String, Value, Value) = budget_requests::table
-        .filter(budget_requests::organizationId.eq(scope.organization_id()))
-        .filter(budget_requests::key.eq(key))
-        .select((
-            budget_requests::operation,
-            budget_requests::request,
-            budget_requests::receipt,
-        ))
-        .first(tx)
-        .await?;
     if &first != request {
         return Err(BillingError::KeyReused {
             key: key.to_owned(),
@@ -497,7 +497,39 @@ pub(crate) async fn lock_profile(
     scope: &TenantScope,
     id: &BudgetProfileId,
 ) -> Result<LockedProfile, BillingError> {
-    let row: Option<(String, Option<f64>, f64, f64)> = budget_profiles::table
+    lock_profile_query(scope, id)
+        .first::<ProfileLockRow>(tx)
+        .await
+        .optional()?
+        .ok_or_else(|| BillingError::not_found("budget profile", id))?
+        .read()
+}
+
+/// `SELECT currency, "totalBudget", reserved, spent FROM budget_profiles WHERE id = $1 AND
+/// "organizationId" = $2 FOR UPDATE`.
+type LockProfileQuery<'a> = diesel::dsl::ForUpdate<
+    diesel::dsl::Select<
+        diesel::dsl::Filter<
+            budget_profiles::table,
+            diesel::dsl::And<
+                diesel::dsl::Eq<budget_profiles::id, &'a BudgetProfileId>,
+                diesel::dsl::Eq<
+                    budget_profiles::organizationId,
+                    &'a neonhub_schema::ids::OrganizationId,
+                >,
+            >,
+        >,
+        (
+            budget_profiles::currency,
+            budget_profiles::totalBudget,
+            budget_profiles::reserved,
+            budget_profiles::spent,
+        ),
+    >,
+>;
+
+fn lock_profile_query<'a>(scope: &'a TenantScope, id: &'a BudgetProfileId) -> LockProfileQuery<'a> {
+    budget_profiles::table
         .filter(in_org(scope, id))
         .select((
             budget_profiles::currency,
@@ -506,20 +538,30 @@ pub(crate) async fn lock_profile(
             budget_profiles::spent,
         ))
         .for_update()
-        .first(tx)
-        .await
-        .optional()?;
-    let (currency, total, reserved, spent) =
-        row.ok_or_else(|| BillingError::not_found("budget profile", id))?;
-    let currency = Currency::parse(&currency)?;
-    Ok(LockedProfile {
-        currency,
-        total: total
-            .map(|t| Money::from_stored(t, currency, "budget_profiles.totalBudget"))
-            .transpose()?,
-        reserved: Money::from_stored(reserved, currency, "budget_profiles.reserved")?,
-        spent: Money::from_stored(spent, currency, "budget_profiles.spent")?,
-    })
+}
+
+/// A profile's stored balances as its row lock reads them.
+#[derive(Queryable)]
+struct ProfileLockRow {
+    currency: String,
+    total: Option<f64>,
+    reserved: f64,
+    spent: f64,
+}
+
+impl ProfileLockRow {
+    fn read(self) -> Result<LockedProfile, BillingError> {
+        let currency = Currency::parse(&self.currency)?;
+        Ok(LockedProfile {
+            currency,
+            total: self
+                .total
+                .map(|t| Money::from_stored(t, currency, "budget_profiles.totalBudget"))
+                .transpose()?,
+            reserved: Money::from_stored(self.reserved, currency, "budget_profiles.reserved")?,
+            spent: Money::from_stored(self.spent, currency, "budget_profiles.spent")?,
+        })
+    }
 }
 
 /// Who acted, as the ledger's metadata records it.
@@ -547,15 +589,27 @@ struct LockedReservation {
     allocation: Option<BudgetAllocationId>,
 }
 
-/// Applies one operation (the key is claimed; the caller stores the receipt).
+/// Applies one operation: the locks, the rules, then every write pipelined with the key's
+/// claim (one round trip), then the campaign chain's link.
 async fn apply(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     key: &str,
     request: &Request<'_>,
-) -> Result<Receipt, BillingError> {
+    stored: &Value,
+) -> Result<Receipt, Attempt> {
     let operation = request.operation();
-    match request {
+    let org = scope.organization_id();
+    let first_use = budget_requests::table
+        .filter(budget_requests::organizationId.eq(org))
+        .filter(budget_requests::key.eq(key))
+        .select((
+            budget_requests::operation,
+            budget_requests::request,
+            budget_requests::receipt,
+        ));
+    let shared: &AsyncPgConnection = tx;
+    let plan = match request {
         Request::Reserve {
             profile,
             amount,
@@ -577,8 +631,20 @@ async fn apply(
             links,
             ..
         } => {
+            // The key's first use and the profile's row lock in one round trip.
+            let (first, locked) = futures_util::future::join(
+                first_use.first::<FirstUse>(&mut &*shared),
+                lock_profile_query(scope, profile).first::<ProfileLockRow>(&mut &*shared),
+            )
+            .await;
+            if let Some(first) = first.optional()? {
+                return Ok(replay(key, stored, first)?);
+            }
+            let mut p = locked
+                .optional()?
+                .ok_or_else(|| BillingError::not_found("budget profile", profile))?
+                .read()?;
             check_links(tx, scope, profile, links).await?;
-            let mut p = lock_profile(tx, scope, profile).await?;
             amount.expect_currency(p.currency)?;
             let (spent_delta, reserved_delta) = match operation {
                 EntryType::Reserve => (0, amount.minor()),
@@ -586,69 +652,55 @@ async fn apply(
                 _ => (amount.minor(), 0),
             };
             move_balances(&mut p, profile, *amount, spent_delta, reserved_delta)?;
-            let reservation = if operation == EntryType::Reserve {
-                let id = BudgetReservationId::generate();
-                diesel::insert_into(budget_reservations::table)
-                    .values((
-                        budget_reservations::id.eq(&id),
-                        budget_reservations::organizationId.eq(scope.organization_id()),
-                        budget_reservations::budgetProfileId.eq(*profile),
-                        budget_reservations::amount.eq(amount.minor()),
-                        budget_reservations::status.eq("open"),
-                        budget_reservations::campaignId.eq(links.campaign),
-                        budget_reservations::marketingCampaignId.eq(links.marketing_campaign),
-                        budget_reservations::allocationId.eq(links.allocation),
-                        budget_reservations::createdAt.eq(time::now()),
-                    ))
-                    .execute(tx)
-                    .await?;
-                Some(id)
-            } else {
-                None
-            };
             let reason = match request {
                 Request::Adjust { reason, .. } => Some(*reason),
                 _ => None,
             };
-            let entry = Entry {
+            Plan {
+                profile: (*profile).clone(),
+                balances: p,
                 operation,
-                profile,
                 amount: *amount,
                 spent_delta,
                 reserved_delta,
-                reservation: reservation.as_ref(),
-                marketing_campaign: links.marketing_campaign,
-                allocation: links.allocation,
-                person: links.person,
+                reservation: (operation == EntryType::Reserve).then(|| ReservationWrite::Open {
+                    id: BudgetReservationId::generate(),
+                    campaign: links.campaign.cloned(),
+                    marketing_campaign: links.marketing_campaign.cloned(),
+                    allocation: links.allocation.cloned(),
+                }),
+                marketing_campaign: links.marketing_campaign.cloned(),
+                allocation: links.allocation.cloned(),
+                person: links.person.cloned(),
+                campaign: links.campaign.cloned(),
+                channel: links.channel,
+                memo: links.memo,
                 meta: json!({ "key": key, "memo": links.memo, "reason": reason, "actor": actor(scope) }),
-            };
-            finish(
-                tx,
-                scope,
-                &p,
-                entry,
-                links.campaign,
-                links.channel,
-                links.memo,
-            )
-            .await
+            }
         }
         Request::Commit {
             reservation, memo, ..
         }
         | Request::Release { reservation, memo } => {
-            let profile: BudgetProfileId = budget_reservations::table
+            let find = budget_reservations::table
                 .filter(budget_reservations::id.eq(*reservation))
-                .filter(budget_reservations::organizationId.eq(scope.organization_id()))
-                .select(budget_reservations::budgetProfileId)
-                .first(tx)
-                .await
+                .filter(budget_reservations::organizationId.eq(org))
+                .select(budget_reservations::budgetProfileId);
+            let (first, profile) = futures_util::future::join(
+                first_use.first::<FirstUse>(&mut &*shared),
+                find.first::<BudgetProfileId>(&mut &*shared),
+            )
+            .await;
+            if let Some(first) = first.optional()? {
+                return Ok(replay(key, stored, first)?);
+            }
+            let profile = profile
                 .optional()?
                 .ok_or_else(|| BillingError::not_found("reservation", reservation))?;
             let mut p = lock_profile(tx, scope, &profile).await?;
             let r: LockedReservation = budget_reservations::table
                 .filter(budget_reservations::id.eq(*reservation))
-                .filter(budget_reservations::organizationId.eq(scope.organization_id()))
+                .filter(budget_reservations::organizationId.eq(org))
                 .select(LockedReservation::as_select())
                 .for_update()
                 .first(tx)
@@ -657,7 +709,8 @@ async fn apply(
                 return Err(BillingError::ReservationClosed {
                     id: r.id.to_string(),
                     status: r.status,
-                });
+                }
+                .into());
             }
             let held = Money::new(r.amount, p.currency)?;
             let committed = match request {
@@ -668,7 +721,8 @@ async fn apply(
                             id: r.id.to_string(),
                             reserved: held,
                             requested: *amount,
-                        });
+                        }
+                        .into());
                     }
                     Some(*amount)
                 }
@@ -676,34 +730,28 @@ async fn apply(
             };
             let spent_delta = committed.map_or(0, Money::minor);
             move_balances(&mut p, &r.profile, held, spent_delta, -r.amount)?;
-            diesel::update(budget_reservations::table)
-                .filter(budget_reservations::id.eq(&r.id))
-                .set((
-                    budget_reservations::status.eq(if committed.is_some() {
-                        "committed"
-                    } else {
-                        "released"
-                    }),
-                    budget_reservations::committed.eq(committed.map(Money::minor)),
-                    budget_reservations::closedAt.eq(time::now()),
-                ))
-                .execute(tx)
-                .await?;
-            let entry = Entry {
+            Plan {
+                profile: r.profile,
+                balances: p,
                 operation,
-                profile: &r.profile,
                 amount: committed.unwrap_or(held),
                 spent_delta,
                 reserved_delta: -r.amount,
-                reservation: Some(&r.id),
-                marketing_campaign: r.marketing_campaign.as_ref(),
-                allocation: r.allocation.as_ref(),
+                reservation: Some(ReservationWrite::Close {
+                    id: r.id,
+                    committed,
+                }),
+                marketing_campaign: r.marketing_campaign,
+                allocation: r.allocation,
                 person: None,
+                campaign: r.campaign,
+                channel: None,
+                memo: *memo,
                 meta: json!({ "key": key, "memo": memo, "held": r.amount, "actor": actor(scope) }),
-            };
-            finish(tx, scope, &p, entry, r.campaign.as_ref(), None, *memo).await
+            }
         }
-    }
+    };
+    plan.write(tx, scope, key, stored).await
 }
 
 /// Applies the deltas to the locked balances, refusing what the rules forbid: spent below
@@ -742,84 +790,192 @@ fn move_balances(
     Ok(())
 }
 
-/// One ledger entry to write.
-struct Entry<'a> {
+/// What an operation writes, decided under its locks.
+struct Plan<'a> {
+    profile: BudgetProfileId,
+    balances: LockedProfile,
     operation: EntryType,
-    profile: &'a BudgetProfileId,
     amount: Money,
     spent_delta: i64,
     reserved_delta: i64,
-    reservation: Option<&'a BudgetReservationId>,
-    marketing_campaign: Option<&'a MarketingCampaignId>,
-    allocation: Option<&'a BudgetAllocationId>,
-    person: Option<&'a PersonId>,
+    reservation: Option<ReservationWrite>,
+    marketing_campaign: Option<MarketingCampaignId>,
+    allocation: Option<BudgetAllocationId>,
+    person: Option<PersonId>,
+    campaign: Option<CampaignId>,
+    channel: Option<&'a str>,
+    memo: Option<&'a str>,
     meta: Value,
 }
 
-/// Writes the new balances, the ledger entry and the campaign chain's link; returns the
-/// receipt.
-async fn finish(
-    tx: &mut AsyncPgConnection,
-    scope: &TenantScope,
-    p: &LockedProfile,
-    entry: Entry<'_>,
-    campaign: Option<&CampaignId>,
-    channel: Option<&str>,
-    memo: Option<&str>,
-) -> Result<Receipt, BillingError> {
-    let now = time::now();
-    diesel::update(budget_profiles::table)
-        .filter(budget_profiles::id.eq(entry.profile))
-        .set((
-            budget_profiles::reserved.eq(p.reserved.to_stored()),
-            budget_profiles::spent.eq(p.spent.to_stored()),
-            budget_profiles::updatedAt.eq(now),
-        ))
-        .execute(tx)
-        .await?;
-    let id = BudgetLedgerEntryId::generate();
-    diesel::insert_into(budget_ledger::table)
-        .values((
-            budget_ledger::id.eq(&id),
-            budget_ledger::organizationId.eq(scope.organization_id()),
-            budget_ledger::budgetProfileId.eq(entry.profile),
-            budget_ledger::allocationId.eq(entry.allocation),
-            budget_ledger::campaignId.eq(entry.marketing_campaign),
-            budget_ledger::personId.eq(entry.person),
-            budget_ledger::entryType.eq(entry.operation.as_str()),
-            budget_ledger::amount.eq(entry.amount.stored_exactly()?),
-            budget_ledger::currency.eq(p.currency.lower()),
-            budget_ledger::occurredAt.eq(now),
-            budget_ledger::metadata.eq(&entry.meta),
-            budget_ledger::spentDelta.eq(entry.spent_delta),
-            budget_ledger::reservedDelta.eq(entry.reserved_delta),
-            budget_ledger::reservationId.eq(entry.reservation),
-        ))
-        .execute(tx)
-        .await?;
-    let transaction = match campaign {
-        Some(campaign) => {
-            let link = chain_link(
-                entry.operation,
-                entry.amount,
-                entry.reserved_delta,
-                p.currency,
-            )?;
-            Some(append_to_chain(tx, scope, campaign, link, channel, memo, &id).await?)
+/// The reservation a plan makes or closes.
+enum ReservationWrite {
+    Open {
+        id: BudgetReservationId,
+        campaign: Option<CampaignId>,
+        marketing_campaign: Option<MarketingCampaignId>,
+        allocation: Option<BudgetAllocationId>,
+    },
+    Close {
+        id: BudgetReservationId,
+        committed: Option<Money>,
+    },
+}
+
+impl ReservationWrite {
+    fn id(&self) -> &BudgetReservationId {
+        match self {
+            Self::Open { id, .. } | Self::Close { id, .. } => id,
         }
-        None => None,
-    };
-    Ok(Receipt {
-        operation: entry.operation,
-        profile: entry.profile.clone(),
-        entry: id,
-        amount: entry.amount,
-        reservation: entry.reservation.cloned(),
-        transaction,
-        balance: p.balance(),
-        at: now,
-        replayed: false,
-    })
+    }
+}
+
+impl Plan<'_> {
+    /// Claims the key with the receipt, writes the balances, the reservation and the
+    /// ledger entry (all sent at once, executed in that order), then the campaign chain's
+    /// link. The claim comes last in the lock order (after the profile's row), so two
+    /// requests with the same key cannot deadlock.
+    async fn write(
+        self,
+        tx: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        key: &str,
+        stored: &Value,
+    ) -> Result<Receipt, Attempt> {
+        let org = scope.organization_id();
+        let now = time::now();
+        let entry_id = BudgetLedgerEntryId::generate();
+        let link = match &self.campaign {
+            Some(_) => Some((
+                BudgetTransactionId::generate(),
+                chain_link(
+                    self.operation,
+                    self.amount,
+                    self.reserved_delta,
+                    self.balances.currency,
+                )?,
+            )),
+            None => None,
+        };
+        let receipt = Receipt {
+            operation: self.operation,
+            profile: self.profile.clone(),
+            entry: entry_id.clone(),
+            amount: self.amount,
+            reservation: self.reservation.as_ref().map(|r| r.id().clone()),
+            transaction: link.as_ref().map(|(id, _)| id.clone()),
+            balance: self.balances.balance(),
+            at: now,
+            replayed: false,
+        };
+        let receipt_json = serde_json::to_value(&receipt).expect("a receipt serializes");
+        let stored_amount = self.amount.stored_exactly()?;
+        let shared: &AsyncPgConnection = tx;
+        let claim = diesel::insert_into(budget_requests::table)
+            .values((
+                budget_requests::organizationId.eq(org),
+                budget_requests::key.eq(key),
+                budget_requests::operation.eq(self.operation.as_str()),
+                budget_requests::request.eq(stored),
+                budget_requests::receipt.eq(&receipt_json),
+                budget_requests::createdAt.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut &*shared);
+        let balances = diesel::update(budget_profiles::table)
+            .filter(budget_profiles::id.eq(&self.profile))
+            .set((
+                budget_profiles::reserved.eq(self.balances.reserved.to_stored()),
+                budget_profiles::spent.eq(self.balances.spent.to_stored()),
+                budget_profiles::updatedAt.eq(now),
+            ))
+            .execute(&mut &*shared);
+        let reservation = async {
+            match &self.reservation {
+                Some(ReservationWrite::Open {
+                    id,
+                    campaign,
+                    marketing_campaign,
+                    allocation,
+                }) => {
+                    diesel::insert_into(budget_reservations::table)
+                        .values((
+                            budget_reservations::id.eq(id),
+                            budget_reservations::organizationId.eq(org),
+                            budget_reservations::budgetProfileId.eq(&self.profile),
+                            budget_reservations::amount.eq(self.amount.minor()),
+                            budget_reservations::status.eq("open"),
+                            budget_reservations::campaignId.eq(campaign),
+                            budget_reservations::marketingCampaignId.eq(marketing_campaign),
+                            budget_reservations::allocationId.eq(allocation),
+                            budget_reservations::createdAt.eq(now),
+                        ))
+                        .execute(&mut &*shared)
+                        .await
+                }
+                Some(ReservationWrite::Close { id, committed }) => {
+                    diesel::update(budget_reservations::table)
+                        .filter(budget_reservations::id.eq(id))
+                        .set((
+                            budget_reservations::status.eq(if committed.is_some() {
+                                "committed"
+                            } else {
+                                "released"
+                            }),
+                            budget_reservations::committed.eq(committed.map(Money::minor)),
+                            budget_reservations::closedAt.eq(now),
+                        ))
+                        .execute(&mut &*shared)
+                        .await
+                }
+                None => Ok(0),
+            }
+        };
+        let entry = diesel::insert_into(budget_ledger::table)
+            .values((
+                budget_ledger::id.eq(&entry_id),
+                budget_ledger::organizationId.eq(org),
+                budget_ledger::budgetProfileId.eq(&self.profile),
+                budget_ledger::allocationId.eq(&self.allocation),
+                budget_ledger::campaignId.eq(&self.marketing_campaign),
+                budget_ledger::personId.eq(&self.person),
+                budget_ledger::entryType.eq(self.operation.as_str()),
+                budget_ledger::amount.eq(stored_amount),
+                budget_ledger::currency.eq(self.balances.currency.lower()),
+                budget_ledger::occurredAt.eq(now),
+                budget_ledger::metadata.eq(&self.meta),
+                budget_ledger::spentDelta.eq(self.spent_delta),
+                budget_ledger::reservedDelta.eq(self.reserved_delta),
+                budget_ledger::reservationId
+                    .eq(self.reservation.as_ref().map(ReservationWrite::id)),
+            ))
+            .execute(&mut &*shared);
+        // join4 polls its futures in the order written, so the statements go out (and
+        // run) in that order: the reservation before the entry that references it.
+        let (claimed, balances, reservation, entry) =
+            futures_util::future::join4(claim, balances, reservation, entry).await;
+        if claimed? == 0 {
+            // Someone committed this key since it was read: roll back, replay theirs.
+            return Err(Attempt::KeyRace);
+        }
+        balances?;
+        reservation?;
+        entry?;
+        if let (Some(campaign), Some((id, link))) = (&self.campaign, link) {
+            append_to_chain(
+                tx,
+                scope,
+                campaign,
+                &id,
+                link,
+                self.channel,
+                self.memo,
+                &entry_id,
+            )
+            .await?;
+        }
+        Ok(receipt)
+    }
 }
 
 /// A campaign chain link: its type, its (signed) amount and how it moves the balance.
@@ -875,15 +1031,17 @@ fn chain_link(
 /// after any row lock, so the lock order holds): `sequence` one past the last,
 /// `balanceBefore` the last link's `balanceAfter` (or, on a chain adopted with unsequenced
 /// rows, the latest of those).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn append_to_chain(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     campaign: &CampaignId,
+    id: &BudgetTransactionId,
     link: Link,
     channel: Option<&str>,
     memo: Option<&str>,
     entry: &BudgetLedgerEntryId,
-) -> Result<BudgetTransactionId, BillingError> {
+) -> Result<(), BillingError> {
     let currency = link.amount.currency();
     diesel::sql_query("SELECT pg_advisory_xact_lock(1853, hashtext($1))")
         .bind::<Text, _>(campaign)
@@ -919,10 +1077,9 @@ pub(crate) async fn append_to_chain(
         None => (1, Money::zero(currency)),
     };
     let after = Money::new(before.minor() + link.balance_delta, currency)?;
-    let id = BudgetTransactionId::generate();
     diesel::insert_into(budget_transactions::table)
         .values((
-            budget_transactions::id.eq(&id),
+            budget_transactions::id.eq(id),
             budget_transactions::campaignId.eq(campaign),
             budget_transactions::organizationId.eq(scope.organization_id()),
             budget_transactions::type_.eq(link.kind),
@@ -939,7 +1096,7 @@ pub(crate) async fn append_to_chain(
         ))
         .execute(tx)
         .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// Refuses links to rows outside this organization (foreign keys would not: they ignore

@@ -366,3 +366,70 @@ async fn thirty_two_clients_and_terminated_backends_leave_a_ledger_that_proves_i
         .unwrap();
     assert_eq!(stored.n as usize, succeeded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_requests_with_one_key_spend_once() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let org = organization(&mut owner).await;
+    let scope = TenantScope::trusted_system(org);
+    let new = NewBudgetProfile {
+        name: "one-key",
+        currency: Currency::USD,
+        total: Some(Money::new(100_000, Currency::USD).unwrap()),
+        brand: None,
+        constraints: None,
+        settings: None,
+    };
+    let profile = BudgetProfile::create(&mut owner, &scope, &new)
+        .await
+        .unwrap()
+        .id;
+    let world = Arc::new(World {
+        db,
+        scope,
+        profiles: vec![profile.clone()],
+        campaigns: vec![],
+    });
+    for round in 0..10 {
+        let key = format!("same-{round}");
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (world, key) = (world.clone(), key.clone());
+                tokio::spawn(async move {
+                    let mut conn = connect(&world).await;
+                    run(&mut conn, &world, &key, &Op::Spend(0, 250, None)).await
+                })
+            })
+            .collect();
+        let mut receipts = Vec::new();
+        for t in tasks {
+            receipts.push(
+                t.await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}")),
+            );
+        }
+        assert_eq!(
+            receipts.iter().filter(|r| !r.replayed).count(),
+            1,
+            "round {round}: one original"
+        );
+        let first = receipts.iter().find(|r| !r.replayed).unwrap().clone();
+        assert!(receipts.iter().all(|r| Receipt {
+            replayed: false,
+            ..r.clone()
+        } == first));
+    }
+    let mut conn = connect(&world).await;
+    let p = BudgetProfile::get(&mut conn, &world.scope, &profile)
+        .await
+        .unwrap();
+    assert_eq!(p.spent.minor(), 10 * 250, "each key spent once");
+    assert!(
+        BudgetProfile::audit(&mut conn, &world.scope)
+            .await
+            .unwrap()
+            .is_clean()
+    );
+}
