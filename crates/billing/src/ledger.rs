@@ -33,14 +33,17 @@ use neonhub_schema::ids::{
     BudgetTransactionId, CampaignId, MarketingCampaignId, PersonId,
 };
 use neonhub_schema::schema::{
-    budget_allocations, budget_ledger, budget_profiles, budget_requests, budget_reservations,
-    budget_transactions, campaigns, marketing_campaigns, people,
+    budget_allocations, budget_profiles, budget_requests, budget_reservations, budget_transactions,
+    campaigns, marketing_campaigns, people,
 };
 use neonhub_schema::{Actor, InvalidData, TenantScope, keys, time};
 use serde_json::{Value, json};
 
 use crate::money::{Currency, Money, MoneyError};
 use crate::profile::in_org;
+use crate::statements::{
+    Claimed, LedgerWrite, LockWithFirstUse, LockedWithFirstUse, ReservationAction,
+};
 use crate::{BillingError, BudgetProfile, limits};
 
 /// The longest idempotency key, in bytes.
@@ -631,19 +634,27 @@ async fn apply(
             links,
             ..
         } => {
-            // The key's first use and the profile's row lock in one round trip.
-            let (first, locked) = futures_util::future::join(
-                first_use.first::<FirstUse>(&mut &*shared),
-                lock_profile_query(scope, profile).first::<ProfileLockRow>(&mut &*shared),
-            )
-            .await;
-            if let Some(first) = first.optional()? {
-                return Ok(replay(key, stored, first)?);
+            // The profile's row lock and the key's first use, in one statement.
+            let locked: Option<LockedWithFirstUse> = LockWithFirstUse { org, profile, key }
+                .get_result(tx)
+                .await
+                .optional()?;
+            let locked =
+                locked.ok_or_else(|| BillingError::not_found("budget profile", profile))?;
+            if let (Some(operation), Some(request), Some(receipt)) = (
+                locked.operation.clone(),
+                locked.request.clone(),
+                locked.receipt.clone(),
+            ) {
+                return Ok(replay(key, stored, (operation, request, receipt))?);
             }
-            let mut p = locked
-                .optional()?
-                .ok_or_else(|| BillingError::not_found("budget profile", profile))?
-                .read()?;
+            let mut p = ProfileLockRow {
+                currency: locked.currency,
+                total: locked.total,
+                reserved: locked.reserved,
+                spent: locked.spent,
+            }
+            .read()?;
             check_links(tx, scope, profile, links).await?;
             amount.expect_currency(p.currency)?;
             let (spent_delta, reserved_delta) = match operation {
@@ -666,8 +677,6 @@ async fn apply(
                 reservation: (operation == EntryType::Reserve).then(|| ReservationWrite::Open {
                     id: BudgetReservationId::generate(),
                     campaign: links.campaign.cloned(),
-                    marketing_campaign: links.marketing_campaign.cloned(),
-                    allocation: links.allocation.cloned(),
                 }),
                 marketing_campaign: links.marketing_campaign.cloned(),
                 allocation: links.allocation.cloned(),
@@ -813,8 +822,6 @@ enum ReservationWrite {
     Open {
         id: BudgetReservationId,
         campaign: Option<CampaignId>,
-        marketing_campaign: Option<MarketingCampaignId>,
-        allocation: Option<BudgetAllocationId>,
     },
     Close {
         id: BudgetReservationId,
@@ -870,97 +877,51 @@ impl Plan<'_> {
         };
         let receipt_json = serde_json::to_value(&receipt).expect("a receipt serializes");
         let stored_amount = self.amount.stored_exactly()?;
-        let shared: &AsyncPgConnection = tx;
-        let claim = diesel::insert_into(budget_requests::table)
-            .values((
-                budget_requests::organizationId.eq(org),
-                budget_requests::key.eq(key),
-                budget_requests::operation.eq(self.operation.as_str()),
-                budget_requests::request.eq(stored),
-                budget_requests::receipt.eq(&receipt_json),
-                budget_requests::createdAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(&mut &*shared);
-        let balances = diesel::update(budget_profiles::table)
-            .filter(budget_profiles::id.eq(&self.profile))
-            .set((
-                budget_profiles::reserved.eq(self.balances.reserved.to_stored()),
-                budget_profiles::spent.eq(self.balances.spent.to_stored()),
-                budget_profiles::updatedAt.eq(now),
-            ))
-            .execute(&mut &*shared);
-        let reservation = async {
-            match &self.reservation {
-                Some(ReservationWrite::Open {
-                    id,
-                    campaign,
-                    marketing_campaign,
-                    allocation,
-                }) => {
-                    diesel::insert_into(budget_reservations::table)
-                        .values((
-                            budget_reservations::id.eq(id),
-                            budget_reservations::organizationId.eq(org),
-                            budget_reservations::budgetProfileId.eq(&self.profile),
-                            budget_reservations::amount.eq(self.amount.minor()),
-                            budget_reservations::status.eq("open"),
-                            budget_reservations::campaignId.eq(campaign),
-                            budget_reservations::marketingCampaignId.eq(marketing_campaign),
-                            budget_reservations::allocationId.eq(allocation),
-                            budget_reservations::createdAt.eq(now),
-                        ))
-                        .execute(&mut &*shared)
-                        .await
-                }
-                Some(ReservationWrite::Close { id, committed }) => {
-                    diesel::update(budget_reservations::table)
-                        .filter(budget_reservations::id.eq(id))
-                        .set((
-                            budget_reservations::status.eq(if committed.is_some() {
-                                "committed"
-                            } else {
-                                "released"
-                            }),
-                            budget_reservations::committed.eq(committed.map(Money::minor)),
-                            budget_reservations::closedAt.eq(now),
-                        ))
-                        .execute(&mut &*shared)
-                        .await
-                }
-                None => Ok(0),
-            }
+        let currency = self.balances.currency.lower();
+        let (reservation, action) = match &self.reservation {
+            Some(ReservationWrite::Open { id, .. }) => (Some(id), ReservationAction::Open),
+            Some(ReservationWrite::Close { id, committed }) => (
+                Some(id),
+                ReservationAction::Close {
+                    committed: committed.map(Money::minor),
+                },
+            ),
+            None => (None, ReservationAction::None),
         };
-        let entry = diesel::insert_into(budget_ledger::table)
-            .values((
-                budget_ledger::id.eq(&entry_id),
-                budget_ledger::organizationId.eq(org),
-                budget_ledger::budgetProfileId.eq(&self.profile),
-                budget_ledger::allocationId.eq(&self.allocation),
-                budget_ledger::campaignId.eq(&self.marketing_campaign),
-                budget_ledger::personId.eq(&self.person),
-                budget_ledger::entryType.eq(self.operation.as_str()),
-                budget_ledger::amount.eq(stored_amount),
-                budget_ledger::currency.eq(self.balances.currency.lower()),
-                budget_ledger::occurredAt.eq(now),
-                budget_ledger::metadata.eq(&self.meta),
-                budget_ledger::spentDelta.eq(self.spent_delta),
-                budget_ledger::reservedDelta.eq(self.reserved_delta),
-                budget_ledger::reservationId
-                    .eq(self.reservation.as_ref().map(ReservationWrite::id)),
-            ))
-            .execute(&mut &*shared);
-        // join4 polls its futures in the order written, so the statements go out (and
-        // run) in that order: the reservation before the entry that references it.
-        let (claimed, balances, reservation, entry) =
-            futures_util::future::join4(claim, balances, reservation, entry).await;
-        if claimed? == 0 {
+        let campaign = match &self.reservation {
+            Some(ReservationWrite::Open { campaign, .. }) => campaign.as_ref(),
+            _ => None,
+        };
+        let claimed: Claimed = LedgerWrite {
+            org,
+            key,
+            operation: self.operation.as_str(),
+            request: stored,
+            receipt: &receipt_json,
+            now,
+            profile: &self.profile,
+            reserved: self.balances.reserved.to_stored(),
+            spent: self.balances.spent.to_stored(),
+            reservation,
+            action,
+            reservation_amount: self.amount.minor(),
+            campaign,
+            marketing_campaign: self.marketing_campaign.as_ref(),
+            allocation: self.allocation.as_ref(),
+            person: self.person.as_ref(),
+            entry: &entry_id,
+            amount: stored_amount,
+            currency: &currency,
+            meta: &self.meta,
+            spent_delta: self.spent_delta,
+            reserved_delta: self.reserved_delta,
+        }
+        .get_result(tx)
+        .await?;
+        if claimed.claimed == 0 {
             // Someone committed this key since it was read: roll back, replay theirs.
             return Err(Attempt::KeyRace);
         }
-        balances?;
-        reservation?;
-        entry?;
         if let (Some(campaign), Some((id, link))) = (&self.campaign, link) {
             append_to_chain(
                 tx,

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod money;
 mod profile;
 mod quota;
+mod statements;
 pub mod stripe;
 mod subscription;
 mod usage;
