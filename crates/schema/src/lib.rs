@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod pool;
 pub mod pooler;
 pub mod roles;
+pub mod seal;
 pub mod secret;
 pub mod tenant;
 pub mod time;
