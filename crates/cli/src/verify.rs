@@ -91,8 +91,36 @@ pub struct VerifyReport {
     pub money_checks: Vec<neonhub_billing::MoneyCheck>,
     /// The budget ledger's audit, one entry per organization with budgets.
     pub ledger: Vec<LedgerAudit>,
+    /// The secret keys of `NEONHUB_SECRET_KEYS` this process would seal and open with.
+    pub secret_keys: SecretKeysStatus,
     /// Failed expectations, each naming what is wrong.
     pub failures: Vec<String>,
+}
+
+/// Whether secrets can be sealed and opened: the configured key ids (the first seals), or
+/// why there are none (unset, or an entry refused).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecretKeysStatus {
+    /// The key ids, the sealing key's first; empty when none is usable.
+    pub ids: Vec<String>,
+    /// Why no key is usable, if none is.
+    pub problem: Option<String>,
+}
+
+impl SecretKeysStatus {
+    /// The status of `NEONHUB_SECRET_KEYS` in this process's environment.
+    pub fn from_env() -> Self {
+        match neonhub_schema::seal::SecretKeys::from_env() {
+            Ok(keys) => Self {
+                ids: keys.ids().map(str::to_owned).collect(),
+                problem: None,
+            },
+            Err(e) => Self {
+                ids: Vec::new(),
+                problem: Some(e.to_string()),
+            },
+        }
+    }
 }
 
 /// One organization's ledger audit ([`neonhub_billing::audit_all`]).
@@ -174,6 +202,7 @@ pub async fn verify(
         row_level_security: None,
         money_checks: Vec::new(),
         ledger: Vec::new(),
+        secret_keys: SecretKeysStatus::from_env(),
         failures: Vec::new(),
     };
     // The money checks and the audit read across tenants: on this (the owner's, direct)
@@ -385,6 +414,14 @@ impl std::fmt::Display for VerifyReport {
                 "budget ledger               organization {}: {verdict} ({} profile(s), {} entries, {} chain(s){legacy})",
                 audit.organization, r.profiles, r.entries, r.chains
             )?;
+        }
+        match &self.secret_keys.problem {
+            None => writeln!(
+                f,
+                "secret keys                 {} (the first seals)",
+                self.secret_keys.ids.join(", ")
+            )?,
+            Some(problem) => writeln!(f, "secret keys                 none usable: {problem}")?,
         }
         writeln!(f, "seeded tables (rows / seed)")?;
         for t in &self.seeded_tables {

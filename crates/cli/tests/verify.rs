@@ -243,3 +243,35 @@ async fn legacy_floats_and_a_broken_ledger_are_reported() {
         "{shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_says_whether_secrets_can_be_sealed() {
+    let db = TestDatabase::migrated().await;
+    let run = |keys: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_neonhub"));
+        cmd.args(["verify", "--json", "--database-url", &db.url_string()]);
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("DIRECT_DATABASE_URL");
+        match keys {
+            Some(k) => cmd.env("NEONHUB_SECRET_KEYS", k),
+            None => cmd.env_remove("NEONHUB_SECRET_KEYS"),
+        };
+        let out = cmd.output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["secret_keys"].clone()
+    };
+    let key = neonhub_schema::seal::SecretKeys::generate_key();
+    let both = run(Some(&format!("new:{key},old:{key}")));
+    assert_eq!(both["ids"], serde_json::json!(["new", "old"]));
+    assert!(both["problem"].is_null());
+    let none = run(None);
+    assert!(
+        none["problem"]
+            .as_str()
+            .unwrap()
+            .contains("NEONHUB_SECRET_KEYS"),
+        "{none}"
+    );
+    let bad = run(Some("k1:short"));
+    assert!(bad["problem"].as_str().unwrap().contains("k1"), "{bad}");
+    assert!(!bad.to_string().contains(&key));
+}
