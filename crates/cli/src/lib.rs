@@ -3,6 +3,7 @@
 pub mod drift;
 pub mod index_cmd;
 pub mod jobs_cmd;
+pub mod secrets_cmd;
 pub mod seed;
 pub mod seed_data;
 pub mod verify;
@@ -144,6 +145,10 @@ pub enum Command {
     /// See and handle the agent job queue (on the direct URL).
     #[command(subcommand)]
     Jobs(jobs_cmd::JobsCommand),
+    /// How the stored secrets are held: by sealing key, or still in plain text (on the
+    /// direct URL).
+    #[command(subcommand)]
+    Secrets(secrets_cmd::SecretsCommand),
     /// Migrate, seed and verify, in that order.
     Up {
         /// Skip the seed (for environments that must not get the demo admin).
@@ -191,6 +196,9 @@ pub enum CliError {
     /// A job queue operation failed (a job not found, or in a status that forbids it).
     #[error(transparent)]
     Agents(#[from] neonhub_agents::AgentError),
+    /// The secret columns could not be read.
+    #[error("reading the secret columns failed: {0}")]
+    Secrets(#[source] diesel::result::Error),
     /// An argument names something that does not exist.
     #[error("{0}")]
     Usage(String),
@@ -416,6 +424,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
         }
         Command::Index(command) => index_cmd::run(&urls.direct, command).await?,
         Command::Jobs(command) => jobs_cmd::run(&urls.direct, command).await?,
+        Command::Secrets(command) => secrets_cmd::run(&urls.direct, command).await?,
         Command::Catalog { normalized } => {
             let catalog = Catalog::read(&mut urls.direct.connect().await?).await?;
             let catalog = if *normalized {

@@ -16,6 +16,7 @@ const COMMANDS: &[&[&str]] = &[
     &["status"],
     &["seed"],
     &["verify"],
+    &["secrets", "status"],
     &["drift"],
     &["adopt"],
     &["check-pooler"],
