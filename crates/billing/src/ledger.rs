@@ -641,11 +641,10 @@ async fn apply(
                 .optional()?;
             let locked =
                 locked.ok_or_else(|| BillingError::not_found("budget profile", profile))?;
-            if let (Some(operation), Some(request), Some(receipt)) = (
-                locked.operation.clone(),
-                locked.request.clone(),
-                locked.receipt.clone(),
-            ) {
+            // A replay: the key's first use holds the receipt (moved out, not copied).
+            if let (Some(operation), Some(request), Some(receipt)) =
+                (locked.operation, locked.request, locked.receipt)
+            {
                 return Ok(replay(key, stored, (operation, request, receipt))?);
             }
             let mut p = ProfileLockRow {
