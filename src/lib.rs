@@ -23,3 +23,8 @@ pub use neonhub_agents as agents;
 /// and quotas, Stripe webhooks, usage records.
 #[cfg(feature = "billing")]
 pub use neonhub_billing as billing;
+
+/// Connectors: the connector catalog, users' connections with every token sealed at rest,
+/// credentials, trigger and action configs, race-free token refresh.
+#[cfg(feature = "connectors")]
+pub use neonhub_connectors as connectors;

@@ -14,6 +14,7 @@ use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_agents::seed as agents_seed;
 use neonhub_agents::{AgentError, NewAgent, NewAgentCapability, NewTool};
+use neonhub_connectors::{Connector, Upserted};
 use neonhub_identity::IdentityError;
 use neonhub_identity::seed::{self as identity_seed, SeedOrganization, SeedUser};
 use neonhub_schema::enums::AgentStatus;
@@ -36,6 +37,9 @@ pub enum SeedError {
     /// Seeding the agents, their capabilities, configs or tools failed.
     #[error("seeding agents failed: {0}")]
     Agents(#[from] AgentError),
+    /// Writing the connector catalog failed.
+    #[error("seeding the connector catalog failed: {0}")]
+    Connectors(#[from] neonhub_connectors::ConnectorError),
 }
 
 /// What one seed run did, per table.
@@ -298,42 +302,19 @@ async fn editorial_calendar(
     Ok(())
 }
 
-/// The connector catalog; the connectors' ids by name.
+/// The connector catalog (`neonhub_connectors::CATALOG`); the connectors' ids by name.
 async fn connectors(
     tx: &mut AsyncPgConnection,
     tally: &mut Tally,
 ) -> Result<BTreeMap<&'static str, ConnectorId>, SeedError> {
-    let now = time::now();
     let mut ids = BTreeMap::new();
-    for c in CONNECTORS {
-        let inserted = diesel::insert_into(connectors::table)
-            .values((
-                connectors::id.eq(ConnectorId::generate()),
-                connectors::name.eq(c.name),
-                connectors::displayName.eq(c.display_name),
-                connectors::description.eq(c.description),
-                connectors::category.eq(c.category),
-                connectors::authType.eq(c.auth_type),
-                connectors::authConfig.eq(
-                    json!({"provider": c.name, "type": c.auth_type, "requiredScopes": c.scopes}),
-                ),
-                connectors::isEnabled.eq(true),
-                connectors::isVerified.eq(c.verified),
-                connectors::triggers.eq(json!(c.triggers)),
-                connectors::actions.eq(json!(c.actions)),
-                connectors::createdAt.eq(now),
-                connectors::updatedAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(tx)
-            .await?;
-        tally.note("connectors", inserted == 1);
-        let id: ConnectorId = connectors::table
-            .filter(connectors::name.eq(c.name))
-            .select(connectors::id)
-            .get_result(tx)
-            .await?;
-        ids.insert(c.name, id);
+    let catalog = neonhub_connectors::CATALOG;
+    for (def, (connector, outcome)) in catalog
+        .iter()
+        .zip(Connector::upsert_all(tx, catalog).await?)
+    {
+        tally.note("connectors", outcome == Upserted::Inserted);
+        ids.insert(def.name, connector.id);
     }
     Ok(ids)
 }

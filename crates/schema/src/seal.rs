@@ -12,6 +12,7 @@
 //! then removing the old one).
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -80,7 +81,9 @@ pub enum SealError {
     #[error(transparent)]
     NoKey(#[from] KeyError),
     /// The stored value is not a sealed value (plain text from before sealing, or damaged).
-    #[error("{column} does not hold a sealed value")]
+    #[error(
+        "{column} does not hold a sealed value (plain text from before sealing: run `neonhub secrets rotate`)"
+    )]
     NotSealed {
         /// The column.
         column: String,
@@ -277,6 +280,73 @@ impl SecretKeys {
             .split_once(':')
             .map(|(id, _)| id)
     }
+}
+
+/// The keys the process seals and opens with when no [`with_keys`] scope says otherwise:
+/// read from `NEONHUB_SECRET_KEYS` at first use, replaced by [`install_keys`].
+static PROCESS_KEYS: std::sync::RwLock<Option<Arc<SecretKeys>>> = std::sync::RwLock::new(None);
+
+tokio::task_local! {
+    static TASK_KEYS: Arc<SecretKeys>;
+}
+
+/// Makes `keys` the process's keys (a service that reloads its configuration, a CLI given
+/// keys on the command line); later calls of [`current_keys`] outside a [`with_keys`] scope
+/// use them.
+pub fn install_keys(keys: SecretKeys) {
+    *PROCESS_KEYS.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(keys));
+}
+
+/// Runs `work` with `keys` as the keys of every seal and open inside it (on this task):
+/// for a process that serves several key sets, and for tests that must not share the
+/// environment.
+pub async fn with_keys<F: std::future::Future>(keys: Arc<SecretKeys>, work: F) -> F::Output {
+    TASK_KEYS.scope(keys, work).await
+}
+
+/// The keys in force: the enclosing [`with_keys`] scope's, else the process's (parsed from
+/// `NEONHUB_SECRET_KEYS` the first time). Without a usable key it is [`SealError::NoKey`]
+/// naming the problem, at the call that needed a key.
+pub fn current_keys() -> Result<Arc<SecretKeys>, SealError> {
+    if let Ok(keys) = TASK_KEYS.try_with(Arc::clone) {
+        return Ok(keys);
+    }
+    if let Some(keys) = PROCESS_KEYS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        return Ok(Arc::clone(keys));
+    }
+    // Not cached when it fails: a process that sets the variable later is not stuck.
+    let keys = Arc::new(SecretKeys::from_env()?);
+    let mut slot = PROCESS_KEYS.write().unwrap_or_else(|e| e.into_inner());
+    Ok(Arc::clone(slot.get_or_insert(keys)))
+}
+
+/// Seals an optional secret for `column` of row `row_id` with the keys in force; `None`
+/// stays `None` and needs no key.
+pub fn seal_column(
+    value: Option<&Secret>,
+    row_id: &str,
+    column: &str,
+) -> Result<Option<String>, SealError> {
+    value
+        .map(|v| current_keys()?.seal(v, row_id, column))
+        .transpose()
+}
+
+/// Opens an optional stored value of `column` of row `row_id` with the keys in force;
+/// `None` stays `None` and needs no key. A plain-text value (from before sealing) is
+/// [`SealError::NotSealed`]: `neonhub secrets rotate` seals those.
+pub fn open_column(
+    stored: Option<&str>,
+    row_id: &str,
+    column: &str,
+) -> Result<Option<Secret>, SealError> {
+    stored
+        .map(|v| current_keys()?.open(v, row_id, column))
+        .transpose()
 }
 
 /// The associated data: the row's id, length-prefixed so no two (row, column) pairs share
