@@ -2,7 +2,7 @@
 
 use diesel::QueryableByName;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable,
     Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -10,34 +10,32 @@ use neonhub_schema::InvalidData;
 use neonhub_schema::UserScope;
 use neonhub_schema::ids::{AccountId, UserId};
 use neonhub_schema::schema::accounts;
+use neonhub_schema::seal::{open_column, seal_column};
 use neonhub_schema::{Secret, foreign_key_violation, unique_violation};
 
 use crate::error::IdentityError;
 
-/// A linked provider account. Its tokens are [`Secret`]s: never printed.
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
-#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+/// A linked provider account. Its tokens are stored sealed (bound to the row and column)
+/// and read back as opened [`Secret`]s: never printed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Account {
     /// Primary key: UUIDv7 text for rows made here, any text for adopted rows.
     pub id: AccountId,
     /// The user it signs in.
-    #[diesel(column_name = userId)]
     pub user_id: UserId,
     /// `oauth`, `email`, ...
-    #[diesel(column_name = type_)]
     pub kind: String,
     /// The provider (`google`, `github`, ...).
     pub provider: String,
     /// The user's id at the provider.
-    #[diesel(column_name = providerAccountId)]
     pub provider_account_id: String,
-    /// Refresh token.
+    /// OAuth refresh token.
     pub refresh_token: Option<Secret>,
-    /// Access token.
+    /// OAuth access token.
     pub access_token: Option<Secret>,
     /// Access token expiry (seconds since the epoch, as the providers give it).
     pub expires_at: Option<i32>,
-    /// Token type.
+    /// Token type (`Bearer`, ...).
     pub token_type: Option<String>,
     /// Granted scope.
     pub scope: Option<String>,
@@ -47,17 +45,57 @@ pub struct Account {
     pub session_state: Option<String>,
 }
 
-/// An account to link; the id and user are added by [`Account::link`].
-#[derive(Debug, Clone, Default, Insertable)]
-#[diesel(table_name = accounts)]
+/// The row as stored: tokens still sealed.
+#[derive(Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+struct StoredAccount {
+    id: AccountId,
+    #[diesel(column_name = userId)]
+    user_id: UserId,
+    #[diesel(column_name = type_)]
+    kind: String,
+    provider: String,
+    #[diesel(column_name = providerAccountId)]
+    provider_account_id: String,
+    refresh_token: Option<String>,
+    access_token: Option<String>,
+    expires_at: Option<i32>,
+    token_type: Option<String>,
+    scope: Option<String>,
+    id_token: Option<String>,
+    session_state: Option<String>,
+}
+
+impl StoredAccount {
+    /// Opens the sealed tokens (each bound to this row's id and its column's name).
+    fn open(self) -> Result<Account, IdentityError> {
+        let id = self.id.as_str();
+        Ok(Account {
+            refresh_token: open_column(self.refresh_token.as_deref(), id, "refresh_token")?,
+            access_token: open_column(self.access_token.as_deref(), id, "access_token")?,
+            id_token: open_column(self.id_token.as_deref(), id, "id_token")?,
+            id: self.id,
+            user_id: self.user_id,
+            kind: self.kind,
+            provider: self.provider,
+            provider_account_id: self.provider_account_id,
+            expires_at: self.expires_at,
+            token_type: self.token_type,
+            scope: self.scope,
+            session_state: self.session_state,
+        })
+    }
+}
+
+/// An account to link; the id and user are added, and the tokens sealed, by
+/// [`Account::link`].
+#[derive(Debug, Clone, Default)]
 pub struct NewAccount<'a> {
     /// `oauth`, `email`, ...
-    #[diesel(column_name = type_)]
     pub kind: &'a str,
     /// The provider.
     pub provider: &'a str,
     /// The user's id at the provider.
-    #[diesel(column_name = providerAccountId)]
     pub provider_account_id: &'a str,
     /// Refresh token.
     pub refresh_token: Option<&'a Secret>,
@@ -91,15 +129,27 @@ impl Account {
                     ("token_type", new.token_type),
                     ("scope", new.scope),
                 ])?;
+                let id = AccountId::generate();
+                let refresh = seal_column(new.refresh_token, id.as_str(), "refresh_token")?;
+                let access = seal_column(new.access_token, id.as_str(), "access_token")?;
+                let id_token = seal_column(new.id_token, id.as_str(), "id_token")?;
                 // A savepoint when the caller is in a transaction: a violation leaves it usable.
                 conn.transaction(async |tx| {
                     diesel::insert_into(accounts::table)
                         .values((
-                            new,
-                            accounts::id.eq(AccountId::generate()),
+                            accounts::id.eq(&id),
                             accounts::userId.eq(user),
+                            accounts::type_.eq(new.kind),
+                            accounts::provider.eq(new.provider),
+                            accounts::providerAccountId.eq(new.provider_account_id),
+                            accounts::refresh_token.eq(&refresh),
+                            accounts::access_token.eq(&access),
+                            accounts::expires_at.eq(new.expires_at),
+                            accounts::token_type.eq(new.token_type),
+                            accounts::scope.eq(new.scope),
+                            accounts::id_token.eq(&id_token),
                         ))
-                        .returning(Account::as_returning())
+                        .returning(StoredAccount::as_returning())
                         .get_result(tx)
                         .await
                         .map_err(|e| {
@@ -117,7 +167,8 @@ impl Account {
                             }
                         })
                 })
-                .await
+                .await?
+                .open()
             })
             .await
     }
@@ -130,14 +181,16 @@ impl Account {
         provider_account_id: &str,
     ) -> Result<Option<Account>, IdentityError> {
         // Before the user is known (OAuth sign-in): through the narrow lookup function.
-        Ok(diesel::sql_query(
+        diesel::sql_query(
             "SELECT a.*, a.type AS type_ FROM public.nh_account_by_provider($1, $2) a",
         )
         .bind::<diesel::sql_types::Text, _>(provider)
         .bind::<diesel::sql_types::Text, _>(provider_account_id)
-        .get_result::<Account>(conn)
+        .get_result::<StoredAccount>(conn)
         .await
-        .optional()?)
+        .optional()?
+        .map(StoredAccount::open)
+        .transpose()
     }
 
     /// The user's linked accounts, by provider.
@@ -149,12 +202,13 @@ impl Account {
         // As that user: row-level security shows a user their own rows only.
         UserScope::trusted(user.clone())
             .transaction(conn, async |conn| {
-                Ok(accounts::table
+                let rows: Vec<StoredAccount> = accounts::table
                     .filter(accounts::userId.eq(user))
                     .order((accounts::provider, accounts::id))
-                    .select(Account::as_select())
+                    .select(StoredAccount::as_select())
                     .load(conn)
-                    .await?)
+                    .await?;
+                rows.into_iter().map(StoredAccount::open).collect()
             })
             .await
     }

@@ -20,6 +20,11 @@ pub enum IdentityError {
     /// The acting user lacks a permission the operation needs.
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// An account token could not be sealed or opened: no key configured, a value sealed
+    /// under a key that is not configured, a tampered or misplaced value, or plain text
+    /// from before sealing (see `neonhub secrets rotate`).
+    #[error(transparent)]
+    Seal(#[from] neonhub_schema::seal::SealError),
     /// The change would leave the organization without an active owner.
     #[error("organization {organization} would be left without an active owner")]
     LastOwner {

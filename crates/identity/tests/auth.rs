@@ -5,8 +5,9 @@ use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use neonhub_identity::*;
 use neonhub_schema::ids::{ApiKeyId, UserId};
-use neonhub_schema::schema::{api_keys, sessions};
-use neonhub_schema::time;
+use neonhub_schema::schema::{accounts, api_keys, sessions};
+use neonhub_schema::seal::{SealError, with_keys};
+use neonhub_schema::{UserScope, time};
 use neonhub_testing::fixtures::identity::*;
 use neonhub_testing::{TestDatabase, fixtures, test_connection};
 
@@ -95,52 +96,90 @@ async fn users_have_one_normalized_email() {
 
 #[tokio::test]
 async fn accounts_are_unique_per_provider_and_never_print_tokens() {
-    let mut conn = test_connection().await;
-    let (a, b) = (
-        fixtures::user(&mut conn).await,
-        fixtures::user(&mut conn).await,
-    );
-    let access = Secret::new("ya29.very-secret-access-token");
-    let provider_id = UserId::generate().to_string();
-    let new = NewAccount {
-        kind: "oauth",
-        provider: "google",
-        provider_account_id: &provider_id,
-        access_token: Some(&access),
-        ..Default::default()
-    };
-    let linked = Account::link(&mut conn, &a, &new).await.unwrap();
-    assert_eq!(
-        linked.access_token.as_ref().unwrap().expose(),
-        access.expose()
-    );
-    let printed = format!("{linked:?} {}", serde_json::to_string(&linked).unwrap());
-    assert!(!printed.contains("very-secret"), "{printed}");
+    with_keys(Some(neonhub_testing::secret_keys()), async {
+        let mut conn = test_connection().await;
+        let (a, b) = (
+            fixtures::user(&mut conn).await,
+            fixtures::user(&mut conn).await,
+        );
+        let access = Secret::new("ya29.very-secret-access-token");
+        let provider_id = UserId::generate().to_string();
+        let new = NewAccount {
+            kind: "oauth",
+            provider: "google",
+            provider_account_id: &provider_id,
+            access_token: Some(&access),
+            ..Default::default()
+        };
+        let linked = Account::link(&mut conn, &a, &new).await.unwrap();
+        assert_eq!(
+            linked.access_token.as_ref().unwrap().expose(),
+            access.expose()
+        );
+        let printed = format!("{linked:?} {}", serde_json::to_string(&linked).unwrap());
+        assert!(!printed.contains("very-secret"), "{printed}");
 
-    let dup = Account::link(&mut conn, &b, &new).await.unwrap_err();
-    assert!(
-        matches!(dup, IdentityError::DuplicateAccount { .. }),
-        "{dup}"
-    );
-    let found = Account::by_provider(&mut conn, "google", &provider_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.user_id, a);
-    assert!(
-        Account::by_provider(&mut conn, "github", &provider_id)
+        let dup = Account::link(&mut conn, &b, &new).await.unwrap_err();
+        assert!(
+            matches!(dup, IdentityError::DuplicateAccount { .. }),
+            "{dup}"
+        );
+        let found = Account::by_provider(&mut conn, "google", &provider_id)
             .await
             .unwrap()
-            .is_none()
-    );
-    // b cannot unlink a's account; a can.
-    let err = Account::unlink(&mut conn, &b, &linked.id)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, IdentityError::NotFound { .. }), "{err}");
-    assert_eq!(Account::for_user(&mut conn, &a).await.unwrap().len(), 1);
-    Account::unlink(&mut conn, &a, &linked.id).await.unwrap();
-    assert!(Account::for_user(&mut conn, &a).await.unwrap().is_empty());
+            .unwrap();
+        assert_eq!(found.user_id, a);
+        assert!(
+            Account::by_provider(&mut conn, "github", &provider_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // b cannot unlink a's account; a can.
+        let err = Account::unlink(&mut conn, &b, &linked.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IdentityError::NotFound { .. }), "{err}");
+        assert_eq!(Account::for_user(&mut conn, &a).await.unwrap().len(), 1);
+        Account::unlink(&mut conn, &a, &linked.id).await.unwrap();
+        assert!(Account::for_user(&mut conn, &a).await.unwrap().is_empty());
+        // Stored sealed, bound to the row: the column holds no trace of the token.
+        let linked = Account::link(&mut conn, &a, &new).await.unwrap();
+        let stored: Option<String> = UserScope::trusted(a.clone())
+            .transaction(&mut conn, async |tx| {
+                accounts::table
+                    .find(&linked.id)
+                    .select(accounts::access_token)
+                    .get_result(tx)
+                    .await
+            })
+            .await
+            .unwrap();
+        let stored = stored.unwrap();
+        assert!(stored.starts_with("nh1:test:"), "{stored}");
+        assert!(!stored.contains("very-secret"), "{stored}");
+    })
+    .await;
+    // Without a key nothing is written, and a sealed token is not read.
+    with_keys(None, async {
+        let mut conn = test_connection().await;
+        let user = fixtures::user(&mut conn).await;
+        let token = Secret::new("ya29.no-key");
+        let new = NewAccount {
+            kind: "oauth",
+            provider: "github",
+            provider_account_id: "no-key",
+            access_token: Some(&token),
+            ..Default::default()
+        };
+        let err = Account::link(&mut conn, &user, &new).await.unwrap_err();
+        assert!(
+            matches!(err, IdentityError::Seal(SealError::NoKey(_))),
+            "{err}"
+        );
+        assert!(Account::for_user(&mut conn, &user).await.unwrap().is_empty());
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -287,7 +287,7 @@ impl SecretKeys {
 static PROCESS_KEYS: std::sync::RwLock<Option<Arc<SecretKeys>>> = std::sync::RwLock::new(None);
 
 tokio::task_local! {
-    static TASK_KEYS: Arc<SecretKeys>;
+    static TASK_KEYS: Option<Arc<SecretKeys>>;
 }
 
 /// Makes `keys` the process's keys (a service that reloads its configuration, a CLI given
@@ -299,8 +299,11 @@ pub fn install_keys(keys: SecretKeys) {
 
 /// Runs `work` with `keys` as the keys of every seal and open inside it (on this task):
 /// for a process that serves several key sets, and for tests that must not share the
-/// environment.
-pub async fn with_keys<F: std::future::Future>(keys: Arc<SecretKeys>, work: F) -> F::Output {
+/// environment. `None` runs it with no key at all (every seal and open is refused).
+pub async fn with_keys<F: std::future::Future>(
+    keys: Option<Arc<SecretKeys>>,
+    work: F,
+) -> F::Output {
     TASK_KEYS.scope(keys, work).await
 }
 
@@ -308,8 +311,8 @@ pub async fn with_keys<F: std::future::Future>(keys: Arc<SecretKeys>, work: F) -
 /// `NEONHUB_SECRET_KEYS` the first time). Without a usable key it is [`SealError::NoKey`]
 /// naming the problem, at the call that needed a key.
 pub fn current_keys() -> Result<Arc<SecretKeys>, SealError> {
-    if let Ok(keys) = TASK_KEYS.try_with(Arc::clone) {
-        return Ok(keys);
+    if let Ok(keys) = TASK_KEYS.try_with(Clone::clone) {
+        return keys.ok_or(SealError::NoKey(KeyError::Missing));
     }
     if let Some(keys) = PROCESS_KEYS
         .read()

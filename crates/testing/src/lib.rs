@@ -350,3 +350,10 @@ async fn retry_busy(conn: &mut AsyncPgConnection, sql: &str) {
         }
     }
 }
+
+/// A fresh key set of one random key (id `test`), for running sealing code under
+/// [`neonhub_schema::seal::with_keys`] without touching the environment.
+pub fn secret_keys() -> std::sync::Arc<neonhub_schema::seal::SecretKeys> {
+    let spec = format!("test:{}", neonhub_schema::seal::SecretKeys::generate_key());
+    std::sync::Arc::new(neonhub_schema::seal::SecretKeys::parse(&spec).expect("a generated key"))
+}
