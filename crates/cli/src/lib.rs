@@ -196,9 +196,15 @@ pub enum CliError {
     /// A job queue operation failed (a job not found, or in a status that forbids it).
     #[error(transparent)]
     Agents(#[from] neonhub_agents::AgentError),
-    /// The secret columns could not be read.
-    #[error("reading the secret columns failed: {0}")]
+    /// The secret columns could not be read or written.
+    #[error("the secret columns: {0}")]
     Secrets(#[source] diesel::result::Error),
+    /// `NEONHUB_SECRET_KEYS` is missing or malformed (a command that seals needs it).
+    #[error(transparent)]
+    SecretKeys(#[from] neonhub_schema::seal::KeyError),
+    /// A rotation left values that do not open under any configured key.
+    #[error("{0} secret value(s) do not open under any configured key and were left as they are")]
+    Unreadable(i64),
     /// An argument names something that does not exist.
     #[error("{0}")]
     Usage(String),

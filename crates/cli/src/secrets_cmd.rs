@@ -1,9 +1,9 @@
-//! `neonhub secrets ...`: how the stored secrets are held, on the direct URL (the counts
-//! cross organizations and users).
+//! `neonhub secrets ...`: how the stored secrets are held, and re-sealing them under the
+//! current key, on the direct URL (both cross organizations and users).
 
 use clap::Subcommand;
 use neonhub_schema::DatabaseUrl;
-use neonhub_schema::seal::secrets_status;
+use neonhub_schema::seal::{SecretKeys, rotate, secrets_status};
 
 use crate::{CliError, out, to_json};
 
@@ -17,12 +17,51 @@ pub enum SecretsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-seals every secret under the first key of `NEONHUB_SECRET_KEYS`, and seals values
+    /// still in plain text; online (batches of short statements, a value changed meanwhile
+    /// is left as its writer left it). Afterwards keys no value names can be removed.
+    Rotate {
+        /// Rows per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: i64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a `neonhub secrets` subcommand.
 pub async fn run(direct: &DatabaseUrl, command: &SecretsCommand) -> Result<(), CliError> {
+    if let SecretsCommand::Rotate { .. } = command {
+        // Checked before connecting: a bad key list is a startup error, not a half run.
+        SecretKeys::from_env()?;
+    }
     let mut conn = direct.connect().await?;
     match command {
+        SecretsCommand::Rotate { batch, json } => {
+            let keys = SecretKeys::from_env()?;
+            let report = rotate(&mut conn, &keys, *batch)
+                .await
+                .map_err(CliError::Secrets)?;
+            if *json {
+                out!("{}", to_json(&report));
+            } else {
+                out!(
+                    "rotated to key {}: {} re-sealed, {} plain-text sealed, {} changed concurrently (left as written), {} unreadable",
+                    report.key_id,
+                    report.resealed,
+                    report.sealed_plaintext,
+                    report.changed_concurrently,
+                    report.unreadable
+                );
+                for problem in &report.problems {
+                    out!("  {problem}");
+                }
+            }
+            if report.unreadable > 0 {
+                return Err(CliError::Unreadable(report.unreadable));
+            }
+        }
         SecretsCommand::Status { json } => {
             let status = secrets_status(&mut conn).await.map_err(CliError::Secrets)?;
             if *json {

@@ -7,7 +7,7 @@ use diesel::prelude::{
     SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use neonhub_schema::ids::{ConnectorAuthId, ActionConfigId};
+use neonhub_schema::ids::{ActionConfigId, ConnectorAuthId};
 use neonhub_schema::schema::action_configs;
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
 use serde_json::Value;

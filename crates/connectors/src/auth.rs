@@ -274,7 +274,6 @@ pub struct RefreshedTokens {
     pub expires_at: Option<NaiveDateTime>,
 }
 
-
 /// The connections this scope may see: its organization's, and its user's own.
 fn visible<'a>(scope: &'a TenantScope) -> connector_auths::BoxedQuery<'a, Pg> {
     let own = scope.actor().user_id().map_or("", UserId::as_str);
@@ -573,13 +572,10 @@ impl ConnectorAuth {
         E: fmt::Display,
     {
         scope.require(keys::CONNECTORS_READ)?;
-        // What this refresher saw before queueing for the lock.
+        // What this refresher saw before queueing for the lock (the opened token: a key
+        // rotation re-seals it without changing it).
         let seen = scope
-            .transaction(conn, async |tx| {
-                Self::find(tx, scope, id)
-                    .await
-                    .map(|row| (row.updated_at, row.access_token))
-            })
+            .transaction(conn, async |tx| Self::find(tx, scope, id).await?.open())
             .await?;
         let outcome = scope
             .transaction(conn, async |tx| -> Result<Refresh, ConnectorError> {
@@ -600,11 +596,12 @@ impl ConnectorAuth {
                     return Ok(Refresh::Done(Self::find(tx, scope, id).await?.open()?));
                 }
                 // Re-read under the lock: a refresh that finished since `seen` stands.
-                let row = Self::find(tx, scope, id).await?;
-                if (row.updated_at, &row.access_token) != (seen.0, &seen.1) {
-                    return Ok(Refresh::Done(row.open()?));
+                let current = Self::find(tx, scope, id).await?.open()?;
+                if (current.updated_at, &current.access_token)
+                    != (seen.updated_at, &seen.access_token)
+                {
+                    return Ok(Refresh::Done(current));
                 }
-                let current = row.open()?;
                 match provider(&current).await {
                     Ok(fresh) => {
                         let tokens = AuthTokens {

@@ -146,7 +146,6 @@ pub struct NewCredential<'a> {
     pub token_type: Option<&'a str>,
 }
 
-
 impl Credential {
     /// Stores a credential for the scope's user, its secrets sealed.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "credential", op = "store"))]
@@ -256,7 +255,11 @@ impl Credential {
             .transaction(conn, async |tx| {
                 let mut query = credentials::table
                     .filter(credentials::userId.eq(user))
-                    .order((credentials::provider, credentials::createdAt, credentials::id))
+                    .order((
+                        credentials::provider,
+                        credentials::createdAt,
+                        credentials::id,
+                    ))
                     .select(StoredCredential::as_select())
                     .into_boxed();
                 if let Some(p) = provider {

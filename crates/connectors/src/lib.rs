@@ -13,11 +13,11 @@ pub use auth::{
 };
 pub use catalog::{CATALOG, Connector, ConnectorDefinition, Upserted};
 pub use credential::{Credential, CredentialTokens, NewCredential};
-pub use trigger::{NewTriggerConfig, TriggerConfig};
 pub use error::ConnectorError;
 pub use neonhub_schema::Secret;
 pub use neonhub_schema::enums::ConnectorKind;
 pub use neonhub_schema::seal::{SealError, SecretKeys};
+pub use trigger::{NewTriggerConfig, TriggerConfig};
 
 /// The largest trigger or action config, serialized, in bytes: 1 MiB.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;

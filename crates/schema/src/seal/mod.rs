@@ -21,6 +21,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::Secret;
 
+mod stored;
+pub use stored::{ColumnSecrets, RotateReport, SEALED_COLUMNS, SecretsStatus, rotate, secrets_status};
+
 /// The environment variable holding the keys.
 pub const SECRET_KEYS_ENV: &str = "NEONHUB_SECRET_KEYS";
 /// What every sealed value starts with (the format's version).
@@ -479,89 +482,3 @@ mod tests {
     }
 }
 
-/// The columns that hold secrets, by table: what is sealed, and what `neonhub secrets`
-/// counts and re-seals.
-pub const SEALED_COLUMNS: &[(&str, &[&str])] = &[
-    ("accounts", &["access_token", "refresh_token", "id_token"]),
-    (
-        "connector_auths",
-        &["accessToken", "refreshToken", "apiKey", "apiSecret"],
-    ),
-    (
-        "credentials",
-        &["accessToken", "refreshToken", "accessSecret"],
-    ),
-];
-
-/// How the secrets stored in one column are held.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ColumnSecrets {
-    /// The table.
-    pub table: String,
-    /// The column.
-    pub column: String,
-    /// Values still in plain text (from before sealing: a database adopted from NeonHub).
-    pub plaintext: i64,
-    /// Sealed values by the id of the key that sealed them.
-    pub by_key: std::collections::BTreeMap<String, i64>,
-}
-
-/// What `neonhub secrets status` reports: every secret column's values by key id, and the
-/// plain-text leftovers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SecretsStatus {
-    /// Plain-text values in all the secret columns.
-    pub plaintext: i64,
-    /// Sealed values by key id, over all the secret columns.
-    pub by_key: std::collections::BTreeMap<String, i64>,
-    /// The same, column by column.
-    pub columns: Vec<ColumnSecrets>,
-}
-
-/// Counts the values of every secret column by key id, and the plain-text ones (system work,
-/// on the owner's direct connection: row-level security would hide other tenants' rows).
-pub async fn secrets_status(
-    conn: &mut diesel_async::AsyncPgConnection,
-) -> diesel::QueryResult<SecretsStatus> {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Group {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        key_id: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut status = SecretsStatus::default();
-    for (table, columns) in SEALED_COLUMNS {
-        for column in *columns {
-            // Names from the constant above, never from input.
-            let groups: Vec<Group> = diesel::sql_query(format!(
-                r#"SELECT CASE WHEN "{column}" LIKE 'nh1:%:%' THEN split_part("{column}", ':', 2) END AS key_id,
-                          count(*) AS n
-                   FROM public.{table} WHERE "{column}" IS NOT NULL GROUP BY 1"#
-            ))
-            .load(conn)
-            .await?;
-            let mut col = ColumnSecrets {
-                table: (*table).to_owned(),
-                column: (*column).to_owned(),
-                plaintext: 0,
-                by_key: Default::default(),
-            };
-            for g in groups {
-                match g.key_id {
-                    Some(id) => {
-                        *col.by_key.entry(id.clone()).or_default() += g.n;
-                        *status.by_key.entry(id).or_default() += g.n;
-                    }
-                    None => {
-                        col.plaintext += g.n;
-                        status.plaintext += g.n;
-                    }
-                }
-            }
-            status.columns.push(col);
-        }
-    }
-    Ok(status)
-}
