@@ -21,7 +21,6 @@ use neonhub_schema::enums::AgentStatus;
 use neonhub_schema::ids::*;
 use neonhub_schema::schema::*;
 use neonhub_schema::{Citext, TenantScope, time};
-use serde_json::json;
 
 use crate::seed_data::*;
 

@@ -1,7 +1,7 @@
 //! What the demo seed creates (the reference's SEED_DATA.md); descriptions and JSON
 //! configurations are our own where the reference leaves them open.
 
-use neonhub_schema::enums::{AgentKind, ConnectorKind};
+use neonhub_schema::enums::AgentKind;
 use serde_json::{Value, json};
 
 /// Organization slug of the seed's organization.

@@ -17,6 +17,7 @@ const COMMANDS: &[&[&str]] = &[
     &["seed"],
     &["verify"],
     &["secrets", "status"],
+    &["secrets", "rotate"],
     &["drift"],
     &["adopt"],
     &["check-pooler"],
@@ -34,7 +35,12 @@ fn command(url: &str, args: &[&str]) -> Command {
         .args(["--database-url", url])
         .env_remove("DATABASE_URL")
         .env_remove("DIRECT_DATABASE_URL")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // A valid key (32 zero bytes), so `secrets rotate` gets as far as the database.
+        .env(
+            "NEONHUB_SECRET_KEYS",
+            "t:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        );
     c
 }
 

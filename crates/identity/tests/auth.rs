@@ -177,7 +177,12 @@ async fn accounts_are_unique_per_provider_and_never_print_tokens() {
             matches!(err, IdentityError::Seal(SealError::NoKey(_))),
             "{err}"
         );
-        assert!(Account::for_user(&mut conn, &user).await.unwrap().is_empty());
+        assert!(
+            Account::for_user(&mut conn, &user)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     })
     .await;
 }

@@ -22,7 +22,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::Secret;
 
 mod stored;
-pub use stored::{ColumnSecrets, RotateReport, SEALED_COLUMNS, SecretsStatus, rotate, secrets_status};
+pub use stored::{
+    ColumnSecrets, RotateReport, SEALED_COLUMNS, SecretsStatus, rotate, secrets_status,
+};
 
 /// The environment variable holding the keys.
 pub const SECRET_KEYS_ENV: &str = "NEONHUB_SECRET_KEYS";
@@ -481,4 +483,3 @@ mod tests {
         );
     }
 }
-

@@ -174,7 +174,9 @@ pub async fn rotate(
                             Err(e) => {
                                 report.unreadable += 1;
                                 if report.problems.len() < MAX_PROBLEMS {
-                                    report.problems.push(format!("{table}.{column} {}: {e}", row.id));
+                                    report
+                                        .problems
+                                        .push(format!("{table}.{column} {}: {e}", row.id));
                                 }
                                 continue;
                             }
@@ -192,7 +194,9 @@ pub async fn rotate(
                         Err(e) => {
                             report.unreadable += 1;
                             if report.problems.len() < MAX_PROBLEMS {
-                                report.problems.push(format!("{table}.{column} {}: {e}", row.id));
+                                report
+                                    .problems
+                                    .push(format!("{table}.{column} {}: {e}", row.id));
                             }
                         }
                     }
