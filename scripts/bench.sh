@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benches against a provisioned PostgreSQL with pgvector: `scripts/bench.sh` runs
 # all four, `scripts/bench.sh vector_search`, `job_queue`, `ledger` or `secrets` one. Each creates
-# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`,
+# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`, `nh_bench_secrets`,
 # `nh_bench_ledger`), prints its table and writes it under target/ (target/neonhub-bench.md,
 # target/neonhub-bench/job_queue.json, target/neonhub-bench/ledger.json). Arguments after the bench's name go to `cargo bench`.
 set -euo pipefail
