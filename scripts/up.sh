@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
 # the application role (`neonhub app-role`, `verify --require-rls`), then the examples
-# (examples/rag_search.rs, examples/identity.rs, examples/agents.rs, examples/budget.rs) as
-# that role.
+# (examples/rag_search.rs, examples/identity.rs, examples/agents.rs, examples/budget.rs,
+# examples/connectors.rs) as that role.
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,18 @@ else
   export DATABASE_URL
 fi
 cargo build --locked --quiet -p neonhub-cli
+# The demo database's sealing key: NEONHUB_SECRET_KEYS if set, else one generated on the first
+# run and kept (owner-only) under target/, so later runs open what earlier ones sealed.
+if [ -z "${NEONHUB_SECRET_KEYS:-}" ]; then
+  keyfile=target/neonhub-demo/secret-keys
+  if [ ! -s "$keyfile" ]; then
+    mkdir -p "$(dirname "$keyfile")"
+    (umask 077 && ./target/debug/neonhub secrets new-key --id demo > "$keyfile")
+    nh_say "generated the demo database's secret key in $keyfile"
+  fi
+  NEONHUB_SECRET_KEYS=$(cat "$keyfile")
+  export NEONHUB_SECRET_KEYS
+fi
 # Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
 ./target/debug/neonhub up "$@"
 # The arrangement a production service uses: system work above as the owner on the direct
@@ -39,3 +51,5 @@ cargo run --locked --quiet --example identity
 cargo run --locked --quiet --example agents
 # And billing: a budget, reservations for two campaigns, a commit, a refund, a replay, the audit.
 cargo run --locked --quiet --example budget
+# And connectors: a token sealed at rest, read back, the key rotated online, 8 concurrent refreshes.
+cargo run --locked --quiet --example connectors

@@ -311,6 +311,10 @@ where
 }
 
 async fn execute(cli: &Cli) -> Result<(), CliError> {
+    if let Command::Secrets(command @ secrets_cmd::SecretsCommand::NewKey { .. }) = &cli.command {
+        // The one command that needs no database.
+        return secrets_cmd::new_key(command);
+    }
     let urls = cli.urls()?;
     match &cli.command {
         Command::Migrate {

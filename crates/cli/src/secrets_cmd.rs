@@ -17,6 +17,13 @@ pub enum SecretsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Prints a new random key as an `id:base64key` entry for `NEONHUB_SECRET_KEYS` (to put
+    /// first before a rotation). No database is needed.
+    NewKey {
+        /// The key's id (1 to 32 of A-Z, a-z, 0-9, _ and -).
+        #[arg(long)]
+        id: String,
+    },
     /// Re-seals every secret under the first key of `NEONHUB_SECRET_KEYS`, and seals values
     /// still in plain text; online (batches of short statements, a value changed meanwhile
     /// is left as its writer left it). Afterwards keys no value names can be removed.
@@ -30,7 +37,18 @@ pub enum SecretsCommand {
     },
 }
 
-/// Runs a `neonhub secrets` subcommand.
+/// `neonhub secrets new-key --id ID`: prints `ID:<32 random bytes, base64>`.
+pub fn new_key(command: &SecretsCommand) -> Result<(), CliError> {
+    if let SecretsCommand::NewKey { id } = command {
+        let entry = format!("{id}:{}", SecretKeys::generate_key());
+        // Parsed back, so a bad id is refused here rather than at the next startup.
+        SecretKeys::parse(&entry)?;
+        out!("{entry}");
+    }
+    Ok(())
+}
+
+/// Runs a `neonhub secrets` subcommand that needs the database.
 pub async fn run(direct: &DatabaseUrl, command: &SecretsCommand) -> Result<(), CliError> {
     if let SecretsCommand::Rotate { .. } = command {
         // Checked before connecting: a bad key list is a startup error, not a half run.
@@ -62,6 +80,8 @@ pub async fn run(direct: &DatabaseUrl, command: &SecretsCommand) -> Result<(), C
                 return Err(CliError::Unreadable(report.unreadable));
             }
         }
+        // Answered by `new_key` before any URL is read.
+        SecretsCommand::NewKey { .. } => new_key(command)?,
         SecretsCommand::Status { json } => {
             let status = secrets_status(&mut conn).await.map_err(CliError::Secrets)?;
             if *json {
