@@ -157,7 +157,84 @@ async fn fill(conn: &mut AsyncPgConnection) -> (Org, Tenant) {
     .unwrap();
     // A budget with a campaign chain, a reservation, an allocation, a payment and a payout.
     fill_billing(conn, &t.scope).await;
+    fill_connectors(conn, &org).await;
     (org, t)
+}
+
+/// A connection shared with the organization (its token sealed), with a trigger and an
+/// action, and the owner's own credential.
+async fn fill_connectors(conn: &mut AsyncPgConnection, org: &Org) {
+    use neonhub::connectors::*;
+    let scope = authorize(conn, &org.org.id, &org.owner, keys::CONNECTORS_MANAGE)
+        .await
+        .unwrap();
+    let (gmail, _) = Connector::upsert_all(conn, CATALOG)
+        .await
+        .unwrap()
+        .remove(0);
+    neonhub::schema::seal::with_keys(Some(neonhub_testing::secret_keys()), async {
+        let auth = ConnectorAuth::connect(
+            conn,
+            &scope,
+            &NewConnectorAuth {
+                connector: &gmail.id,
+                shared: true,
+                account_id: Some("shared"),
+                account_name: None,
+                tokens: AuthTokens {
+                    access_token: Some(Secret::new("ya29.rls")),
+                    ..AuthTokens::default()
+                },
+                scope: None,
+                token_type: None,
+                status: AuthStatus::Active,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        let config = json!({});
+        TriggerConfig::create(
+            conn,
+            &scope,
+            &auth.id,
+            &NewTriggerConfig {
+                name: "t",
+                trigger_type: "email.received",
+                config: &config,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        ActionConfig::create(
+            conn,
+            &scope,
+            &auth.id,
+            &NewActionConfig {
+                name: "a",
+                action_type: "email.send",
+                config: &config,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        Credential::store(
+            conn,
+            &scope,
+            &NewCredential {
+                provider: "x",
+                account_id: Some("own"),
+                tokens: CredentialTokens::default(),
+                scope: None,
+                token_type: None,
+            },
+        )
+        .await
+        .unwrap();
+    })
+    .await;
 }
 
 async fn fill_billing(conn: &mut AsyncPgConnection, scope: &TenantScope) {
@@ -400,10 +477,11 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
         .unwrap();
     assert_eq!(after_commit, 0);
 
-    // The tables the crates fill today (rag, identity and billing: budget_profiles,
+    // The tables the crates fill today (rag, identity, billing: budget_profiles,
     // budget_ledger, budget_reservations, budget_requests, budget_transactions,
-    // budget_allocations, payments, payouts, campaigns); later crates' fixtures add theirs.
-    assert!(checked >= 26, "only {checked} tables had rows to check");
+    // budget_allocations, payments, payouts, campaigns; connectors: connector_auths,
+    // credentials, trigger_configs, action_configs); later crates' fixtures add theirs.
+    assert!(checked >= 30, "only {checked} tables had rows to check");
 }
 
 #[tokio::test(flavor = "multi_thread")]
