@@ -297,7 +297,7 @@ struct Locked {
 /// How a refresh under the lock ended.
 enum Refresh {
     /// The connection as it is now (refreshed here or by a concurrent refresher).
-    Done(ConnectorAuth),
+    Done(Box<ConnectorAuth>),
     /// The provider refused; its message (recorded on the row).
     Refused(String),
 }
@@ -593,14 +593,16 @@ impl ConnectorAuth {
                         .bind::<Text, _>(id)
                         .execute(tx)
                         .await?;
-                    return Ok(Refresh::Done(Self::find(tx, scope, id).await?.open()?));
+                    return Ok(Refresh::Done(Box::new(
+                        Self::find(tx, scope, id).await?.open()?,
+                    )));
                 }
                 // Re-read under the lock: a refresh that finished since `seen` stands.
                 let current = Self::find(tx, scope, id).await?.open()?;
                 if (current.updated_at, &current.access_token)
                     != (seen.updated_at, &seen.access_token)
                 {
-                    return Ok(Refresh::Done(current));
+                    return Ok(Refresh::Done(Box::new(current)));
                 }
                 match provider(&current).await {
                     Ok(fresh) => {
@@ -624,7 +626,7 @@ impl ConnectorAuth {
                             .returning(StoredAuth::as_returning())
                             .get_result(tx)
                             .await?;
-                        Ok(Refresh::Done(row.open()?))
+                        Ok(Refresh::Done(Box::new(row.open()?)))
                     }
                     Err(e) => {
                         let message = error_text(&e.to_string());
@@ -635,7 +637,7 @@ impl ConnectorAuth {
             })
             .await?;
         match outcome {
-            Refresh::Done(auth) => Ok(auth),
+            Refresh::Done(auth) => Ok(*auth),
             Refresh::Refused(message) => Err(ConnectorError::Provider { message }),
         }
     }

@@ -118,10 +118,7 @@ pub struct CredentialTokens {
 
 impl CredentialTokens {
     /// The three columns sealed for row `id` (all or nothing).
-    fn seal(
-        &self,
-        id: &CredentialId,
-    ) -> Result<(Option<String>, Option<String>, Option<String>), ConnectorError> {
+    fn seal(&self, id: &CredentialId) -> Result<SealedColumns, ConnectorError> {
         let id = id.as_str();
         Ok((
             seal_column(self.access_token.as_ref(), id, "accessToken")?,
@@ -130,6 +127,9 @@ impl CredentialTokens {
         ))
     }
 }
+
+/// The access token, refresh token and access secret, sealed for one row.
+type SealedColumns = (Option<String>, Option<String>, Option<String>);
 
 /// A credential to store for the scope's user.
 #[derive(Debug, Clone)]
