@@ -155,9 +155,9 @@ catalogue! {
         needed_by: "the write operations of `neonhub-campaigns` on content and SEO (to come).";
     // connectors
     CONNECTORS_READ = "connectors:read", ALL_ROLES, "See which connectors are configured.",
-        needed_by: "the read operations of `neonhub-connectors` (to come).";
+        needed_by: "`Connector::list`, `by_name`, `get`; `ConnectorAuth::get`, `list`, `record_use`, `record_error`, `refresh`; `Credential::get`, `list`, `record_use`; `TriggerConfig::list`, `record_fired`; `ActionConfig::list`, `record_executed` in `neonhub-connectors` (using a connection is reading it).";
     CONNECTORS_MANAGE = "connectors:manage", MANAGERS, "Connect, configure and disconnect connectors and their credentials.",
-        needed_by: "the write operations of `neonhub-connectors` (to come).";
+        needed_by: "`ConnectorAuth::connect`, `set_tokens`, `set_status`, `disconnect`; `Credential::store`, `set_tokens`, `delete`; `create`, `set_active` and `delete` of `TriggerConfig` and `ActionConfig` in `neonhub-connectors`.";
     // agents
     AGENTS_READ = "agents:read", ALL_ROLES, "Read agents, their runs and jobs.",
         needed_by: "`get`, `list` and the finders of `Agent`, `AgentCapability`, `AgentConfig`, `Tool`, `AgentRun` (and `AgentRun::metrics`), `ToolExecution`, `ModelVersion`, `TrainingJob`, `InferenceEndpoint` (`by_slug`), `Job` in `neonhub-agents`.";
