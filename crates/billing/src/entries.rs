@@ -10,7 +10,7 @@ use neonhub_schema::ids::{
     BudgetAllocationId, BudgetLedgerEntryId, BudgetProfileId, BudgetReservationId,
     BudgetTransactionId, CampaignId, MarketingCampaignId, PersonId, UserId,
 };
-use neonhub_schema::page::{Cursor, Keyed, Page, PageColumn, PageRequest, load_page, load_page_on};
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page, load_page_on};
 use neonhub_schema::schema::{budget_ledger, budget_reservations, budget_transactions};
 use neonhub_schema::{TenantScope, keys};
 use serde_json::Value;
@@ -19,12 +19,7 @@ use crate::BillingError;
 use crate::money::{Currency, Money};
 
 /// Ledger pages are ordered on `"occurredAt"` (the ledger has no `createdAt`).
-#[derive(Debug, Clone, Copy)]
-pub struct OccurredAt;
-
-impl PageColumn for OccurredAt {
-    const NAME: &'static str = "occurredAt";
-}
+pub use neonhub_schema::page::OccurredAt;
 
 /// One entry of a profile's ledger.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

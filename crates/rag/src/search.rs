@@ -322,8 +322,11 @@ impl SearchStatement {
     }
 
     /// Runs the settings (if any) pipelined with the query, in the caller's transaction;
-    /// both are cached prepared statements after their first run on a connection.
-    pub(crate) async fn run<T>(&self, tx: &mut AsyncPgConnection) -> Result<Vec<T>, RagError>
+    /// both are cached prepared statements after their first run on a connection. For a
+    /// domain crate's own search over its vector table (brand voices, memories): it checks
+    /// its own permission, builds the statement with [`search_statement`] and runs it here,
+    /// inside its scope's transaction.
+    pub async fn run<T>(&self, tx: &mut AsyncPgConnection) -> Result<Vec<T>, RagError>
     where
         T: QueryableByName<Pg> + Send + 'static,
     {
@@ -434,6 +437,11 @@ impl StatementSetup {
             "EXISTS (SELECT 1 FROM public.embedding_spaces s WHERE s.id = {} AND s.\"organizationId\" = {org})",
             literal(space.id.as_str()),
         ));
+        if table == VectorTable::MemEmbeddings {
+            // Memories carry their own organization, and an expired memory is never found.
+            clauses.push(format!("t.\"organizationId\" = {org}"));
+            clauses.push("(t.\"expiresAt\" IS NULL OR t.\"expiresAt\" > (now() AT TIME ZONE 'UTC'))".to_owned());
+        }
         if let Some(metadata) = &filter.metadata {
             InvalidData::check_json("metadata filter", metadata)?;
         }

@@ -7,6 +7,7 @@ pub mod citext;
 pub mod connection;
 pub mod enums;
 pub mod error;
+pub mod explain;
 pub mod ids;
 pub mod migrate;
 pub mod page;

@@ -139,6 +139,19 @@ where
         + LimitDsl<Output = Q>,
     Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
 {
+    let rows = paged::<C, _>(query, page)?.load::<M>(conn).await?;
+    Ok(page_of(rows, page))
+}
+
+/// `query` with what [`load_page_on`] adds (the cursor's condition, the newest-first order
+/// on `C`, `limit + 1`): the statement a page runs, for `EXPLAIN` ([`crate::explain`]).
+pub fn paged<C, Q>(query: Q, page: &PageRequest) -> QueryResult<Q>
+where
+    C: PageColumn,
+    Q: FilterDsl<AfterCursor<C>, Output = Q>
+        + OrderDsl<NewestFirst<C>, Output = Q>
+        + LimitDsl<Output = Q>,
+{
     if !(1..=MAX_PAGE_LIMIT).contains(&page.limit) {
         // Refused, never clamped: a caller asking for 0 or -5 rows has a bug to see.
         return Err(diesel::result::Error::QueryBuilderError(Box::new(
@@ -155,12 +168,9 @@ where
             column: PhantomData,
         });
     }
-    let rows = query
+    Ok(query
         .order(NewestFirst(PhantomData))
-        .limit(page.fetch_limit())
-        .load::<M>(conn)
-        .await?;
-    Ok(page_of(rows, page))
+        .limit(page.fetch_limit()))
 }
 
 /// The keyset condition `(column, id) < ($created_at, $id)`: the rows after a cursor.
@@ -190,6 +200,14 @@ pub struct CreatedAt;
 
 impl PageColumn for CreatedAt {
     const NAME: &'static str = "createdAt";
+}
+
+/// Pages ordered on `"occurredAt"` (the ledger and the event stream have no `createdAt`).
+#[derive(Debug, Clone, Copy)]
+pub struct OccurredAt;
+
+impl PageColumn for OccurredAt {
+    const NAME: &'static str = "occurredAt";
 }
 
 /// Pages ordered on `"startedAt"` (runs, executions and training jobs have no `createdAt`).

@@ -1,0 +1,100 @@
+//! The CRM crate's errors: database failures plus one variant per business failure.
+
+use diesel::result::Error as DieselError;
+
+/// Everything a CRM repository function can fail with. Nothing is written when it fails.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// The row does not exist in this organization (it may exist in another: not said).
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: &'static str,
+        /// Its id (or natural key).
+        id: String,
+    },
+    /// A referenced parent is not in this organization (or does not exist).
+    #[error("{entity} {id} does not belong to this organization")]
+    ForeignParent {
+        /// The parent's kind.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The identity (type and value, case-insensitively) already belongs to a person of this
+    /// organization.
+    #[error("the {kind} identity is already held by person {person}")]
+    IdentityTaken {
+        /// The identity's type (`email`, `phone`, ...).
+        kind: String,
+        /// The person holding it.
+        person: String,
+    },
+    /// Another person of this organization has this external id.
+    #[error("external id {0:?} is already used by another person")]
+    DuplicateExternalId(String),
+    /// A merge of a person into itself.
+    #[error("cannot merge person {0} into itself")]
+    MergeIntoItself(String),
+    /// A consent record is never changed (the history is append-only): record a new one.
+    #[error("consent {0} cannot change: record a new consent instead")]
+    ConsentIsHistory(String),
+    /// A row of a batch is refused; nothing of the batch was written.
+    #[error("row {position} of the batch: {source}")]
+    BatchRow {
+        /// Zero-based position in the batch.
+        position: usize,
+        /// Why.
+        source: Box<CrmError>,
+    },
+    /// A vector search or an embedding space check failed.
+    #[error(transparent)]
+    Rag(#[from] neonhub_rag::RagError),
+    /// The scope lacks the operation's permission key (nothing was read or written).
+    #[error(transparent)]
+    Denied(#[from] neonhub_schema::Denied),
+    /// Input or stored data the database layer cannot take or read: a NUL byte, an empty
+    /// or oversized value, a value out of range, a stored label this version does not know.
+    #[error(transparent)]
+    Invalid(#[from] neonhub_schema::InvalidData),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(DieselError),
+}
+
+impl CrmError {
+    /// [`CrmError::NotFound`] for a row of `entity` with `id`.
+    pub(crate) fn not_found(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// [`CrmError::ForeignParent`]: `id` of `entity` is not this organization's.
+    pub(crate) fn foreign_parent(entity: &'static str, id: &impl std::fmt::Display) -> Self {
+        Self::ForeignParent {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// `self` as the error of row `position` of a batch.
+    pub(crate) fn at(self, position: usize) -> Self {
+        Self::BatchRow {
+            position,
+            source: Box::new(self),
+        }
+    }
+}
+
+impl From<DieselError> for CrmError {
+    /// Recognizes invalid input and unreadable rows ([`neonhub_schema::InvalidData`]) so
+    /// they are never reported as an outage; anything else is [`CrmError::Database`].
+    fn from(e: DieselError) -> Self {
+        match neonhub_schema::InvalidData::recognize(&e) {
+            Some(invalid) => Self::Invalid(invalid),
+            None => Self::Database(e),
+        }
+    }
+}
