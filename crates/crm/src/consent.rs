@@ -4,11 +4,11 @@
 use chrono::NaiveDateTime;
 use diesel::IntoSql;
 use diesel::dsl::case_when;
-use diesel::sql_types::Integer;
 use diesel::prelude::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
     SelectableHelper,
 };
+use diesel::sql_types::Integer;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::ConsentStatus;
 use neonhub_schema::ids::{MarketingCampaignId, PersonConsentId, PersonId};
@@ -194,7 +194,10 @@ impl Consent {
                 let mut query = person_consents::table
                     .filter(person_consents::personId.eq(person))
                     .filter(person_consents::organizationId.eq(scope.organization_id()))
-                    .order((person_consents::collectedAt.desc(), person_consents::id.desc()))
+                    .order((
+                        person_consents::collectedAt.desc(),
+                        person_consents::id.desc(),
+                    ))
                     .select(Self::as_select())
                     .into_boxed();
                 if let Some(channel) = channel {

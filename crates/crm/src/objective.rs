@@ -130,7 +130,10 @@ impl PersonObjective {
                 Ok(person_objectives::table
                     .filter(person_objectives::personId.eq(person))
                     .filter(person_objectives::organizationId.eq(scope.organization_id()))
-                    .order((person_objectives::priority.desc(), person_objectives::createdAt))
+                    .order((
+                        person_objectives::priority.desc(),
+                        person_objectives::createdAt,
+                    ))
                     .select(Self::as_select())
                     .load(tx)
                     .await?)

@@ -51,7 +51,9 @@ impl PersonTopic {
         scope.require(keys::CRM_WRITE)?;
         limits::name("name", name)?;
         if !weight.is_finite() || trend.is_some_and(|t| !t.is_finite()) {
-            return Err(InvalidData::OutOfRange("topic weight and trend must be finite".into()).into());
+            return Err(
+                InvalidData::OutOfRange("topic weight and trend must be finite".into()).into(),
+            );
         }
         scope
             .transaction(conn, async |tx| {

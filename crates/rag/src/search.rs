@@ -440,7 +440,10 @@ impl StatementSetup {
         if table == VectorTable::MemEmbeddings {
             // Memories carry their own organization, and an expired memory is never found.
             clauses.push(format!("t.\"organizationId\" = {org}"));
-            clauses.push("(t.\"expiresAt\" IS NULL OR t.\"expiresAt\" > (now() AT TIME ZONE 'UTC'))".to_owned());
+            clauses.push(
+                "(t.\"expiresAt\" IS NULL OR t.\"expiresAt\" > (now() AT TIME ZONE 'UTC'))"
+                    .to_owned(),
+            );
         }
         if let Some(metadata) = &filter.metadata {
             InvalidData::check_json("metadata filter", metadata)?;

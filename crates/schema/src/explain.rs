@@ -1,10 +1,10 @@
 //! `EXPLAIN` of a typed query, so tests and operators see the plan of exactly the statement
 //! a repository runs (binds included), not a hand-copied imitation of it.
 
+use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Text;
-use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// `EXPLAIN <query>`: one text row per plan line.
@@ -27,7 +27,6 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
         self.0.walk_ast(out.reborrow())
     }
 }
-
 
 /// The plan of `query` as the server would run it now, lines joined by newlines.
 pub async fn explain<'q, Q>(conn: &mut AsyncPgConnection, query: Q) -> QueryResult<String>
