@@ -31,8 +31,7 @@ CREATE TRIGGER nh_consent_append_only BEFORE UPDATE ON public.person_consents
 CREATE INDEX "person_consents_personId_channel_collectedAt_idx"
     ON public.person_consents ("personId", channel, "collectedAt" DESC);
 
--- Event queries with keyset pagination on (occurredAt, id): by person, and by channel and type.
-CREATE INDEX "events_personId_occurredAt_id_idx"
-    ON public.events ("personId", "occurredAt", id);
+-- Event queries with keyset pagination on (occurredAt, id) by channel and type (by person,
+-- the baseline's ("personId", "occurredAt") serves them).
 CREATE INDEX "events_organizationId_channel_type_occurredAt_id_idx"
     ON public.events ("organizationId", channel, type, "occurredAt", id);
