@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benches against a provisioned PostgreSQL with pgvector: `scripts/bench.sh` runs
-# all four, `scripts/bench.sh vector_search`, `job_queue`, `ledger` or `secrets` one. Each creates
-# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`, `nh_bench_secrets`,
+# all four, `scripts/bench.sh vector_search`, `job_queue`, `ledger`, `secrets` or `crm` one. Each creates
+# (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`, `nh_bench_secrets`, `nh_bench_crm`,
 # `nh_bench_ledger`), prints its table and writes it under target/ (target/neonhub-bench.md,
 # target/neonhub-bench/job_queue.json, target/neonhub-bench/ledger.json). Arguments after the bench's name go to `cargo bench`.
 set -euo pipefail
@@ -11,8 +11,8 @@ source scripts/lib/provision.sh
 nh_provision
 export NEONHUB_BENCH_DATABASE_URL="${NEONHUB_BENCH_DATABASE_URL:-$NEONHUB_SERVER_URL}"
 case "${1:-}" in
-  vector_search|job_queue|ledger|secrets) benches=("$1"); shift ;;
-  *) benches=(vector_search job_queue ledger secrets) ;;
+  vector_search|job_queue|ledger|secrets|crm) benches=("$1"); shift ;;
+  *) benches=(vector_search job_queue ledger secrets crm) ;;
 esac
 for bench in "${benches[@]}"; do
   cargo bench --locked --bench "$bench" "$@"

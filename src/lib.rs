@@ -28,3 +28,8 @@ pub use neonhub_billing as billing;
 /// credentials, trigger and action configs, race-free token refresh.
 #[cfg(feature = "connectors")]
 pub use neonhub_connectors as connectors;
+
+/// CRM: people and their identities, consent that decides contact, the event stream,
+/// notes, topics, objectives and memory embeddings.
+#[cfg(feature = "crm")]
+pub use neonhub_crm as crm;

@@ -179,9 +179,9 @@ catalogue! {
         needed_by: "`BudgetProfile::reserve`, `commit`, `release`, `spend` in `neonhub-billing`.";
     // crm
     CRM_READ = "crm:read", ALL_ROLES, "Read people, their identities, consents, notes and events.",
-        needed_by: "the read operations of `neonhub-crm` (to come).";
+        needed_by: "`get`, `list` and the finders of `Person` (`by_external_id`, `by_identity`), `PersonIdentity`, `PersonNote`, `PersonTopic`, `PersonObjective`, `Memory` (and `Memory::search`); `Consent::history`, `Consent::may_contact`; `Event::list`, `Event::explain_list` in `neonhub-crm`.";
     CRM_WRITE = "crm:write", STAFF, "Create and change people and their records.",
-        needed_by: "the write operations of `neonhub-crm` (to come).";
+        needed_by: "`Person::create`, `update`, `delete`, `merge`; `PersonIdentity::add`, `verify`, `remove`; `Consent::record`; `Event::insert_many`; `Memory::remember`, `forget`; `PersonNote::add`, `delete`; `PersonTopic::set`; `PersonObjective::create`, `set_status` in `neonhub-crm`.";
 }
 
 /// The catalogue entry for `key`, if it is one.

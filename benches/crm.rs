@@ -1,0 +1,203 @@
+//! CRM bench: `scripts/bench.sh crm` (its own database, `nh_bench_crm`).
+//!
+//! Measures, in one run: event ingest through `Event::insert_many` (batches of 10,000 rows
+//! into a table with its five indexes) beside one server-side `INSERT ... SELECT
+//! generate_series` of the same number of rows (the database's floor); and
+//! `Consent::may_contact` latency with 1,000,000 consent records in the table (200,000
+//! people, 5 each, two channels, one in ten for a campaign), beside the same decision
+//! query sent alone through a raw prepared tokio-postgres statement. Prints the table and
+//! writes `target/neonhub-bench/crm.json`.
+
+use std::time::{Duration, Instant};
+
+use chrono::Duration as Span;
+use diesel_async::SimpleAsyncConnection;
+use neonhub::crm::*;
+use neonhub::schema::ids::{OrganizationId, PersonId};
+use neonhub::schema::{DatabaseUrl, TenantScope, migrate, time};
+use serde_json::json;
+
+const EVENTS: usize = 200_000;
+const BATCH: usize = 10_000;
+const PEOPLE: usize = 200_000;
+const CONSENTS: usize = 1_000_000;
+const CHECKS: usize = 3_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// A deterministic pseudo-random sequence (no extra dependency).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let admin = std::env::var("NEONHUB_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("NEONHUB_TEST_DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = DatabaseUrl::parse(&admin).expect("bench database URL");
+    let mut conn = admin.connect().await.expect("bench server");
+    conn.batch_execute("DROP DATABASE IF EXISTS nh_bench_crm WITH (FORCE)")
+        .await
+        .unwrap();
+    conn.batch_execute("CREATE DATABASE nh_bench_crm TEMPLATE template0")
+        .await
+        .unwrap();
+    let url = admin.with_dbname("nh_bench_crm");
+    migrate::run_pending(&url).await.unwrap();
+    let mut conn = url.connect().await.unwrap();
+    let org = OrganizationId::generate();
+    conn.batch_execute(&format!(
+        r#"INSERT INTO organizations (id, slug, name, "createdAt", "updatedAt") VALUES ('{org}', 'bench', 'Bench', now(), now());
+           INSERT INTO people (id, "organizationId", "createdAt", "updatedAt")
+             SELECT 'p' || g, '{org}', now(), now() FROM generate_series(1, {PEOPLE}) g;
+           INSERT INTO marketing_campaigns (id, "organizationId", name, type, "startDate", "createdAt", "updatedAt")
+             VALUES ('camp-1', '{org}', 'Bench', 'email', now(), now(), now());"#
+    ))
+    .await
+    .unwrap();
+    let scope = TenantScope::trusted_system(org.clone());
+
+    // Event ingest: the library, then the server-side floor.
+    let started = Instant::now();
+    for b in 0..EVENTS / BATCH {
+        let rows: Vec<NewEvent> = (0..BATCH)
+            .map(|i| {
+                let n = b * BATCH + i;
+                NewEvent {
+                    person_id: PersonId::from_string(format!("p{}", n % 1000 + 1)),
+                    campaign_id: None,
+                    objective_id: None,
+                    channel: "email".into(),
+                    kind: if n.is_multiple_of(10) {
+                        "email.clicked".into()
+                    } else {
+                        "email.opened".into()
+                    },
+                    source: Some("esp".into()),
+                    provider_id: Some(format!("msg-{n}")),
+                    topic: None,
+                    intent: None,
+                    sentiment: None,
+                    payload: Some(json!({"n": n})),
+                    metadata: None,
+                    occurred_at: time::now() - Span::seconds(n as i64),
+                }
+            })
+            .collect();
+        Event::insert_many(&mut conn, &scope, &rows).await.unwrap();
+    }
+    let ingest_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    conn.batch_execute(&format!(
+        r#"INSERT INTO events (id, "organizationId", "personId", channel, type, source, "providerId", payload, "occurredAt", "createdAt")
+           SELECT 'raw-' || g, '{org}', 'p' || (g % 1000 + 1), 'email',
+                  CASE WHEN g % 10 = 0 THEN 'email.clicked' ELSE 'email.opened' END, 'esp', 'raw-' || g,
+                  jsonb_build_object('n', g), now() - g * interval '1 second', now()
+           FROM generate_series(1, {EVENTS}) g"#
+    ))
+    .await
+    .unwrap();
+    let raw_ingest_s = started.elapsed().as_secs_f64();
+    let rows_per_s = EVENTS as f64 / ingest_s;
+    let raw_rows_per_s = EVENTS as f64 / raw_ingest_s;
+
+    // 1,000,000 consent records.
+    conn.batch_execute(&format!(
+        r#"INSERT INTO person_consents (id, "personId", "organizationId", "campaignId", channel, status, "collectedAt", "updatedAt")
+           SELECT 'c' || g, 'p' || (g % {PEOPLE} + 1), '{org}', CASE WHEN g % 10 = 0 THEN 'camp-1' END,
+                  CASE WHEN g % 2 = 0 THEN 'email' ELSE 'sms' END,
+                  (enum_range(NULL::"ConsentStatus"))[g % 4 + 1],
+                  now() - (g % 5000) * interval '1 minute', now()
+           FROM generate_series(1, {CONSENTS}) g;
+           VACUUM ANALYZE person_consents; VACUUM ANALYZE events;"#
+    ))
+    .await
+    .unwrap();
+    let campaign = neonhub::schema::ids::MarketingCampaignId::from_string("camp-1");
+    let mut rng = Lcg(7);
+    // Warm both paths (prepared statements, caches), then measure interleaved.
+    let raw = url.connect_raw(&Default::default()).await.unwrap();
+    let stmt = raw
+        .prepare(
+            r#"SELECT id FROM person_consents WHERE "personId" = $1 AND channel = $2 AND "organizationId" = $3
+               AND ("campaignId" IS NULL OR "campaignId" = $4)
+               ORDER BY ("campaignId" IS NOT NULL) DESC, "collectedAt" DESC,
+                 CASE status WHEN 'denied' THEN 0 WHEN 'revoked' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END, id DESC
+               LIMIT 1"#,
+        )
+        .await
+        .unwrap();
+    let (mut lib, mut base) = (Vec::with_capacity(CHECKS), Vec::with_capacity(CHECKS));
+    for i in 0..CHECKS + 200 {
+        let person = PersonId::from_string(format!("p{}", rng.next(PEOPLE) + 1));
+        let campaign = i.is_multiple_of(3).then_some(&campaign);
+        let started = Instant::now();
+        Consent::may_contact(&mut conn, &scope, &person, "email", campaign)
+            .await
+            .unwrap();
+        let t_lib = started.elapsed();
+        let started = Instant::now();
+        raw.query_opt(
+            &stmt,
+            &[
+                &person.as_str(),
+                &"email",
+                &org.as_str(),
+                &campaign.map(|c| c.as_str()),
+            ],
+        )
+        .await
+        .unwrap();
+        let t_raw = started.elapsed();
+        if i >= 200 {
+            lib.push(t_lib);
+            base.push(t_raw);
+        }
+    }
+    lib.sort();
+    base.sort();
+    let (p50, p95) = (percentile(&lib, 0.5), percentile(&lib, 0.95));
+    let (raw50, raw95) = (percentile(&base, 0.5), percentile(&base, 0.95));
+    let ingest_met = if rows_per_s >= 50_000.0 {
+        "met"
+    } else {
+        "not met"
+    };
+    let contact_met = if p95 <= 1.0 { "met" } else { "not met" };
+    println!(
+        "\n| measure | result | baseline |\n| --- | --- | --- |\n\
+         | event ingest, `Event::insert_many` in batches of {BATCH} ({EVENTS} rows) | {rows_per_s:.0} rows/s (goal >= 50,000: {ingest_met}) | server-side `INSERT ... SELECT generate_series`: {raw_rows_per_s:.0} rows/s |\n\
+         | `Consent::may_contact`, {CONSENTS} consent rows, p50 / p95 | {p50:.3} / {p95:.3} ms (goal p95 <= 1 ms: {contact_met}) | the decision query alone, raw prepared: {raw50:.3} / {raw95:.3} ms |\n"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/neonhub-bench");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(
+        format!("{dir}/crm.json"),
+        serde_json::to_string_pretty(&json!({
+            "events": EVENTS, "batch": BATCH,
+            "ingest_rows_per_s": rows_per_s, "raw_ingest_rows_per_s": raw_rows_per_s,
+            "consents": CONSENTS, "checks": CHECKS,
+            "may_contact_p50_ms": p50, "may_contact_p95_ms": p95,
+            "raw_decision_p50_ms": raw50, "raw_decision_p95_ms": raw95,
+        }))
+        .unwrap(),
+    );
+}
