@@ -126,11 +126,16 @@ async fn run() {
                   CASE WHEN g % 2 = 0 THEN 'email' ELSE 'sms' END,
                   (enum_range(NULL::"ConsentStatus"))[g % 4 + 1],
                   now() - (g % 5000) * interval '1 minute', now()
-           FROM generate_series(1, {CONSENTS}) g;
-           VACUUM ANALYZE person_consents; VACUUM ANALYZE events;"#
+           FROM generate_series(1, {CONSENTS}) g"#
     ))
     .await
     .unwrap();
+    // One statement each: VACUUM cannot run inside the implicit transaction of a batch.
+    for table in ["person_consents", "events"] {
+        conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .await
+            .unwrap();
+    }
     let campaign = neonhub::schema::ids::MarketingCampaignId::from_string("camp-1");
     let mut rng = Lcg(7);
     // Warm both paths (prepared statements, caches), then measure interleaved.
