@@ -47,6 +47,12 @@ pub enum CrmError {
         /// Why.
         source: Box<CrmError>,
     },
+    /// A COPY import's dedicated connection could not be opened.
+    #[error(transparent)]
+    Connect(#[from] neonhub_schema::ConnectError),
+    /// A COPY import failed on the server (nothing of it was written).
+    #[error("COPY of events failed: {0}")]
+    Copy(String),
     /// A vector search or an embedding space check failed.
     #[error(transparent)]
     Rag(#[from] neonhub_rag::RagError),

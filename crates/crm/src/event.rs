@@ -12,13 +12,16 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{EventId, MarketingCampaignId, PersonId, PersonObjectiveId};
 use neonhub_schema::page::{Cursor, Keyed, OccurredAt, Page, PageRequest, load_page_on, paged};
 use neonhub_schema::schema::events;
-use neonhub_schema::{InvalidData, TenantScope, keys, time};
+use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope, keys, time};
 use serde_json::Value;
 
 use crate::{CrmError, limits};
 
-/// The most events one [`Event::insert_many`] call takes (a larger import is split by the
-/// caller: each call is one transaction).
+/// The columns [`Event::copy_in`] writes, in the binary COPY's order.
+const EVENT_COLUMNS: &str = r#"id, "organizationId", "personId", "campaignId", "objectiveId", channel, type, source, "providerId", topic, intent, sentiment, payload, metadata, "occurredAt", "createdAt""#;
+
+/// The most events one [`Event::insert_many`] or [`Event::copy_in`] call takes (a larger
+/// import is split by the caller: each call is one transaction).
 pub const MAX_BATCH: usize = 50_000;
 
 /// One event.
@@ -163,6 +166,62 @@ async fn found_in(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
+/// Every person, campaign and objective `rows` name must be the organization's; the first
+/// row naming another is [`CrmError::BatchRow`] with its position.
+async fn check_parents(
+    tx: &mut AsyncPgConnection,
+    org: &str,
+    rows: &[NewEvent],
+) -> Result<(), CrmError> {
+    let persons: Vec<&str> = rows.iter().map(|r| r.person_id.as_str()).collect();
+    let campaigns: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.campaign_id.as_ref().map(|c| c.as_str()))
+        .collect();
+    let objectives: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.objective_id.as_ref().map(|o| o.as_str()))
+        .collect();
+    let known_people = found_in(tx, "people", org, &persons).await?;
+    let known_campaigns = found_in(tx, "marketing_campaigns", org, &campaigns).await?;
+    let known_objectives = found_in(tx, "person_objectives", org, &objectives).await?;
+    for (position, r) in rows.iter().enumerate() {
+        let bad = if !known_people.contains(r.person_id.as_str()) {
+            Some(CrmError::foreign_parent("person", &r.person_id))
+        } else if let Some(c) = r
+            .campaign_id
+            .as_ref()
+            .filter(|c| !known_campaigns.contains(c.as_str()))
+        {
+            Some(CrmError::foreign_parent("marketing campaign", c))
+        } else {
+            r.objective_id
+                .as_ref()
+                .filter(|o| !known_objectives.contains(o.as_str()))
+                .map(|o| CrmError::foreign_parent("person objective", o))
+        };
+        if let Some(e) = bad {
+            return Err(e.at(position));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every row's fields, naming the first bad row's position.
+fn check_rows(rows: &[NewEvent]) -> Result<(), CrmError> {
+    if rows.len() > MAX_BATCH {
+        return Err(InvalidData::OutOfRange(format!(
+            "{} events in one batch: at most {MAX_BATCH}",
+            rows.len()
+        ))
+        .into());
+    }
+    for (position, row) in rows.iter().enumerate() {
+        row.check().map_err(|e| CrmError::from(e).at(position))?;
+    }
+    Ok(())
+}
+
 impl Event {
     /// Appends `rows` in one statement (`INSERT ... SELECT FROM unnest(...)`), all or
     /// nothing: every row is checked first, then every person, campaign and objective it
@@ -175,53 +234,15 @@ impl Event {
         rows: &[NewEvent],
     ) -> Result<usize, CrmError> {
         scope.require(keys::CRM_WRITE)?;
-        if rows.len() > MAX_BATCH {
-            return Err(InvalidData::OutOfRange(format!(
-                "{} events in one batch: at most {MAX_BATCH}",
-                rows.len()
-            ))
-            .into());
-        }
-        for (position, row) in rows.iter().enumerate() {
-            row.check().map_err(|e| CrmError::from(e).at(position))?;
-        }
+        check_rows(rows)?;
         if rows.is_empty() {
             return Ok(0);
         }
         let org = scope.organization_id().as_str();
         scope
             .transaction(conn, async |tx| {
+                check_parents(tx, org, rows).await?;
                 let persons: Vec<&str> = rows.iter().map(|r| r.person_id.as_str()).collect();
-                let campaigns: Vec<&str> = rows
-                    .iter()
-                    .filter_map(|r| r.campaign_id.as_ref().map(|c| c.as_str()))
-                    .collect();
-                let objectives: Vec<&str> = rows
-                    .iter()
-                    .filter_map(|r| r.objective_id.as_ref().map(|o| o.as_str()))
-                    .collect();
-                let known_people = found_in(tx, "people", org, &persons).await?;
-                let known_campaigns =
-                    found_in(tx, "marketing_campaigns", org, &campaigns).await?;
-                let known_objectives =
-                    found_in(tx, "person_objectives", org, &objectives).await?;
-                for (position, r) in rows.iter().enumerate() {
-                    let bad = if !known_people.contains(r.person_id.as_str()) {
-                        Some(CrmError::foreign_parent("person", &r.person_id))
-                    } else if let Some(c) =
-                        r.campaign_id.as_ref().filter(|c| !known_campaigns.contains(c.as_str()))
-                    {
-                        Some(CrmError::foreign_parent("marketing campaign", c))
-                    } else {
-                        r.objective_id
-                            .as_ref()
-                            .filter(|o| !known_objectives.contains(o.as_str()))
-                            .map(|o| CrmError::foreign_parent("person objective", o))
-                    };
-                    if let Some(e) = bad {
-                        return Err(e.at(position));
-                    }
-                }
                 let ids: Vec<String> =
                     rows.iter().map(|_| EventId::generate().into_string()).collect();
                 let text = |f: fn(&NewEvent) -> Option<&str>| -> Vec<Option<&str>> {
@@ -260,6 +281,148 @@ impl Event {
                 Ok(n)
             })
             .await
+    }
+
+    /// Imports `rows` with binary COPY on a dedicated connection to `url` (the largest
+    /// loads), all or nothing, and returns the rows written. The rows and their parents are
+    /// checked first exactly as [`Event::insert_many`] checks them (errors name the row);
+    /// then the COPY's own transaction sets the scope, re-checks and locks every parent
+    /// (`FOR KEY SHARE`, as a foreign-key check would). For a role under row-level security
+    /// (the application role: PostgreSQL refuses it COPY into such a table) the rows go to
+    /// a temporary staging table and on with one `INSERT ... SELECT` the policies judge.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "event", op = "copy_in", n = rows.len()))]
+    pub async fn copy_in(
+        url: &DatabaseUrl,
+        scope: &TenantScope,
+        rows: &[NewEvent],
+    ) -> Result<u64, CrmError> {
+        scope.require(keys::CRM_WRITE)?;
+        use tokio_postgres::binary_copy::BinaryCopyInWriter;
+        use tokio_postgres::types::{ToSql, Type};
+        check_rows(rows)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let org = scope.organization_id().as_str();
+        let mut check = url.connect().await?;
+        scope
+            .transaction(&mut check, async |tx| check_parents(tx, org, rows).await)
+            .await?;
+        let mut client = url
+            .connect_raw(&ConnectOptions {
+                application_name: "neonhub-copy".to_owned(),
+                ..ConnectOptions::default()
+            })
+            .await?;
+        let failed = |e: tokio_postgres::Error| {
+            CrmError::Copy(match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => e.to_string(),
+            })
+        };
+        let tx = client.transaction().await.map_err(failed)?;
+        // Fully qualified: diesel's RunQueryDsl also has an `execute`.
+        tokio_postgres::Transaction::execute(
+            &tx,
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true)",
+            &[&org, &scope.actor().user_id().map_or("", |u| u.as_str())],
+        )
+        .await
+        .map_err(failed)?;
+        fn distinct(ids: Vec<&str>) -> Vec<&str> {
+            ids.into_iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        }
+        let persons = distinct(rows.iter().map(|r| r.person_id.as_str()).collect());
+        let campaigns = distinct(
+            rows.iter()
+                .filter_map(|r| r.campaign_id.as_ref().map(|c| c.as_str()))
+                .collect(),
+        );
+        let objectives = distinct(
+            rows.iter()
+                .filter_map(|r| r.objective_id.as_ref().map(|o| o.as_str()))
+                .collect(),
+        );
+        let locked: i64 = tx
+            .query_one(
+                r#"SELECT (SELECT count(*) FROM (SELECT FROM public.people WHERE id = ANY($1) AND "organizationId" = $4 FOR KEY SHARE) p)
+                        + (SELECT count(*) FROM (SELECT FROM public.marketing_campaigns WHERE id = ANY($2) AND "organizationId" = $4 FOR KEY SHARE) c)
+                        + (SELECT count(*) FROM (SELECT FROM public.person_objectives WHERE id = ANY($3) AND "organizationId" = $4 FOR KEY SHARE) o)"#,
+                &[&persons, &campaigns, &objectives, &org],
+            )
+            .await
+            .map_err(failed)?
+            .get(0);
+        if locked != (persons.len() + campaigns.len() + objectives.len()) as i64 {
+            // A parent was deleted or moved since the check: nothing is written.
+            return Err(CrmError::foreign_parent(
+                "person, campaign or objective",
+                &org,
+            ));
+        }
+        let staged: bool = tx
+            .query_one("SELECT row_security_active('public.events')", &[])
+            .await
+            .map_err(failed)?
+            .get(0);
+        let into = if staged {
+            tx.batch_execute(
+                "CREATE TEMP TABLE nh_events_stage (LIKE public.events INCLUDING DEFAULTS) ON COMMIT DROP",
+            )
+            .await
+            .map_err(failed)?;
+            "nh_events_stage"
+        } else {
+            "public.events"
+        };
+        let sink = tx
+            .copy_in(&format!(
+                "COPY {into} ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)"
+            ))
+            .await
+            .map_err(failed)?;
+        let mut types = vec![Type::TEXT; 12];
+        types.extend([Type::JSONB, Type::JSONB, Type::TIMESTAMP, Type::TIMESTAMP]);
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        tokio::pin!(writer);
+        let now = time::now();
+        for r in rows {
+            let id = EventId::generate().into_string();
+            let values: [&(dyn ToSql + Sync); 16] = [
+                &id,
+                &org,
+                &r.person_id.as_str(),
+                &r.campaign_id.as_ref().map(|c| c.as_str()),
+                &r.objective_id.as_ref().map(|o| o.as_str()),
+                &r.channel,
+                &r.kind,
+                &r.source,
+                &r.provider_id,
+                &r.topic,
+                &r.intent,
+                &r.sentiment,
+                &r.payload,
+                &r.metadata,
+                &r.occurred_at,
+                &now,
+            ];
+            writer.as_mut().write(&values).await.map_err(failed)?;
+        }
+        let mut written = writer.as_mut().finish().await.map_err(failed)?;
+        if staged {
+            written = tokio_postgres::Transaction::execute(
+                    &tx,
+                    &format!("INSERT INTO public.events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM nh_events_stage"),
+                    &[],
+                )
+                .await
+                .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)?;
+        Ok(written)
     }
 
     /// The events `filter` selects, newest first (by `occurredAt`, then id), a page at a

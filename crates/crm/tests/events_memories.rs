@@ -316,3 +316,72 @@ async fn memories_are_never_returned_expired_nor_to_another_organization() {
     Memory::forget(&mut conn, s, &kept[1].id).await.unwrap();
     assert_eq!(Memory::list(&mut conn, s, &p).await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_in_imports_as_the_application_role_all_or_nothing() {
+    use neonhub_testing::{APP_ROLE, APP_ROLE_PASSWORD, TestDatabase};
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let acme = org(&mut owner).await;
+    let s = &acme.scope;
+    let p = Person::create(&mut owner, s, &NewPerson::default())
+        .await
+        .unwrap()
+        .id;
+    let stranger = {
+        let other = org(&mut owner).await;
+        Person::create(&mut owner, &other.scope, &NewPerson::default())
+            .await
+            .unwrap()
+            .id
+    };
+    let password = neonhub_schema::Secret::new(APP_ROLE_PASSWORD);
+    let app_url = db.url().with_user(APP_ROLE, Some(&password));
+    // A bad row is named before anything is copied; so is another organization's person.
+    let mut rows: Vec<NewEvent> = (0..5000).map(|i| event(&p, i)).collect();
+    rows[4321].occurred_at = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let err = Event::copy_in(&app_url, s, &rows).await.unwrap_err();
+    assert!(
+        matches!(err, CrmError::BatchRow { position: 4321, .. }),
+        "{err}"
+    );
+    rows[4321] = event(&p, 4321);
+    rows[17].person_id = stranger;
+    let err = Event::copy_in(&app_url, s, &rows).await.unwrap_err();
+    assert!(
+        matches!(err, CrmError::BatchRow { position: 17, .. }),
+        "{err}"
+    );
+    rows[17].person_id = p.clone();
+    // As the application role (row-level security applies: the staging path).
+    assert_eq!(Event::copy_in(&app_url, s, &rows).await.unwrap(), 5000);
+    let mut app = db.connect_as_app().await;
+    let filter = EventFilter {
+        person: Some(&p),
+        ..Default::default()
+    };
+    let page = Event::list(&mut app, s, &filter, &PageRequest::first(100))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 100);
+    assert_eq!(
+        page.items[0].provider_id.as_deref(),
+        Some("p-0"),
+        "newest first"
+    );
+    // As the owner (direct COPY) too; the other organization sees none of them.
+    assert_eq!(Event::copy_in(db.url(), s, &rows[..10]).await.unwrap(), 10);
+    let other = org(&mut owner).await;
+    let page = Event::list(
+        &mut app,
+        &other.scope,
+        &EventFilter::default(),
+        &PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert!(page.items.is_empty());
+}

@@ -178,6 +178,15 @@ fn operations() -> Vec<Case> {
         case("Event::insert_many", WRITE, true, |c, s, f| {
             Box::pin(async move { Event::insert_many(c, s, &[event(&f.person)]).await })
         }),
+        // On a connection of its own, which cannot see the test's uncommitted fixture: the
+        // person is unknown there, so the outcome is a refusal unless the key is missing.
+        case("Event::copy_in", WRITE, true, |_, s, f| {
+            Box::pin(async move {
+                Event::copy_in(&neonhub_testing::shared_url(), s, &[event(&f.person)])
+                    .await
+                    .map(|n| n as usize)
+            })
+        }),
         case("Event::list", READ, true, move |c, s, f| {
             Box::pin(async move {
                 Event::list(

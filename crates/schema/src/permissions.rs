@@ -181,7 +181,7 @@ catalogue! {
     CRM_READ = "crm:read", ALL_ROLES, "Read people, their identities, consents, notes and events.",
         needed_by: "`get`, `list` and the finders of `Person` (`by_external_id`, `by_identity`), `PersonIdentity`, `PersonNote`, `PersonTopic`, `PersonObjective`, `Memory` (and `Memory::search`); `Consent::history`, `Consent::may_contact`; `Event::list`, `Event::explain_list` in `neonhub-crm`.";
     CRM_WRITE = "crm:write", STAFF, "Create and change people and their records.",
-        needed_by: "`Person::create`, `update`, `delete`, `merge`; `PersonIdentity::add`, `verify`, `remove`; `Consent::record`; `Event::insert_many`; `Memory::remember`, `forget`; `PersonNote::add`, `delete`; `PersonTopic::set`; `PersonObjective::create`, `set_status` in `neonhub-crm`.";
+        needed_by: "`Person::create`, `update`, `delete`, `merge`; `PersonIdentity::add`, `verify`, `remove`; `Consent::record`; `Event::insert_many`, `copy_in`; `Memory::remember`, `forget`; `PersonNote::add`, `delete`; `PersonTopic::set`; `PersonObjective::create`, `set_status` in `neonhub-crm`.";
 }
 
 /// The catalogue entry for `key`, if it is one.

@@ -62,6 +62,13 @@ pub fn template_name() -> String {
     format!("nh_tpl_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
 }
 
+/// The URL of the shared database [`test_connection`] works in (as the server's admin):
+/// for operations that open connections of their own (a COPY import). What a test wrote in
+/// its rolled-back transaction is not visible there.
+pub fn shared_url() -> DatabaseUrl {
+    server_url().with_dbname(&shared_name())
+}
+
 /// Name of the shared database used by [`test_connection`].
 fn shared_name() -> String {
     format!("nh_shared_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
