@@ -158,7 +158,103 @@ async fn fill(conn: &mut AsyncPgConnection) -> (Org, Tenant) {
     // A budget with a campaign chain, a reservation, an allocation, a payment and a payout.
     fill_billing(conn, &t.scope).await;
     fill_connectors(conn, &org).await;
+    fill_crm(conn, &t.scope, &t.space.id).await;
     (org, t)
+}
+
+/// A person with an identity, a consent, a note, a topic, an objective, an event and a
+/// memory.
+async fn fill_crm(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    space: &neonhub::schema::ids::EmbeddingSpaceId,
+) {
+    use neonhub::crm::*;
+    let p = Person::create(conn, scope, &NewPerson::default())
+        .await
+        .unwrap()
+        .id;
+    PersonIdentity::add(
+        conn,
+        scope,
+        &p,
+        &NewPersonIdentity {
+            kind: "email",
+            value: "rls@example.com",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    Consent::record(
+        conn,
+        scope,
+        &p,
+        &NewConsent {
+            channel: "email",
+            campaign: None,
+            status: ConsentStatus::Granted,
+            source: None,
+            collected_at: None,
+            expires_at: None,
+            evidence: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    PersonNote::add(conn, scope, &p, "n", "team").await.unwrap();
+    PersonTopic::set(conn, scope, &p, "t", 1.0, None)
+        .await
+        .unwrap();
+    PersonObjective::create(
+        conn,
+        scope,
+        &p,
+        &NewPersonObjective {
+            title: "o",
+            status: "open",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    Event::insert_many(
+        conn,
+        scope,
+        &[NewEvent {
+            person_id: p.clone(),
+            campaign_id: None,
+            objective_id: None,
+            channel: "email".into(),
+            kind: "email.opened".into(),
+            source: None,
+            provider_id: None,
+            topic: None,
+            intent: None,
+            sentiment: None,
+            payload: None,
+            metadata: None,
+            occurred_at: neonhub::schema::time::now(),
+        }],
+    )
+    .await
+    .unwrap();
+    Memory::remember(
+        conn,
+        scope,
+        &p,
+        &NewMemory {
+            space,
+            embedding: &v(&[1.0, 0.0, 0.0]),
+            label: None,
+            source_event: None,
+            expires_at: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
 }
 
 /// A connection shared with the organization (its token sealed), with a trigger and an
@@ -480,8 +576,10 @@ async fn every_table_has_row_level_security_and_one_organization_never_reaches_a
     // The tables the crates fill today (rag, identity, billing: budget_profiles,
     // budget_ledger, budget_reservations, budget_requests, budget_transactions,
     // budget_allocations, payments, payouts, campaigns; connectors: connector_auths,
-    // credentials, trigger_configs, action_configs); later crates' fixtures add theirs.
-    assert!(checked >= 30, "only {checked} tables had rows to check");
+    // credentials, trigger_configs, action_configs; crm: people, person_identities,
+    // person_consents, person_notes, person_topics, person_objectives, events,
+    // mem_embeddings); later crates' fixtures add theirs.
+    assert!(checked >= 38, "only {checked} tables had rows to check");
 }
 
 #[tokio::test(flavor = "multi_thread")]
