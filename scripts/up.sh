@@ -33,6 +33,18 @@ if [ -z "${NEONHUB_SECRET_KEYS:-}" ]; then
   NEONHUB_SECRET_KEYS=$(cat "$keyfile")
   export NEONHUB_SECRET_KEYS
 fi
+# Likewise the key that hashes erased people's identities onto the suppression list (a
+# different key: a hash key is never a sealing key).
+if [ -z "${NEONHUB_SUPPRESSION_KEY:-}" ]; then
+  keyfile=target/neonhub-demo/suppression-key
+  if [ ! -s "$keyfile" ]; then
+    mkdir -p "$(dirname "$keyfile")"
+    (umask 077 && ./target/debug/neonhub secrets new-key --id demo > "$keyfile")
+    nh_say "generated the demo database's suppression key in $keyfile"
+  fi
+  NEONHUB_SUPPRESSION_KEY=$(cat "$keyfile")
+  export NEONHUB_SUPPRESSION_KEY
+fi
 # Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
 ./target/debug/neonhub up "$@"
 # The arrangement a production service uses: system work above as the owner on the direct

@@ -173,6 +173,8 @@ async fn fill_crm(
     let p = Person::create(conn, scope, &NewPerson::default())
         .await
         .unwrap()
+        .clear()
+        .unwrap()
         .id;
     PersonIdentity::add(
         conn,
@@ -185,6 +187,8 @@ async fn fill_crm(
         },
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap();
     Consent::record(
         conn,

@@ -16,7 +16,7 @@ use neonhub_schema::schema::{marketing_campaigns, person_consents};
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
 use serde_json::Value;
 
-use crate::{CrmError, Person, limits};
+use crate::{CrmError, Person, limits, suppression};
 
 /// One consent record: what the person said, for a channel (and maybe one campaign), when.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
@@ -86,6 +86,10 @@ pub enum ContactReason {
     Expired,
     /// The deciding record is not a grant (denied, revoked or pending).
     NotGranted(ConsentStatus),
+    /// The consent would allow it, but one of the person's identities is on the suppression
+    /// list (someone erased, re-imported; or who asked never to be contacted): no channel
+    /// may reach them, whatever they consented to.
+    Suppressed,
 }
 
 /// The answer of [`Consent::may_contact`], with the record that decided it.
@@ -213,7 +217,10 @@ impl Consent {
     /// (for this campaign) takes precedence over a channel-wide one; then the latest by
     /// `collectedAt`; at the same instant the more restrictive status (denied, then
     /// revoked, then pending, then granted). A grant that has expired does not allow
-    /// contact. A person of another organization (or none) has no consent here.
+    /// contact. A person of another organization (or none) has no consent here. When the
+    /// consent allows contact, the person's identities are checked against the suppression
+    /// list last: a suppressed one refuses every channel ([`ContactReason::Suppressed`],
+    /// with the deciding record). Needs the suppression key (checked first, every call).
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "person_consent", op = "may_contact"))]
     pub async fn may_contact(
         conn: &mut AsyncPgConnection,
@@ -224,6 +231,7 @@ impl Consent {
     ) -> Result<ContactDecision, CrmError> {
         scope.require(keys::CRM_READ)?;
         limits::name("channel", channel)?;
+        let suppression_keys = suppression::keys()?;
         scope
             .transaction(conn, async |tx| {
                 let rank = |n: i32| n.into_sql::<Integer>();
@@ -236,37 +244,63 @@ impl Consent {
                     .filter(person_consents::personId.eq(person))
                     .filter(person_consents::channel.eq(channel))
                     .filter(person_consents::organizationId.eq(scope.organization_id()));
-                // Two fixed statement shapes (not a boxed query), so each stays prepared.
-                let deciding = match campaign {
-                    Some(campaign) => base
-                        .filter(
-                            person_consents::campaignId
-                                .is_null()
-                                .or(person_consents::campaignId.eq(campaign)),
-                        )
-                        .order((
-                            person_consents::campaignId.is_not_null().desc(),
-                            person_consents::collectedAt.desc(),
-                            restrictive.asc(),
-                            person_consents::id.desc(),
-                        ))
-                        .select(Self::as_select())
-                        .first(tx)
-                        .await
-                        .optional()?,
-                    None => base
-                        .filter(person_consents::campaignId.is_null())
-                        .order((
-                            person_consents::collectedAt.desc(),
-                            restrictive.asc(),
-                            person_consents::id.desc(),
-                        ))
-                        .select(Self::as_select())
-                        .first(tx)
-                        .await
-                        .optional()?,
+                // Two fixed statement shapes (not a boxed query), so each stays prepared;
+                // the person's identities are fetched in the same round trip (pipelined).
+                let shared: &AsyncPgConnection = tx;
+                let identities = suppression::identity_values(shared, person);
+                let deciding = async {
+                    let mut tx = shared;
+                    match campaign {
+                        Some(campaign) => base
+                            .filter(
+                                person_consents::campaignId
+                                    .is_null()
+                                    .or(person_consents::campaignId.eq(campaign)),
+                            )
+                            .order((
+                                person_consents::campaignId.is_not_null().desc(),
+                                person_consents::collectedAt.desc(),
+                                restrictive.asc(),
+                                person_consents::id.desc(),
+                            ))
+                            .select(Self::as_select())
+                            .first(&mut tx)
+                            .await
+                            .optional(),
+                        None => base
+                            .filter(person_consents::campaignId.is_null())
+                            .order((
+                                person_consents::collectedAt.desc(),
+                                restrictive.asc(),
+                                person_consents::id.desc(),
+                            ))
+                            .select(Self::as_select())
+                            .first(&mut tx)
+                            .await
+                            .optional(),
+                    }
                 };
-                Ok(ContactDecision::from_record(deciding, time::now()))
+                let (deciding, identities) = tokio::join!(deciding, identities);
+                let (deciding, identities) = (deciding?, identities?);
+                let decision = ContactDecision::from_record(deciding, time::now());
+                if !decision.allowed {
+                    return Ok(decision);
+                }
+                let identities = suppression::identity_set(
+                    identities.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                let suppressed = !suppression::matches(tx, scope, &suppression_keys, &identities)
+                    .await?
+                    .is_empty();
+                Ok(if suppressed {
+                    ContactDecision {
+                        allowed: false,
+                        reason: ContactReason::Suppressed,
+                        ..decision
+                    }
+                } else {
+                    decision
+                })
             })
             .await
     }

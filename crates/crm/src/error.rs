@@ -47,6 +47,34 @@ pub enum CrmError {
         /// Why.
         source: Box<CrmError>,
     },
+    /// The write holds identities on the suppression list (see [`crate::Screened::clear`]).
+    #[error("suppressed identities ({}): this person must not be contacted", kinds.join(", "))]
+    Suppressed {
+        /// The kinds of the suppressed identities (`email`, `phone`, ...), never the values.
+        kinds: Vec<String>,
+    },
+    /// The suppression key (`NEONHUB_SUPPRESSION_KEY`) is missing or malformed: nothing that
+    /// needs a keyed hash runs without it (never an unkeyed hash).
+    #[error("suppression key: {0}")]
+    SuppressionKey(#[from] neonhub_schema::seal::KeyError),
+    /// A foreign key without an `ON DELETE` action (`NO ACTION`, `RESTRICT`) has rows
+    /// pointing at the person's data: the erasure would fail there, so it is refused
+    /// before anything is written.
+    #[error(
+        "erasure blocked: {rows} row(s) of {table}.{column} reference the person's data without an ON DELETE action"
+    )]
+    ErasureBlocked {
+        /// The referencing table.
+        table: String,
+        /// Its referencing column.
+        column: String,
+        /// How many rows block.
+        rows: usize,
+    },
+    /// The catalog's foreign keys cannot be walked (a multi-column key, a loop): export and
+    /// erasure refuse rather than miss rows.
+    #[error("the person's data cannot be traced: {0}")]
+    ErasurePlan(String),
     /// A COPY import's dedicated connection could not be opened.
     #[error(transparent)]
     Connect(#[from] neonhub_schema::ConnectError),

@@ -11,6 +11,7 @@ use neonhub_schema::schema::person_identities;
 use neonhub_schema::{Citext, InvalidData, TenantScope, keys, time, unique_violation};
 use serde_json::Value;
 
+use crate::suppression::{self, Screened};
 use crate::{CrmError, Person, limits};
 
 /// One identity of a person.
@@ -80,16 +81,21 @@ pub(crate) fn normalized<'v>(kind: &str, value: &'v str) -> Result<&'v str, Inva
 impl PersonIdentity {
     /// Adds an identity to a person of this organization. An identity another person
     /// already holds (the same type and value, in any case) is
-    /// [`CrmError::IdentityTaken`] naming that person: merge them if they are one.
+    /// [`CrmError::IdentityTaken`] naming that person: merge them if they are one. An
+    /// identity on the suppression list (someone erased, or who asked never to be
+    /// contacted) is added and flagged ([`Screened::Suppressed`]): the person must not be
+    /// contacted, and [`crate::Consent::may_contact`] refuses them. Needs the suppression key.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "person_identity", op = "add"))]
     pub async fn add(
         conn: &mut AsyncPgConnection,
         scope: &TenantScope,
         person: &PersonId,
         new: &NewPersonIdentity<'_>,
-    ) -> Result<Self, CrmError> {
+    ) -> Result<Screened<Self>, CrmError> {
         scope.require(keys::CRM_WRITE)?;
         let value = normalized(new.kind, new.value)?;
+        let suppression_keys = suppression::keys()?;
+        let identities = suppression::identity_set([(new.kind, value)]);
         limits::short("channel", new.channel)?;
         limits::short("source", new.source)?;
         limits::json("metadata", new.metadata)?;
@@ -122,7 +128,9 @@ impl PersonIdentity {
                     })
                     .await;
                 match inserted {
-                    Ok(row) => Ok(row),
+                    Ok(row) => {
+                        suppression::screen(tx, scope, &suppression_keys, &identities, row).await
+                    }
                     Err(e)
                         if unique_violation(&e)
                             == Some("person_identities_organizationId_type_value_key") =>

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod consent;
+mod erase;
 mod error;
 mod event;
 mod identity;
@@ -10,6 +11,7 @@ mod merge;
 mod note;
 mod objective;
 mod person;
+mod suppression;
 mod topic;
 
 pub use consent::{Consent, ContactDecision, ContactReason, NewConsent};
@@ -22,5 +24,6 @@ pub use neonhub_schema::enums::ConsentStatus;
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use note::PersonNote;
 pub use objective::{NewPersonObjective, PersonObjective};
-pub use person::{MergeReport, NewPerson, Person};
+pub use person::{ErasureReport, MergeReport, NewPerson, Person};
+pub use suppression::{Screened, Suppression, SuppressionMatch};
 pub use topic::PersonTopic;

@@ -51,6 +51,8 @@ async fn the_latest_record_decides_campaigns_first_ties_to_the_more_restrictive(
     let p = Person::create(&mut conn, s, &NewPerson::default())
         .await
         .unwrap()
+        .clear()
+        .unwrap()
         .id;
     let spring = marketing_campaign(&mut conn, s.organization_id()).await;
     let summer = marketing_campaign(&mut conn, s.organization_id()).await;
@@ -172,6 +174,8 @@ async fn the_history_is_append_only_in_the_database_too() {
     let p = Person::create(&mut conn, &acme.scope, &NewPerson::default())
         .await
         .unwrap()
+        .clear()
+        .unwrap()
         .id;
     let c = record(
         &mut conn,
@@ -200,6 +204,8 @@ async fn an_unknown_status_label_in_the_database_is_a_typed_error() {
     let acme = org(&mut owner).await;
     let p = Person::create(&mut owner, &acme.scope, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap()
         .id;
     owner

@@ -37,11 +37,15 @@ async fn a_batch_is_all_or_nothing_and_names_its_bad_row() {
     let p = Person::create(&mut conn, s, &NewPerson::default())
         .await
         .unwrap()
+        .clear()
+        .unwrap()
         .id;
     let stranger = {
         let other = org(&mut conn).await;
         Person::create(&mut conn, &other.scope, &NewPerson::default())
             .await
+            .unwrap()
+            .clear()
             .unwrap()
             .id
     };
@@ -82,6 +86,8 @@ async fn event_queries_page_by_time_and_use_their_indexes() {
         people.push(
             Person::create(&mut conn, s, &NewPerson::default())
                 .await
+                .unwrap()
+                .clear()
                 .unwrap()
                 .id,
         );
@@ -187,6 +193,8 @@ async fn memories_are_never_returned_expired_nor_to_another_organization() {
     let sp = space(&mut conn, s).await;
     let p = Person::create(&mut conn, s, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap()
         .id;
     let q = Vector::from(vec![1.0, 0.0, 0.0]);
@@ -329,11 +337,15 @@ async fn copy_in_imports_as_the_application_role_all_or_nothing() {
     let p = Person::create(&mut owner, s, &NewPerson::default())
         .await
         .unwrap()
+        .clear()
+        .unwrap()
         .id;
     let stranger = {
         let other = org(&mut owner).await;
         Person::create(&mut owner, &other.scope, &NewPerson::default())
             .await
+            .unwrap()
+            .clear()
             .unwrap()
             .id
     };

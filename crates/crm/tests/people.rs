@@ -30,12 +30,18 @@ async fn any_identity_finds_its_person_case_insensitively_and_is_held_once() {
         },
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap();
     let bob = Person::create(&mut conn, s, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     let id = PersonIdentity::add(&mut conn, s, &ada.id, &email("  Ada@Example.com "))
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     assert_eq!(id.value.as_str(), "Ada@Example.com", "trimmed, case kept");
     let found = Person::by_identity(&mut conn, s, "email", "ada@example.COM")
@@ -60,6 +66,8 @@ async fn any_identity_finds_its_person_case_insensitively_and_is_held_once() {
     let other = org(&mut conn).await;
     let carol = Person::create(&mut conn, &other.scope, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     PersonIdentity::add(
         &mut conn,
@@ -68,6 +76,8 @@ async fn any_identity_finds_its_person_case_insensitively_and_is_held_once() {
         &email("ada@example.com"),
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap();
     assert_eq!(
         Person::by_identity(&mut conn, &other.scope, "email", "ada@example.com")
@@ -108,6 +118,8 @@ async fn an_empty_or_ten_kilobyte_identity_is_refused_by_name() {
     let acme = org(&mut conn).await;
     let p = Person::create(&mut conn, &acme.scope, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     let big = "a".repeat(10_000);
     for value in ["", "   ", big.as_str()] {
@@ -141,6 +153,8 @@ async fn merge_moves_everything_resolves_topic_clashes_and_deletes_the_other() {
         },
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap();
     let dup = Person::create(
         &mut conn,
@@ -153,12 +167,18 @@ async fn merge_moves_everything_resolves_topic_clashes_and_deletes_the_other() {
         },
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap();
     PersonIdentity::add(&mut conn, s, &keep.id, &email("ada@example.com"))
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     PersonIdentity::add(&mut conn, s, &dup.id, &email("ada.l@example.com"))
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     PersonTopic::set(&mut conn, s, &keep.id, "math", 0.4, None)
         .await
@@ -230,6 +250,8 @@ async fn merge_moves_everything_resolves_topic_clashes_and_deletes_the_other() {
     let other = org(&mut conn).await;
     let stranger = Person::create(&mut conn, &other.scope, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap();
     let err = Person::merge(&mut conn, s, &keep.id, &stranger.id)
         .await
@@ -306,7 +328,11 @@ async fn an_external_id_is_unique_per_organization() {
         external_id: Some("x-1"),
         ..Default::default()
     };
-    Person::create(&mut conn, &acme.scope, &new).await.unwrap();
+    Person::create(&mut conn, &acme.scope, &new)
+        .await
+        .unwrap()
+        .clear()
+        .unwrap();
     let err = Person::create(&mut conn, &acme.scope, &new)
         .await
         .unwrap_err();

@@ -95,7 +95,7 @@ fn event(person: &PersonId) -> NewEvent {
 }
 
 fn operations() -> Vec<Case> {
-    use keys::{CRM_READ as READ, CRM_WRITE as WRITE};
+    use keys::{CRM_ERASE as ERASE, CRM_EXPORT as EXPORT, CRM_READ as READ, CRM_WRITE as WRITE};
     let page = || PageRequest::first(50);
     vec![
         case("Person::create", WRITE, false, |c, s, _| {
@@ -174,6 +174,23 @@ fn operations() -> Vec<Case> {
                     .await
                     .map(|d| usize::from(d.deciding.is_some()))
             })
+        }),
+        case("Suppression::is_suppressed", READ, false, |c, s, _| {
+            Box::pin(async move {
+                Suppression::is_suppressed(c, s, "email", "gone@example.com")
+                    .await
+                    .map(usize::from)
+            })
+        }),
+        case("Suppression::add", WRITE, false, |c, s, _| {
+            Box::pin(async move {
+                Suppression::add(c, s, "email", "never@example.com")
+                    .await
+                    .map(usize::from)
+            })
+        }),
+        case("Person::export", EXPORT, true, |c, s, f| {
+            Box::pin(async move { one(Person::export(c, s, &f.person).await) })
         }),
         case("Event::insert_many", WRITE, true, |c, s, f| {
             Box::pin(async move { Event::insert_many(c, s, &[event(&f.person)]).await })
@@ -281,6 +298,9 @@ fn operations() -> Vec<Case> {
         case("Person::merge", WRITE, true, |c, s, f| {
             Box::pin(async move { one(Person::merge(c, s, &f.person, &f.other_person).await) })
         }),
+        case("Person::erase", ERASE, true, |c, s, f| {
+            Box::pin(async move { one(Person::erase(c, s, &f.person, "a test").await) })
+        }),
         case("Person::delete", WRITE, true, |c, s, f| {
             Box::pin(async move { one(Person::delete(c, s, &f.person).await) })
         }),
@@ -300,9 +320,13 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
     )
     .await
     .unwrap()
+    .clear()
+    .unwrap()
     .id;
     let other_person = Person::create(conn, &s, &NewPerson::default())
         .await
+        .unwrap()
+        .clear()
         .unwrap()
         .id;
     let identity = PersonIdentity::add(
@@ -316,6 +340,8 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
         },
     )
     .await
+    .unwrap()
+    .clear()
     .unwrap()
     .id;
     Consent::record(conn, &s, &person, &consent())
@@ -400,6 +426,8 @@ async fn digest(conn: &mut AsyncPgConnection, org: &OrganizationId) -> String {
         "person_objectives",
         "events",
         "mem_embeddings",
+        "person_suppressions",
+        "marketing_leads",
     ];
     let union: Vec<String> = tables
         .iter()
@@ -502,7 +530,7 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
             case.name
         );
     }
-    assert!(refused >= 22, "only {refused} operations were refused");
+    assert!(refused >= 24, "only {refused} operations were refused");
 }
 
 async fn org_scope(conn: &mut AsyncPgConnection) -> TenantScope {

@@ -62,6 +62,7 @@ text_id!(PersonConsentId, "person_consents");
 text_id!(PersonIdentityId, "person_identities");
 text_id!(PersonNoteId, "person_notes");
 text_id!(PersonObjectiveId, "person_objectives");
+text_id!(PersonSuppressionId, "person_suppressions");
 text_id!(PersonTopicId, "person_topics");
 text_id!(SeoMetricId, "seo_metrics");
 text_id!(SessionId, "sessions");

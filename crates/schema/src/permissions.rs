@@ -179,9 +179,13 @@ catalogue! {
         needed_by: "`BudgetProfile::reserve`, `commit`, `release`, `spend` in `neonhub-billing`.";
     // crm
     CRM_READ = "crm:read", ALL_ROLES, "Read people, their identities, consents, notes and events.",
-        needed_by: "`get`, `list` and the finders of `Person` (`by_external_id`, `by_identity`), `PersonIdentity`, `PersonNote`, `PersonTopic`, `PersonObjective`, `Memory` (and `Memory::search`); `Consent::history`, `Consent::may_contact`; `Event::list`, `Event::explain_list` in `neonhub-crm`.";
+        needed_by: "`get`, `list` and the finders of `Person` (`by_external_id`, `by_identity`), `PersonIdentity`, `PersonNote`, `PersonTopic`, `PersonObjective`, `Memory` (and `Memory::search`); `Consent::history`, `Consent::may_contact`; `Suppression::is_suppressed`; `Event::list`, `Event::explain_list` in `neonhub-crm`.";
     CRM_WRITE = "crm:write", STAFF, "Create and change people and their records.",
-        needed_by: "`Person::create`, `update`, `delete`, `merge`; `PersonIdentity::add`, `verify`, `remove`; `Consent::record`; `Event::insert_many`, `copy_in`; `Memory::remember`, `forget`; `PersonNote::add`, `delete`; `PersonTopic::set`; `PersonObjective::create`, `set_status` in `neonhub-crm`.";
+        needed_by: "`Person::create`, `update`, `delete`, `merge`; `PersonIdentity::add`, `verify`, `remove`; `Consent::record`; `Event::insert_many`, `copy_in`; `Memory::remember`, `forget`; `PersonNote::add`, `delete`; `PersonTopic::set`; `PersonObjective::create`, `set_status`; `Suppression::add` in `neonhub-crm`.";
+    CRM_EXPORT = "crm:export", MANAGERS, "Export everything held about a person (a data subject's access request).",
+        needed_by: "`Person::export` in `neonhub-crm`.";
+    CRM_ERASE = "crm:erase", MANAGERS, "Erase a person for good: delete everything held about them and suppress their identities.",
+        needed_by: "`Person::erase` in `neonhub-crm`.";
 }
 
 /// The catalogue entry for `key`, if it is one.

@@ -1210,6 +1210,21 @@ diesel::table! {
     use diesel::sql_types::*;
     use pgvector::sql_types::*;
 
+    person_suppressions (id) {
+        id -> Text,
+        organizationId -> Text,
+        kind -> Text,
+        keyId -> Text,
+        hash -> Text,
+        source -> Text,
+        createdAt -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use pgvector::sql_types::*;
+
     person_topics (id) {
         id -> Text,
         organizationId -> Text,
@@ -1631,6 +1646,7 @@ diesel::joinable!(person_notes -> people (personId));
 diesel::joinable!(person_notes -> users (authorId));
 diesel::joinable!(person_objectives -> organizations (organizationId));
 diesel::joinable!(person_objectives -> people (personId));
+diesel::joinable!(person_suppressions -> organizations (organizationId));
 diesel::joinable!(person_topics -> organizations (organizationId));
 diesel::joinable!(person_topics -> people (personId));
 diesel::joinable!(role_permissions -> organization_permissions (permissionId));
@@ -1711,6 +1727,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     person_identities,
     person_notes,
     person_objectives,
+    person_suppressions,
     person_topics,
     role_permissions,
     seo_metrics,

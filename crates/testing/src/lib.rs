@@ -85,6 +85,7 @@ impl TestDatabase {
     /// A fresh clone of the migrated template.
     pub async fn migrated() -> Self {
         ensure_template().await;
+        install_test_suppression_key();
         Self::create(&format!("TEMPLATE \"{}\"", template_name())).await
     }
 
@@ -182,6 +183,7 @@ pub const APP_ROLE_PASSWORD: &str = "nh-test-app";
 /// query; fixtures and raw setup that must bypass it go through [`as_owner`].
 pub async fn test_connection() -> AsyncPgConnection {
     ensure_template().await;
+    install_test_suppression_key();
     let mut conn = server_url()
         .with_dbname(&shared_name())
         .connect()
@@ -356,6 +358,28 @@ async fn retry_busy(conn: &mut AsyncPgConnection, sql: &str) {
             Err(e) => panic!("{sql}: {e}"),
         }
     }
+}
+
+/// A fresh hashing key set of one random key (id `test`), for running suppression code
+/// under [`neonhub_schema::seal::with_hash_keys`] (a key other than the process's).
+pub fn suppression_keys() -> std::sync::Arc<neonhub_schema::seal::HashKeys> {
+    let spec = format!("test:{}", neonhub_schema::seal::SecretKeys::generate_key());
+    std::sync::Arc::new(neonhub_schema::seal::HashKeys::parse(&spec).expect("a generated key"))
+}
+
+/// Installs a random process-wide suppression key once (unless `NEONHUB_SUPPRESSION_KEY`
+/// is set), so CRM code that hashes identities works in any test that has a test database
+/// or connection; a test of the missing key runs its code under `with_hash_keys(None, ..)`.
+pub fn install_test_suppression_key() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os(neonhub_schema::seal::SUPPRESSION_KEY_ENV).is_none() {
+            let spec = format!("test:{}", neonhub_schema::seal::SecretKeys::generate_key());
+            neonhub_schema::seal::install_hash_keys(
+                neonhub_schema::seal::HashKeys::parse(&spec).expect("a generated key"),
+            );
+        }
+    });
 }
 
 /// A fresh key set of one random key (id `test`), for running sealing code under

@@ -21,7 +21,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::Secret;
 
+mod hash;
 mod stored;
+pub use hash::{
+    HashKeys, KeyedHash, SUPPRESSION_KEY_ENV, current_hash_keys, install_hash_keys, with_hash_keys,
+};
 pub use stored::{
     ColumnSecrets, RotateReport, SEALED_COLUMNS, SecretsStatus, rotate, secrets_status,
 };
@@ -36,47 +40,104 @@ pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 pub const MAX_KEY_ID_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 
-/// Why `NEONHUB_SECRET_KEYS` (or a key list given in code) was refused: at startup, naming
-/// the entry, never the key.
+/// Why a key list (`NEONHUB_SECRET_KEYS`, `NEONHUB_SUPPRESSION_KEY`, or one given in code)
+/// was refused: naming the variable and the entry, never the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    /// No key is configured: secrets can be neither written nor read.
+    /// No key is configured: what needs one can be neither written nor read.
     #[error(
-        "no secret key is configured: set {SECRET_KEYS_ENV} to comma-separated id:base64key entries (32-byte keys)"
+        "no key is configured: set {var} to comma-separated id:base64key entries (32-byte keys)"
     )]
-    Missing,
+    Missing {
+        /// The environment variable the keys come from.
+        var: &'static str,
+    },
     /// An entry is not `id:base64key` (an empty entry, no colon, an empty id or key).
-    #[error("{SECRET_KEYS_ENV} entry {position} is not id:base64key")]
+    #[error("{var} entry {position} is not id:base64key")]
     Malformed {
+        /// The environment variable the keys come from.
+        var: &'static str,
         /// Zero-based position in the list.
         position: usize,
     },
     /// A key id with characters other than `A-Za-z0-9_-`, or longer than 32 bytes.
-    #[error("secret key id {id:?} must be 1 to 32 characters of A-Z, a-z, 0-9, _ and -")]
+    #[error("{var}: key id {id:?} must be 1 to 32 characters of A-Z, a-z, 0-9, _ and -")]
     BadId {
+        /// The environment variable the keys come from.
+        var: &'static str,
         /// The id.
         id: String,
     },
     /// The key is not base64.
-    #[error("secret key {id:?} is not base64")]
+    #[error("{var}: key {id:?} is not base64")]
     NotBase64 {
+        /// The environment variable the keys come from.
+        var: &'static str,
         /// The key's id.
         id: String,
     },
-    /// The key is not 32 bytes (AES-256).
-    #[error("secret key {id:?} is {len} bytes; AES-256 needs 32")]
+    /// The key is not 32 bytes.
+    #[error("{var}: key {id:?} is {len} bytes; 32 are needed")]
     WrongLength {
+        /// The environment variable the keys come from.
+        var: &'static str,
         /// The key's id.
         id: String,
         /// Its length in bytes.
         len: usize,
     },
     /// Two entries share an id.
-    #[error("secret key id {id:?} appears twice")]
+    #[error("{var}: key id {id:?} appears twice")]
     DuplicateId {
+        /// The environment variable the keys come from.
+        var: &'static str,
         /// The id.
         id: String,
     },
+}
+
+/// Parses `id:base64key,id:base64key,...` (standard or URL-safe base64, 32-byte keys) into
+/// ids and key bytes, in order; errors name `var`.
+pub(crate) fn parse_key_list(
+    spec: &str,
+    var: &'static str,
+) -> Result<Vec<(String, [u8; 32])>, KeyError> {
+    if spec.trim().is_empty() {
+        return Err(KeyError::Missing { var });
+    }
+    let mut keys: Vec<(String, [u8; 32])> = Vec::new();
+    for (position, entry) in spec.split(',').enumerate() {
+        let (id, key) = entry
+            .trim()
+            .split_once(':')
+            .ok_or(KeyError::Malformed { var, position })?;
+        if id.is_empty() || key.is_empty() {
+            return Err(KeyError::Malformed { var, position });
+        }
+        let id = id.to_owned();
+        if id.len() > MAX_KEY_ID_LEN
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(KeyError::BadId { var, id });
+        }
+        if keys.iter().any(|(existing, _)| *existing == id) {
+            return Err(KeyError::DuplicateId { var, id });
+        }
+        let Ok(bytes) = STANDARD
+            .decode(key)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(key))
+        else {
+            return Err(KeyError::NotBase64 { var, id });
+        };
+        let len = bytes.len();
+        let Ok(bytes) = <[u8; 32]>::try_from(bytes) else {
+            return Err(KeyError::WrongLength { var, id, len });
+        };
+        keys.push((id, bytes));
+    }
+    Ok(keys)
 }
 
 /// Why a value could not be sealed or opened. Never garbage, never a panic.
@@ -140,39 +201,13 @@ impl fmt::Debug for SecretKeys {
 impl SecretKeys {
     /// Parses `id:base64key,id:base64key,...` (standard or URL-safe base64, 32-byte keys).
     pub fn parse(spec: &str) -> Result<Self, KeyError> {
-        if spec.trim().is_empty() {
-            return Err(KeyError::Missing);
-        }
-        let mut keys: Vec<(String, LessSafeKey)> = Vec::new();
-        for (position, entry) in spec.split(',').enumerate() {
-            let (id, key) = entry
-                .trim()
-                .split_once(':')
-                .ok_or(KeyError::Malformed { position })?;
-            if id.is_empty() || key.is_empty() {
-                return Err(KeyError::Malformed { position });
-            }
-            if id.len() > MAX_KEY_ID_LEN
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(KeyError::BadId { id: id.to_owned() });
-            }
-            if keys.iter().any(|(existing, _)| existing == id) {
-                return Err(KeyError::DuplicateId { id: id.to_owned() });
-            }
-            let bytes = STANDARD
-                .decode(key)
-                .or_else(|_| URL_SAFE_NO_PAD.decode(key))
-                .map_err(|_| KeyError::NotBase64 { id: id.to_owned() })?;
-            let unbound =
-                UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::WrongLength {
-                    id: id.to_owned(),
-                    len: bytes.len(),
-                })?;
-            keys.push((id.to_owned(), LessSafeKey::new(unbound)));
-        }
+        let keys = parse_key_list(spec, SECRET_KEYS_ENV)?
+            .into_iter()
+            .map(|(id, bytes)| {
+                let unbound = UnboundKey::new(&AES_256_GCM, &bytes).expect("a 32-byte key");
+                (id, LessSafeKey::new(unbound))
+            })
+            .collect();
         let mut nonce_start = [0_u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce_start)
@@ -316,19 +351,31 @@ pub async fn with_keys<F: std::future::Future>(
 /// `NEONHUB_SECRET_KEYS` the first time). Without a usable key it is [`SealError::NoKey`]
 /// naming the problem, at the call that needed a key.
 pub fn current_keys() -> Result<Arc<SecretKeys>, SealError> {
-    if let Ok(keys) = TASK_KEYS.try_with(Clone::clone) {
-        return keys.ok_or(SealError::NoKey(KeyError::Missing));
+    Ok(resolve(
+        TASK_KEYS.try_with(Clone::clone).ok(),
+        &PROCESS_KEYS,
+        SECRET_KEYS_ENV,
+        SecretKeys::from_env,
+    )?)
+}
+
+/// The key set in force: the task's (`task`: `Some` inside a scope, whose `None` means no
+/// key), else the process's, else parsed from the environment and kept (a failure is not
+/// kept: a process that sets the variable later is not stuck).
+pub(crate) fn resolve<T>(
+    task: Option<Option<Arc<T>>>,
+    process: &std::sync::RwLock<Option<Arc<T>>>,
+    var: &'static str,
+    from_env: impl FnOnce() -> Result<T, KeyError>,
+) -> Result<Arc<T>, KeyError> {
+    if let Some(keys) = task {
+        return keys.ok_or(KeyError::Missing { var });
     }
-    if let Some(keys) = PROCESS_KEYS
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
+    if let Some(keys) = process.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return Ok(Arc::clone(keys));
     }
-    // Not cached when it fails: a process that sets the variable later is not stuck.
-    let keys = Arc::new(SecretKeys::from_env()?);
-    let mut slot = PROCESS_KEYS.write().unwrap_or_else(|e| e.into_inner());
+    let keys = Arc::new(from_env()?);
+    let mut slot = process.write().unwrap_or_else(|e| e.into_inner());
     Ok(Arc::clone(slot.get_or_insert(keys)))
 }
 
@@ -442,25 +489,48 @@ mod tests {
     fn bad_key_lists_are_refused_naming_the_entry_never_the_key() {
         let good = SecretKeys::generate_key();
         let short = STANDARD.encode([7_u8; 16]);
+        let var = SECRET_KEYS_ENV;
         for (spec, expected) in [
-            ("", KeyError::Missing),
-            ("   ", KeyError::Missing),
-            ("nokey", KeyError::Malformed { position: 0 }),
-            (&format!("a:{good},"), KeyError::Malformed { position: 1 }),
-            (&format!(":{good}"), KeyError::Malformed { position: 0 }),
-            ("a:", KeyError::Malformed { position: 0 }),
-            (&format!("a b:{good}"), KeyError::BadId { id: "a b".into() }),
-            ("a:not base64!", KeyError::NotBase64 { id: "a".into() }),
+            ("", KeyError::Missing { var }),
+            ("   ", KeyError::Missing { var }),
+            ("nokey", KeyError::Malformed { var, position: 0 }),
+            (
+                &format!("a:{good},"),
+                KeyError::Malformed { var, position: 1 },
+            ),
+            (
+                &format!(":{good}"),
+                KeyError::Malformed { var, position: 0 },
+            ),
+            ("a:", KeyError::Malformed { var, position: 0 }),
+            (
+                &format!("a b:{good}"),
+                KeyError::BadId {
+                    var,
+                    id: "a b".into(),
+                },
+            ),
+            (
+                "a:not base64!",
+                KeyError::NotBase64 {
+                    var,
+                    id: "a".into(),
+                },
+            ),
             (
                 &format!("a:{short}"),
                 KeyError::WrongLength {
+                    var,
                     id: "a".into(),
                     len: 16,
                 },
             ),
             (
                 &format!("a:{good},a:{good}"),
-                KeyError::DuplicateId { id: "a".into() },
+                KeyError::DuplicateId {
+                    var,
+                    id: "a".into(),
+                },
             ),
         ] {
             let err = SecretKeys::parse(spec).unwrap_err();
