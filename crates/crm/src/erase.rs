@@ -268,10 +268,10 @@ fn erase_plan(catalog: &Catalog, root: &str, root_where: &str) -> Result<Vec<Ste
 }
 
 /// The tables whose rows are about the root's rows: the root itself, what it owns
-/// (`CASCADE`, to any depth) and what references the root or an owned row directly with
-/// `SET NULL` (a ledger entry naming the person). A row that points at an owned row but
-/// is someone else's (another person's memory citing this person's event) is not theirs
-/// to see. Each table's rows are selected by the `OR` of its paths.
+/// (`CASCADE`, to any depth) and what names the root itself with a `SET NULL` key (a
+/// ledger entry naming the person). A row that merely points at an owned row is someone
+/// else's (another person's memory citing this person's event; an allocation citing their
+/// objective): not theirs to see. Each table's rows are selected by the `OR` of its paths.
 fn export_plan(catalog: &Catalog, root: &str, root_where: &str) -> BTreeMap<String, Vec<String>> {
     fn walk(
         catalog: &Catalog,
@@ -293,7 +293,7 @@ fn export_plan(catalog: &Catalog, root: &str, root_where: &str) -> BTreeMap<Stri
                     walk(catalog, &fk.child, &rows, depth + 1, out);
                     out.entry(fk.child.clone()).or_default().push(rows);
                 }
-                "n" | "d" => out.entry(fk.child.clone()).or_default().push(rows),
+                "n" | "d" if depth == 0 => out.entry(fk.child.clone()).or_default().push(rows),
                 _ => {}
             }
         }
