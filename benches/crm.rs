@@ -5,8 +5,10 @@
 //! generate_series` of the same number of rows (the database's floor); and
 //! `Consent::may_contact` latency with 1,000,000 consent records in the table (200,000
 //! people, 5 each, two channels, one in ten for a campaign), beside the same decision
-//! query sent alone through a raw prepared tokio-postgres statement. Prints the table and
-//! writes `target/neonhub-bench/crm.json`.
+//! query sent alone through a raw prepared tokio-postgres statement; and `Person::erase` of
+//! people with 10,000 events each (and identities, consents, a note, a memory, a ledger
+//! entry, a lead), beside the database's own cascade (`DELETE FROM people`) of the same
+//! amount of data, interleaved. Prints the table and writes `target/neonhub-bench/crm.json`.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,9 @@ const BATCH: usize = 10_000;
 const PEOPLE: usize = 200_000;
 const CONSENTS: usize = 1_000_000;
 const CHECKS: usize = 3_000;
+/// People erased (and as many deleted by the baseline), each with this many events.
+const ERASED: usize = 30;
+const EVENTS_EACH: usize = 10_000;
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -49,6 +54,13 @@ fn main() {
 }
 
 async fn run() {
+    neonhub::schema::seal::install_hash_keys(
+        neonhub::schema::seal::HashKeys::parse(&format!(
+            "bench:{}",
+            neonhub::schema::seal::SecretKeys::generate_key()
+        ))
+        .unwrap(),
+    );
     let admin = std::env::var("NEONHUB_BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("NEONHUB_TEST_DATABASE_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -140,8 +152,30 @@ async fn run() {
     ))
     .await
     .unwrap();
+    // Every person has an email identity; the organization's suppression list holds 10,000
+    // hashes, so a check that the consent allows goes on to the suppression list.
+    conn.batch_execute(&format!(
+        r#"INSERT INTO person_identities (id, "personId", "organizationId", type, value, "createdAt", "updatedAt")
+           SELECT 'i' || g, 'p' || g, '{org}', 'email', 'person' || g || '@example.com', now(), now()
+           FROM generate_series(1, {PEOPLE}) g;
+           INSERT INTO person_suppressions (id, "organizationId", kind, "keyId", hash, source)
+           SELECT 's' || g, '{org}', 'email', 'bench', substr(md5(g::text) || md5((-g)::text), 1, 43), 'request'
+           FROM generate_series(1, 10000) g"#
+    ))
+    .await
+    .unwrap();
+    erasure_fixture(&mut conn, &org).await;
     // One statement each: VACUUM cannot run inside the implicit transaction of a batch.
-    for table in ["person_consents", "events"] {
+    for table in [
+        "person_consents",
+        "events",
+        "person_identities",
+        "person_suppressions",
+        "people",
+        "mem_embeddings",
+        "budget_ledger",
+        "marketing_leads",
+    ] {
         conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
             .await
             .unwrap();
@@ -189,6 +223,28 @@ async fn run() {
     }
     lib.sort();
     base.sort();
+    // Erasure, interleaved with the baseline: the same person's data deleted by the
+    // database's own cascade, with nothing suppressed, scrubbed or audited.
+    let (mut erase, mut cascade) = (Vec::with_capacity(ERASED), Vec::with_capacity(ERASED));
+    for i in 0..ERASED {
+        let person = PersonId::from_string(format!("erase-{i}"));
+        let started = Instant::now();
+        let report = Person::erase(&mut conn, &scope, &person, "bench")
+            .await
+            .unwrap();
+        erase.push(started.elapsed());
+        assert_eq!(report.deleted["events"], EVENTS_EACH);
+        let started = Instant::now();
+        conn.batch_execute(&format!("DELETE FROM people WHERE id = 'cascade-{i}'"))
+            .await
+            .unwrap();
+        cascade.push(started.elapsed());
+    }
+    erase.sort();
+    cascade.sort();
+    let (erase50, erase95) = (percentile(&erase, 0.5), percentile(&erase, 0.95));
+    let (cascade50, cascade95) = (percentile(&cascade, 0.5), percentile(&cascade, 0.95));
+    let erase_met = if erase95 <= 100.0 { "met" } else { "not met" };
     let (p50, p95) = (percentile(&lib, 0.5), percentile(&lib, 0.95));
     let (raw50, raw95) = (percentile(&base, 0.5), percentile(&base, 0.95));
     let ingest_met = if rows_per_s >= 50_000.0 {
@@ -206,7 +262,8 @@ async fn run() {
         "\n| measure | result | baseline |\n| --- | --- | --- |\n\
          | event ingest, `Event::insert_many` in batches of {BATCH} ({EVENTS} rows) | {rows_per_s:.0} rows/s (goal >= 50,000: {ingest_met}) | server-side `INSERT ... SELECT generate_series`: {raw_rows_per_s:.0} rows/s |\n\
          | event ingest, `Event::copy_in` (binary COPY) in batches of {BATCH} ({EVENTS} rows) | {copy_rows_per_s:.0} rows/s (goal >= 50,000: {copy_met}) | the same floor |\n\
-         | `Consent::may_contact`, {CONSENTS} consent rows, p50 / p95 | {p50:.3} / {p95:.3} ms (goal p95 <= 1 ms: {contact_met}) | the decision query alone, raw prepared: {raw50:.3} / {raw95:.3} ms |\n"
+         | `Consent::may_contact`, {CONSENTS} consent rows, p50 / p95 | {p50:.3} / {p95:.3} ms (goal p95 <= 1 ms: {contact_met}) | the decision query alone, raw prepared: {raw50:.3} / {raw95:.3} ms |\n\
+         | `Person::erase` of a person with {EVENTS_EACH} events, {ERASED} people, p50 / p95 | {erase50:.1} / {erase95:.1} ms (goal p95 <= 100 ms: {erase_met}) | `DELETE FROM people` cascading over the same data: {cascade50:.1} / {cascade95:.1} ms |\n"
     );
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/neonhub-bench");
     let _ = std::fs::create_dir_all(dir);
@@ -219,7 +276,61 @@ async fn run() {
             "consents": CONSENTS, "checks": CHECKS,
             "may_contact_p50_ms": p50, "may_contact_p95_ms": p95,
             "raw_decision_p50_ms": raw50, "raw_decision_p95_ms": raw95,
+            "erased": ERASED, "events_each": EVENTS_EACH,
+            "erase_p50_ms": erase50, "erase_p95_ms": erase95,
+            "cascade_p50_ms": cascade50, "cascade_p95_ms": cascade95,
         }))
         .unwrap(),
     );
+}
+
+/// People to erase (`erase-N`) and their twins for the baseline (`cascade-N`), each with
+/// `EVENTS_EACH` events, two identities, two consents, a note, a memory citing an event, a
+/// ledger entry naming them, and a lead with their email.
+async fn erasure_fixture(conn: &mut diesel_async::AsyncPgConnection, org: &OrganizationId) {
+    conn.batch_execute(&format!(
+        r#"INSERT INTO embedding_spaces (id, "organizationId", name, provider, model, dimension, "createdAt", "updatedAt")
+             VALUES ('space-erase', '{org}', 'erase', 'local', 'toy', 3, now(), now());
+           INSERT INTO budget_profiles (id, "organizationId", name, "updatedAt")
+             VALUES ('bp-erase', '{org}', 'erase', now());"#
+    ))
+    .await
+    .unwrap();
+    for (digit, prefix) in [(0, "erase"), (1, "cascade")] {
+        conn.batch_execute(&format!(
+            r#"INSERT INTO people (id, "organizationId", "primaryEmail", "createdAt", "updatedAt")
+                 SELECT '{prefix}-' || g, '{org}', '{prefix}' || g || '@example.com', now(), now()
+                 FROM generate_series(0, {last}) g;
+               INSERT INTO person_identities (id, "personId", "organizationId", type, value, "createdAt", "updatedAt")
+                 SELECT '{prefix}-i' || g || '-' || k, '{prefix}-' || g, '{org}', k,
+                        CASE k WHEN 'email' THEN '{prefix}' || g || '@example.com' ELSE '+44207{digit}' || lpad(g::text, 5, '0') END,
+                        now(), now()
+                 FROM generate_series(0, {last}) g, unnest(ARRAY['email', 'phone']) k;
+               INSERT INTO person_consents (id, "personId", "organizationId", channel, status, "collectedAt", "updatedAt")
+                 SELECT '{prefix}-c' || g || '-' || k, '{prefix}-' || g, '{org}', k, 'granted', now(), now()
+                 FROM generate_series(0, {last}) g, unnest(ARRAY['email', 'sms']) k;
+               INSERT INTO person_notes (id, "organizationId", "personId", body, visibility, "createdAt", "updatedAt")
+                 SELECT '{prefix}-n' || g, '{org}', '{prefix}-' || g, 'called them', 'team', now(), now()
+                 FROM generate_series(0, {last}) g;
+               INSERT INTO events (id, "organizationId", "personId", channel, type, source, payload, "occurredAt", "createdAt")
+                 SELECT '{prefix}-e' || g || '-' || e, '{org}', '{prefix}-' || g, 'email', 'email.opened', 'esp',
+                        jsonb_build_object('to', '{prefix}' || g || '@example.com'),
+                        now() - e * interval '1 second', now()
+                 FROM generate_series(0, {last}) g, generate_series(1, {EVENTS_EACH}) e;
+               INSERT INTO mem_embeddings (id, "organizationId", "personId", "embeddingSpaceId", embedding, label, "sourceEventId", "createdAt")
+                 SELECT '{prefix}-m' || g, '{org}', '{prefix}-' || g, 'space-erase', '[1,0,0]', 'likes tea',
+                        '{prefix}-e' || g || '-1', now()
+                 FROM generate_series(0, {last}) g;
+               INSERT INTO budget_ledger (id, "organizationId", "budgetProfileId", "personId", "entryType", amount, metadata)
+                 SELECT '{prefix}-l' || g, '{org}', 'bp-erase', '{prefix}-' || g, 'spend', 10,
+                        jsonb_build_object('customer', '{prefix}' || g || '@example.com')
+                 FROM generate_series(0, {last}) g;
+               INSERT INTO marketing_leads (id, "organizationId", email, source, "updatedAt")
+                 SELECT '{prefix}-ml' || g, '{org}', '{prefix}' || g || '@example.com', 'ads', now()
+                 FROM generate_series(0, {last}) g;"#,
+            last = ERASED - 1
+        ))
+        .await
+        .unwrap();
+    }
 }

@@ -13,8 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Text};
-use diesel::{QueryableByName, sql_query};
+use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Text, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::PersonId;
 
@@ -62,37 +64,42 @@ struct TextColumn {
     kind: String,
 }
 
-/// The database's foreign keys and the text-like columns of every table.
-pub(crate) struct Catalog {
-    pub foreign_keys: Vec<ForeignKey>,
-    /// Table (qualified, quoted) → its text, citext, varchar, JSON and text-array columns.
-    texts: HashMap<String, Vec<(String, String)>>,
+/// Every foreign key of the database (single-column ones are walked; wider ones refuse).
+const FOREIGN_KEYS: &str = r#"SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
+       cr.relname::text AS child_name,
+       quote_ident(ca.attname) AS "column",
+       format('%I.%I', pn.nspname, pr.relname) AS parent,
+       quote_ident(pa.attname) AS parent_column,
+       c.confdeltype::text AS action,
+       cardinality(c.conkey) AS width
+FROM pg_constraint c
+JOIN pg_class cr ON cr.oid = c.conrelid
+JOIN pg_namespace cn ON cn.oid = cr.relnamespace
+JOIN pg_class pr ON pr.oid = c.confrelid
+JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
+JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+WHERE c.contype = 'f'
+ORDER BY 1, 3"#;
+
+/// The text, varchar, citext, JSON and text-array columns of some tables (qualified names),
+/// keys excluded: a detached row keeps its identity and links.
+struct TextColumns<'a> {
+    tables: &'a [String],
 }
 
-impl Catalog {
-    /// Reads the catalog (inside the caller's transaction: what it sees is what it walks).
-    pub(crate) async fn load(tx: &mut AsyncPgConnection) -> Result<Self, CrmError> {
-        let foreign_keys: Vec<ForeignKey> = sql_query(
-            r#"SELECT format('%I.%I', cn.nspname, cr.relname) AS child,
-                      cr.relname::text AS child_name,
-                      quote_ident(ca.attname) AS "column",
-                      format('%I.%I', pn.nspname, pr.relname) AS parent,
-                      quote_ident(pa.attname) AS parent_column,
-                      c.confdeltype::text AS action,
-                      cardinality(c.conkey) AS width
-               FROM pg_constraint c
-               JOIN pg_class cr ON cr.oid = c.conrelid
-               JOIN pg_namespace cn ON cn.oid = cr.relnamespace
-               JOIN pg_class pr ON pr.oid = c.confrelid
-               JOIN pg_namespace pn ON pn.oid = pr.relnamespace
-               JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
-               JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
-               WHERE c.contype = 'f'
-               ORDER BY 1, 3"#,
-        )
-        .load(tx)
-        .await?;
-        let columns: Vec<TextColumn> = sql_query(
+impl QueryId for TextColumns<'_> {
+    type QueryId = TextColumns<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for TextColumns<'_> {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for TextColumns<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        out.push_sql(
             r#"SELECT format('%I.%I', n.nspname, r.relname) AS table_name,
                       quote_ident(a.attname) AS column_name,
                       CASE WHEN t.typcategory = 'A' THEN 'array'
@@ -103,26 +110,126 @@ impl Catalog {
                JOIN pg_namespace n ON n.oid = r.relnamespace
                JOIN pg_type t ON t.oid = a.atttypid
                LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
-               WHERE r.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+               WHERE a.attrelid = ANY (CAST("#,
+        );
+        out.push_bind_param::<Array<Text>, _>(self.tables)?;
+        out.push_sql(
+            r#" AS regclass[])) AND a.attnum > 0 AND NOT a.attisdropped
                  AND a.attgenerated = ''
-                 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                                 WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f', 'u')
+                                   AND a.attnum = ANY (k.conkey))
                  AND (t.typname IN ('text', 'varchar', 'citext', 'json', 'jsonb')
                       OR e.typname IN ('text', 'varchar', 'citext'))
                ORDER BY 1, a.attnum"#,
-        )
+        );
+        Ok(())
+    }
+}
+
+/// A statement whose text is fixed for a given catalog (a plan's step), with `$1` to `$4`
+/// standing for the [`Binds`] (each occurrence bound anew, so a statement may use any of
+/// them, in any order, any number of times). Not a static id: diesel-async caches it by
+/// its text, so a step is planned once per connection, not once per erasure.
+struct Cached<'a> {
+    sql: &'a str,
+    binds: Option<&'a Binds<'a>>,
+}
+
+impl QueryId for Cached<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Cached<'_> {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for Cached<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let (before, after) = rest.split_at(at);
+            out.push_sql(before);
+            let which = after.as_bytes().get(1).copied();
+            match (which, self.binds) {
+                (Some(d @ b'1'..=b'4'), Some(b)) => {
+                    match d {
+                        b'1' => out.push_bind_param::<Text, _>(b.person)?,
+                        b'2' => out.push_bind_param::<Text, _>(b.pattern)?,
+                        b'3' => out.push_bind_param::<Array<Text>, _>(b.emails)?,
+                        _ => out.push_bind_param::<Text, _>(b.org)?,
+                    }
+                    rest = &after[2..];
+                }
+                _ => {
+                    out.push_sql("$");
+                    rest = &after[1..];
+                }
+            }
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+/// The database's foreign keys and the text-like columns of every table.
+pub(crate) struct Catalog {
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Table (qualified, quoted) → its text, citext, varchar, JSON and text-array columns.
+    texts: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Catalog {
+    /// Reads the catalog (inside the caller's transaction: what it sees is what it walks):
+    /// every foreign key, then the text-like columns of the tables a plan from `roots`
+    /// would detach (only those are scrubbed). Both statements stay prepared.
+    pub(crate) async fn load(
+        tx: &mut AsyncPgConnection,
+        roots: &[(&str, &str)],
+    ) -> Result<Self, CrmError> {
+        let foreign_keys: Vec<ForeignKey> = Cached {
+            sql: FOREIGN_KEYS,
+            binds: None,
+        }
         .load(tx)
         .await?;
-        let mut texts: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut catalog = Self {
+            foreign_keys,
+            texts: HashMap::new(),
+        };
+        let mut detached = BTreeSet::new();
+        for (root, _) in roots {
+            catalog.detach_targets(root, 0, &mut detached);
+        }
+        if detached.is_empty() {
+            return Ok(catalog);
+        }
+        let tables: Vec<String> = detached.into_iter().collect();
+        let columns: Vec<TextColumn> = TextColumns { tables: &tables }.load(tx).await?;
         for c in columns {
-            texts
+            catalog
+                .texts
                 .entry(c.table_name)
                 .or_default()
                 .push((c.column_name, c.kind));
         }
-        Ok(Self {
-            foreign_keys,
-            texts,
-        })
+        Ok(catalog)
+    }
+
+    /// The tables of the tree under `parent` that a `SET NULL` / `SET DEFAULT` key detaches.
+    fn detach_targets(&self, parent: &str, depth: usize, out: &mut BTreeSet<String>) {
+        for fk in self.foreign_keys.iter().filter(|fk| fk.parent == parent) {
+            match fk.action.as_str() {
+                "c" if depth < MAX_DEPTH && fk.child != parent => {
+                    self.detach_targets(&fk.child, depth + 1, out)
+                }
+                "n" | "d" => {
+                    out.insert(fk.child.clone());
+                }
+                _ => {}
+            }
+        }
     }
 
     /// The keys referencing `parent`, leaves first (a child nobody references is erased
@@ -251,8 +358,6 @@ fn erase_plan(catalog: &Catalog, root: &str, root_where: &str) -> Result<Vec<Ste
         &mut vec![root.to_owned()],
         &mut steps,
     )?;
-    // Refusals first: a blocked erasure writes nothing at all.
-    steps.sort_by_key(|s| s.effect != Effect::Refuse);
     steps.push(Step {
         table: root
             .rsplit('.')
@@ -340,17 +445,18 @@ pub(crate) async fn erase(
     roots: &[(&str, &str)],
     binds: &Binds<'_>,
 ) -> Result<Counts, CrmError> {
-    let mut plans = Vec::new();
+    let mut steps = Vec::new();
     for (root, root_where) in roots {
-        plans.push(erase_plan(catalog, root, root_where)?);
+        steps.extend(erase_plan(catalog, root, root_where)?);
     }
+    // Every plan's refusals first: a blocked erasure writes nothing at all.
+    steps.sort_by_key(|s| s.effect != Effect::Refuse);
     let mut counts = Counts::default();
-    for step in plans.iter().flatten() {
-        let query = sql_query(&step.sql)
-            .bind::<Text, _>(binds.person)
-            .bind::<Text, _>(binds.pattern)
-            .bind::<Array<Text>, _>(binds.emails)
-            .bind::<Text, _>(binds.org);
+    for step in &steps {
+        let query = Cached {
+            sql: &step.sql,
+            binds: Some(binds),
+        };
         match step.effect {
             Effect::Refuse => {
                 let blocking = query.get_result::<Count>(tx).await?.n;
@@ -418,14 +524,13 @@ pub(crate) async fn export(
         .map(|chunk| format!("jsonb_build_object({})", chunk.join(", ")))
         .collect();
     let sql = format!("SELECT {} AS rows", objects.join(" || "));
-    let rows = sql_query(sql)
-        .bind::<Text, _>(binds.person)
-        .bind::<Text, _>(binds.pattern)
-        .bind::<Array<Text>, _>(binds.emails)
-        .bind::<Text, _>(binds.org)
-        .get_result::<Rows>(tx)
-        .await?
-        .rows;
+    let rows = Cached {
+        sql: &sql,
+        binds: Some(binds),
+    }
+    .get_result::<Rows>(tx)
+    .await?
+    .rows;
     match rows {
         serde_json::Value::Object(map) => Ok(map),
         _ => Ok(serde_json::Map::new()),

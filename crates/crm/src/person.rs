@@ -407,7 +407,8 @@ impl Person {
                 let emails = emails_of(&suppression::identity_set(
                     values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 ));
-                let catalog = Catalog::load(tx).await?;
+                let roots = [("public.people", PERSON_ROOT), ("public.marketing_leads", LEADS_ROOT)];
+                let catalog = Catalog::load(tx, &[]).await?;
                 let org = scope.organization_id().to_string();
                 let binds = Binds {
                     person: id,
@@ -415,13 +416,7 @@ impl Person {
                     emails: &emails,
                     org: &org,
                 };
-                let tables = crate::erase::export(
-                    tx,
-                    &catalog,
-                    &[("public.people", PERSON_ROOT), ("public.marketing_leads", LEADS_ROOT)],
-                    &binds,
-                )
-                .await?;
+                let tables = crate::erase::export(tx, &catalog, &roots, &binds).await?;
                 Ok(serde_json::json!({
                     "format": "neonhub.person-export/1",
                     "organizationId": org,
@@ -489,17 +484,12 @@ impl Person {
                     emails: &emails,
                     org: &org,
                 };
-                let catalog = Catalog::load(tx).await?;
-                let counts = crate::erase::erase(
-                    tx,
-                    &catalog,
-                    &[
-                        ("public.marketing_leads", LEADS_ROOT),
-                        ("public.people", PERSON_ROOT),
-                    ],
-                    &binds,
-                )
-                .await?;
+                let roots = [
+                    ("public.marketing_leads", LEADS_ROOT),
+                    ("public.people", PERSON_ROOT),
+                ];
+                let catalog = Catalog::load(tx, &roots).await?;
+                let counts = crate::erase::erase(tx, &catalog, &roots, &binds).await?;
                 let suppressed =
                     suppression::suppress(tx, scope, &keys, &identities, "erasure").await?;
                 let org_id = scope.organization_id();

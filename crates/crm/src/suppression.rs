@@ -6,14 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use diesel::prelude::{ExpressionMethods, QueryDsl, Queryable, Selectable};
-use diesel::sql_types::Text;
-use diesel::{QueryableByName, sql_query};
+use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{OrganizationId, PersonId, PersonSuppressionId};
-use neonhub_schema::schema::person_suppressions;
+use neonhub_schema::schema::{people, person_identities, person_suppressions};
 use neonhub_schema::seal::{HashKeys, KeyedHash, current_hash_keys};
-use neonhub_schema::{InvalidData, TenantScope, keys, time};
+use neonhub_schema::{Citext, InvalidData, TenantScope, keys, time};
 
 use crate::CrmError;
 use crate::identity::normalized;
@@ -157,35 +155,51 @@ impl Identity {
     }
 }
 
-#[derive(QueryableByName)]
-struct KindValue {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    value: String,
-}
-
 /// Every identity value a person holds, as stored (kind, value): their identities and the
 /// people row's primary email, phone, handle and external id (inside a scope transaction).
-/// Takes a shared connection so it can be pipelined with another query.
+/// Two prepared statements sent together (pipelined), on a shared connection so the caller
+/// can pipeline a third.
 pub(crate) async fn identity_values(
-    mut conn: &AsyncPgConnection,
+    conn: &AsyncPgConnection,
     person: &PersonId,
 ) -> Result<Vec<(String, String)>, CrmError> {
-    let rows: Vec<KindValue> = sql_query(
-        r#"SELECT type AS kind, value::text AS value FROM public.person_identities
-               WHERE "personId" = $1
-           UNION ALL
-           SELECT v.kind, v.value FROM public.people p,
-               LATERAL (VALUES ('email', p."primaryEmail"), ('phone', p."primaryPhone"),
-                               ('handle', p."primaryHandle"), ('external_id', p."externalId"))
-                   AS v(kind, value)
-               WHERE p.id = $1 AND v.value IS NOT NULL AND btrim(v.value) <> ''"#,
-    )
-    .bind::<Text, _>(person)
-    .load(&mut conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.kind, r.value)).collect())
+    let (mut a, mut b) = (conn, conn);
+    let identities = person_identities::table
+        .filter(person_identities::personId.eq(person))
+        .select((person_identities::type_, person_identities::value))
+        .load::<(String, Citext)>(&mut a);
+    let primary = people::table
+        .find(person)
+        .select((
+            people::primaryEmail,
+            people::primaryPhone,
+            people::primaryHandle,
+            people::externalId,
+        ))
+        .first::<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(&mut b);
+    let (identities, primary) = tokio::join!(identities, primary);
+    let mut values: Vec<(String, String)> = identities?
+        .into_iter()
+        .map(|(kind, value)| (kind, value.to_string()))
+        .collect();
+    if let Some((email, phone, handle, external)) = primary.optional()? {
+        for (kind, value) in [
+            ("email", email),
+            ("phone", phone),
+            ("handle", handle),
+            ("external_id", external),
+        ] {
+            if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+                values.push((kind.to_owned(), value));
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// The normalized identities of `values` (kind, value).
