@@ -288,10 +288,10 @@ async fn conn_exec(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
 #[test]
 fn rotate_refuses_a_bad_key_list_at_startup() {
     for (keys, says) in [
-        ("", "no secret key is configured"),
+        ("", "no key is configured: set NEONHUB_SECRET_KEYS"),
         ("k1:", "is not id:base64key"),
         ("k1:not*base64", "is not base64"),
-        ("k1:AAAA", "AES-256 needs 32"),
+        ("k1:AAAA", "is 3 bytes; 32 are needed"),
         (
             "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             "appears twice",

@@ -87,12 +87,13 @@ async fn seeds_exactly_52_rows_and_a_second_run_changes_nothing() {
         ),
         (4, PERMISSIONS.len(), true)
     );
-    // What `neonhub seed` prints: 33 keys since Billing added budget:spend (granted to
-    // owner, admin and member), 32 after Tenancy II added organization:read, roles:read,
-    // tasks:read, audit:write and feedback:write (27 before); 97 grants (94, 74 before).
+    // What `neonhub seed` prints: 35 keys since CRM II added crm:export and crm:erase
+    // (owner and admin), 33 after Billing added budget:spend (granted to owner, admin and
+    // member), 32 after Tenancy II added organization:read, roles:read, tasks:read,
+    // audit:write and feedback:write (27 before); 101 grants (97, 94, 74 before).
     assert_eq!(
         (access.permissions_added, access.grants_added),
-        (33, 97),
+        (35, 101),
         "the catalogue's size and its default grants"
     );
     let org = Organization::id_for_slug(&mut conn, "primary")
