@@ -33,3 +33,8 @@ pub use neonhub_connectors as connectors;
 /// notes, topics, objectives and memory embeddings.
 #[cfg(feature = "crm")]
 pub use neonhub_crm as crm;
+
+/// Campaigns: brands and their voice (searched by meaning through `rag`), campaigns through
+/// their life, metrics, email sequences and social posts, A/B tests, content and snippets.
+#[cfg(feature = "campaigns")]
+pub use neonhub_campaigns as campaigns;

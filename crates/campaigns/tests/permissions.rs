@@ -1,0 +1,545 @@
+//! Every public operation of `neonhub-campaigns` that takes a `TenantScope`, in one table
+//! with the permission key it needs: a scope lacking the key is refused with `Denied` naming
+//! it and nothing is written; the key alone is enough; and another organization's scope
+//! (holding every key) reads, changes and links to none of this organization's rows. The
+//! table is checked against the source, so an operation added without an entry fails.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_campaigns::*;
+use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
+use neonhub_schema::ids::{
+    BrandAssetId, BrandId, BrandVoiceId, CampaignId, EmailSequenceId, EmbeddingSpaceId,
+    OrganizationId, SocialPostId, UserId,
+};
+use neonhub_schema::{Denied, PERMISSIONS, PermissionSet, TenantScope, keys, time};
+use neonhub_testing::fixtures::identity::org;
+use neonhub_testing::{owner_do, test_connection};
+use pgvector::Vector;
+
+struct Fx {
+    scope: TenantScope,
+    brand: BrandId,
+    asset: BrandAssetId,
+    voice: BrandVoiceId,
+    space: EmbeddingSpaceId,
+    campaign: CampaignId,
+    email: EmailSequenceId,
+    post: SocialPostId,
+}
+
+type Run<'a> = Pin<Box<dyn Future<Output = Result<usize, CampaignError>> + 'a>>;
+type Op = Box<dyn for<'a> Fn(&'a mut AsyncPgConnection, &'a TenantScope, &'a Fx) -> Run<'a>>;
+
+struct Case {
+    name: &'static str,
+    key: &'static str,
+    names_a_row: bool,
+    run: Op,
+}
+
+fn case<F>(name: &'static str, key: &'static str, names_a_row: bool, f: F) -> Case
+where
+    F: for<'a> Fn(&'a mut AsyncPgConnection, &'a TenantScope, &'a Fx) -> Run<'a> + 'static,
+{
+    Case {
+        name,
+        key,
+        names_a_row,
+        run: Box::new(f),
+    }
+}
+
+fn one<T>(r: Result<T, CampaignError>) -> Result<usize, CampaignError> {
+    r.map(|_| 1)
+}
+
+fn v() -> Vector {
+    Vector::from(vec![1.0, 0.0, 0.0])
+}
+
+fn operations() -> Vec<Case> {
+    use keys::{
+        BRANDS_READ as BREAD, BRANDS_WRITE as BWRITE, CAMPAIGNS_READ as READ,
+        CAMPAIGNS_WRITE as WRITE,
+    };
+    let page = || PageRequest::first(50);
+    vec![
+        case("Brand::create", BWRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(Brand::create(
+                    c,
+                    s,
+                    &NewBrand {
+                        name: Some("Other"),
+                        slug: Some("other-brand"),
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Brand::get", BREAD, true, |c, s, f| {
+            Box::pin(async move { one(Brand::get(c, s, &f.brand).await) })
+        }),
+        case("Brand::by_slug", BREAD, true, |c, s, _| {
+            Box::pin(async move {
+                Brand::by_slug(c, s, "acme-brand")
+                    .await
+                    .map(|b| usize::from(b.is_some()))
+            })
+        }),
+        case("Brand::list", BREAD, true, move |c, s, f| {
+            Box::pin(async move {
+                Brand::list(c, s, &page())
+                    .await
+                    .map(|p| p.items.iter().filter(|x| x.id == f.brand).count())
+            })
+        }),
+        case("Brand::update", BWRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(Brand::update(
+                    c,
+                    s,
+                    &f.brand,
+                    &NewBrand {
+                        slogan: Some("changed"),
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("BrandAsset::add", BWRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(BrandAsset::add(c, s, &f.brand, "logo", "second", None, None).await)
+            })
+        }),
+        case("BrandAsset::list", BREAD, true, |c, s, f| {
+            Box::pin(async move { one(BrandAsset::list(c, s, &f.brand).await) })
+        }),
+        case("BrandVoice::create", BWRITE, true, |c, s, f| {
+            Box::pin(async move {
+                let v = v();
+                one(BrandVoice::create(
+                    c,
+                    s,
+                    &f.brand,
+                    &NewBrandVoice {
+                        space: &f.space,
+                        prompt_template: "Write warmly",
+                        style_rules: &serde_json::json!({}),
+                        embedding: Some(&v),
+                        metrics: None,
+                    },
+                )
+                .await)
+            })
+        }),
+        case("BrandVoice::get", BREAD, true, |c, s, f| {
+            Box::pin(async move { one(BrandVoice::get(c, s, &f.voice).await) })
+        }),
+        case("BrandVoice::list", BREAD, true, |c, s, f| {
+            Box::pin(async move { one(BrandVoice::list(c, s, &f.brand).await) })
+        }),
+        case("BrandVoice::closest", BREAD, true, |c, s, f| {
+            Box::pin(async move {
+                BrandVoice::closest(c, s, &f.brand, &f.space, &v(), 5)
+                    .await
+                    .map(|h| h.len())
+            })
+        }),
+        case("BrandVoice::sounds_like", BREAD, true, |c, s, f| {
+            Box::pin(async move {
+                BrandVoice::sounds_like(c, s, &f.space, &v(), 5)
+                    .await
+                    .map(|h| h.len())
+            })
+        }),
+        case("Campaign::create", WRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(Campaign::create(
+                    c,
+                    s,
+                    &NewCampaign {
+                        name: "Another",
+                        kind: "email",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Campaign::get", READ, true, |c, s, f| {
+            Box::pin(async move { one(Campaign::get(c, s, &f.campaign).await) })
+        }),
+        case("Campaign::list", READ, true, move |c, s, f| {
+            Box::pin(async move {
+                Campaign::list(c, s, None, &page())
+                    .await
+                    .map(|p| p.items.iter().filter(|x| x.id == f.campaign).count())
+            })
+        }),
+        case("Campaign::update", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(Campaign::update(
+                    c,
+                    s,
+                    &f.campaign,
+                    &CampaignChanges {
+                        name: Some("Renamed"),
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Campaign::transition", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(Campaign::transition(c, s, &f.campaign, CampaignStatus::Paused).await)
+            })
+        }),
+        case("CampaignMetric::append_many", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                CampaignMetric::append_many(
+                    c,
+                    s,
+                    &f.campaign,
+                    &[NewMetric {
+                        kind: "sent",
+                        value: Some(1.0),
+                        payload: None,
+                        at: None,
+                    }],
+                )
+                .await
+            })
+        }),
+        case("CampaignMetric::rollup", READ, true, |c, s, f| {
+            Box::pin(async move {
+                let now = time::now();
+                CampaignMetric::rollup(
+                    c,
+                    s,
+                    &f.campaign,
+                    now - chrono::Duration::days(1),
+                    now + chrono::Duration::days(1),
+                )
+                .await
+                .map(|r| r.len())
+            })
+        }),
+        case("EmailSequence::create", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(EmailSequence::create(
+                    c,
+                    s,
+                    &f.campaign,
+                    &NewEmail {
+                        subject: "Hi",
+                        body: "Hello",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("EmailSequence::list", READ, true, |c, s, f| {
+            Box::pin(async move { one(EmailSequence::list(c, s, &f.campaign).await) })
+        }),
+        case("EmailSequence::due", READ, true, |c, s, f| {
+            Box::pin(async move {
+                EmailSequence::due(c, s, time::now(), 100)
+                    .await
+                    .map(|d| d.iter().filter(|e| e.id == f.email).count())
+            })
+        }),
+        case("EmailSequence::mark_sent", WRITE, true, |c, s, f| {
+            Box::pin(
+                async move { one(EmailSequence::mark_sent(c, s, &f.email, time::now()).await) },
+            )
+        }),
+        case("SocialPost::create", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(SocialPost::create(
+                    c,
+                    s,
+                    &f.campaign,
+                    &NewPost {
+                        platform: "x",
+                        content: "Hello",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("SocialPost::list", READ, true, |c, s, f| {
+            Box::pin(async move { one(SocialPost::list(c, s, &f.campaign).await) })
+        }),
+        case("SocialPost::due", READ, true, |c, s, f| {
+            Box::pin(async move {
+                SocialPost::due(c, s, time::now(), 100)
+                    .await
+                    .map(|d| d.iter().filter(|p| p.id == f.post).count())
+            })
+        }),
+        case("SocialPost::publish", WRITE, true, |c, s, f| {
+            Box::pin(
+                async move { one(SocialPost::publish(c, s, &f.post, "ext-1", time::now()).await) },
+            )
+        }),
+        // Deletions last: the cases before them need the rows.
+        case("BrandAsset::remove", BWRITE, true, |c, s, f| {
+            Box::pin(async move { one(BrandAsset::remove(c, s, &f.asset).await) })
+        }),
+        case("BrandVoice::delete", BWRITE, true, |c, s, f| {
+            Box::pin(async move { one(BrandVoice::delete(c, s, &f.voice).await) })
+        }),
+        case("Campaign::delete", WRITE, true, |c, s, f| {
+            Box::pin(async move { one(Campaign::delete(c, s, &f.campaign).await) })
+        }),
+        case("Brand::delete", BWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Brand::delete(c, s, &f.brand).await) })
+        }),
+    ]
+}
+
+async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
+    let acme = org(conn).await;
+    let s = acme.scope.clone();
+    let brand = Brand::create(
+        conn,
+        &s,
+        &NewBrand {
+            name: Some("Acme"),
+            slug: Some("acme-brand"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let asset = BrandAsset::add(conn, &s, &brand, "logo", "main", None, None)
+        .await
+        .unwrap()
+        .id;
+    let space = EmbeddingSpace::create(
+        conn,
+        &s,
+        &NewEmbeddingSpace {
+            name: "voices",
+            provider: "local",
+            model: "toy",
+            dimension: 3,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let v = v();
+    let voice = BrandVoice::create(
+        conn,
+        &s,
+        &brand,
+        &NewBrandVoice {
+            space: &space,
+            prompt_template: "Write plainly",
+            style_rules: &serde_json::json!({"tone": "plain"}),
+            embedding: Some(&v),
+            metrics: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let campaign = Campaign::create(
+        conn,
+        &s,
+        &NewCampaign {
+            name: "Spring",
+            kind: "social",
+            owner: Some(&acme.owner),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    for to in [CampaignStatus::Scheduled, CampaignStatus::Active] {
+        Campaign::transition(conn, &s, &campaign, to).await.unwrap();
+    }
+    let due = Some(time::now() - chrono::Duration::minutes(1));
+    let email = EmailSequence::create(
+        conn,
+        &s,
+        &campaign,
+        &NewEmail {
+            subject: "Welcome",
+            body: "Hello",
+            scheduled_for: due,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let post = SocialPost::create(
+        conn,
+        &s,
+        &campaign,
+        &NewPost {
+            platform: "linkedin",
+            content: "Spring",
+            scheduled_for: due,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    Fx {
+        scope: s,
+        brand,
+        asset,
+        voice,
+        space,
+        campaign,
+        email,
+        post,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Digest {
+    #[diesel(sql_type = Text)]
+    digest: String,
+}
+
+/// A fingerprint of every campaigns row of `org` (children through their parents).
+async fn digest(conn: &mut AsyncPgConnection, org: &OrganizationId) -> String {
+    let selects = [
+        format!(r#"SELECT x::text AS r FROM brands x WHERE x."organizationId" = '{org}'"#),
+        format!(r#"SELECT x::text AS r FROM campaigns x WHERE x."organizationId" = '{org}'"#),
+        format!(
+            r#"SELECT x::text AS r FROM brand_assets x JOIN brands b ON b.id = x."brandId" WHERE b."organizationId" = '{org}'"#
+        ),
+        format!(
+            r#"SELECT x::text AS r FROM brand_voices x JOIN brands b ON b.id = x."brandId" WHERE b."organizationId" = '{org}'"#
+        ),
+        format!(
+            r#"SELECT x::text AS r FROM campaign_metrics x JOIN campaigns c ON c.id = x."campaignId" WHERE c."organizationId" = '{org}'"#
+        ),
+        format!(
+            r#"SELECT x::text AS r FROM email_sequences x JOIN campaigns c ON c.id = x."campaignId" WHERE c."organizationId" = '{org}'"#
+        ),
+        format!(
+            r#"SELECT x::text AS r FROM social_posts x JOIN campaigns c ON c.id = x."campaignId" WHERE c."organizationId" = '{org}'"#
+        ),
+    ];
+    let sql = format!(
+        "SELECT coalesce(md5(string_agg(r, '|' ORDER BY r)), '') AS digest FROM ({}) rows",
+        selects.join(" UNION ALL ")
+    );
+    owner_do(conn, async |c| {
+        sql_query(sql).get_result::<Digest>(c).await.unwrap().digest
+    })
+    .await
+}
+
+#[test]
+fn every_public_operation_is_listed_with_the_key_its_source_checks_first() {
+    let listed: BTreeMap<String, String> = operations()
+        .into_iter()
+        .map(|c| (c.name.to_owned(), c.key.to_owned()))
+        .collect();
+    assert_eq!(
+        listed,
+        neonhub_testing::source::keys_required_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
+    );
+}
+
+#[tokio::test]
+async fn a_scope_lacking_the_key_is_refused_and_writes_nothing() {
+    let mut conn = test_connection().await;
+    let fx = fixture(&mut conn).await;
+    let org = fx.scope.organization_id().clone();
+    let before = digest(&mut conn, &org).await;
+    for case in operations() {
+        let scope = TenantScope::for_member(
+            org.clone(),
+            UserId::generate(),
+            PermissionSet::of(PERMISSIONS.iter().map(|p| p.key).filter(|k| *k != case.key)),
+        );
+        let err = (case.run)(&mut conn, &scope, &fx).await.unwrap_err();
+        assert!(
+            matches!(&err, CampaignError::Denied(Denied::MissingPermission { key: k, .. }) if k == case.key),
+            "{} without {}: {err}",
+            case.name,
+            case.key
+        );
+        assert_eq!(
+            digest(&mut conn, &org).await,
+            before,
+            "{} wrote although refused",
+            case.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_listed_key_alone_is_enough() {
+    let mut conn = test_connection().await;
+    let fx = fixture(&mut conn).await;
+    for case in operations() {
+        let scope = TenantScope::for_member(
+            fx.scope.organization_id().clone(),
+            UserId::generate(),
+            PermissionSet::of([case.key]),
+        );
+        if let Err(CampaignError::Denied(denied)) = (case.run)(&mut conn, &scope, &fx).await {
+            panic!("{} with {} alone: {denied}", case.name, case.key);
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
+    let mut conn = test_connection().await;
+    let fx = fixture(&mut conn).await;
+    let org = fx.scope.organization_id().clone();
+    let other = org_scope(&mut conn).await;
+    let before = digest(&mut conn, &org).await;
+    let mut refused = 0;
+    for case in operations() {
+        let outcome = (case.run)(&mut conn, &other, &fx).await;
+        if case.names_a_row {
+            match outcome {
+                Err(CampaignError::NotFound { .. } | CampaignError::ForeignParent { .. }) => {
+                    refused += 1
+                }
+                Ok(0) => {}
+                other => panic!("{} from another organization: {other:?}", case.name),
+            }
+        } else {
+            outcome.unwrap_or_else(|e| panic!("{} in its own organization: {e}", case.name));
+        }
+        assert_eq!(
+            digest(&mut conn, &org).await,
+            before,
+            "{} from another organization changed this one's rows",
+            case.name
+        );
+    }
+    assert!(refused >= 20, "only {refused} operations were refused");
+}
+
+async fn org_scope(conn: &mut AsyncPgConnection) -> TenantScope {
+    org(conn).await.scope
+}
