@@ -14,8 +14,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_campaigns::*;
 use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
 use neonhub_schema::ids::{
-    BrandAssetId, BrandId, BrandVoiceId, CampaignId, EmailSequenceId, EmbeddingSpaceId,
-    OrganizationId, SocialPostId, UserId,
+    AbTestId, BrandAssetId, BrandId, BrandVoiceId, CampaignId, ContentDraftId, ContentId,
+    EmailSequenceId, EmbeddingSpaceId, OrganizationId, SnippetId, SocialPostId, UserId,
 };
 use neonhub_schema::{Denied, PERMISSIONS, PermissionSet, TenantScope, keys, time};
 use neonhub_testing::fixtures::identity::org;
@@ -31,6 +31,10 @@ struct Fx {
     campaign: CampaignId,
     email: EmailSequenceId,
     post: SocialPostId,
+    ab: AbTestId,
+    content: ContentId,
+    draft: ContentDraftId,
+    snippet: SnippetId,
 }
 
 type Run<'a> = Pin<Box<dyn Future<Output = Result<usize, CampaignError>> + 'a>>;
@@ -66,7 +70,7 @@ fn v() -> Vector {
 fn operations() -> Vec<Case> {
     use keys::{
         BRANDS_READ as BREAD, BRANDS_WRITE as BWRITE, CAMPAIGNS_READ as READ,
-        CAMPAIGNS_WRITE as WRITE,
+        CAMPAIGNS_WRITE as WRITE, CONTENT_READ as CREAD, CONTENT_WRITE as CWRITE,
     };
     let page = || PageRequest::first(50);
     vec![
@@ -294,7 +298,121 @@ fn operations() -> Vec<Case> {
                 async move { one(SocialPost::publish(c, s, &f.post, "ext-1", time::now()).await) },
             )
         }),
+        case("AbTest::create", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(AbTest::create(c, s, &f.campaign, "second", &["A", "B"], 0.95).await)
+            })
+        }),
+        case("AbTest::get", READ, true, |c, s, f| {
+            Box::pin(async move { one(AbTest::get(c, s, &f.ab).await) })
+        }),
+        case("AbTest::list", READ, true, |c, s, f| {
+            Box::pin(async move { one(AbTest::list(c, s, &f.campaign).await) })
+        }),
+        case("AbTest::record", WRITE, true, |c, s, f| {
+            Box::pin(async move { one(AbTest::record(c, s, &f.ab, "A", 10, 1).await) })
+        }),
+        case("AbTest::evaluate", WRITE, true, |c, s, f| {
+            Box::pin(async move { one(AbTest::evaluate(c, s, &f.ab).await) })
+        }),
+        case("Content::create", CWRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(Content::create(
+                    c,
+                    s,
+                    ContentKind::Article,
+                    None,
+                    &NewContent {
+                        title: Some("Another"),
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Content::get", CREAD, true, |c, s, f| {
+            Box::pin(async move { one(Content::get(c, s, &f.content).await) })
+        }),
+        case("Content::list", CREAD, true, move |c, s, f| {
+            Box::pin(async move {
+                Content::list(c, s, None, &page())
+                    .await
+                    .map(|p| p.items.iter().filter(|x| x.id == f.content).count())
+            })
+        }),
+        case("Content::update", CWRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(Content::update(
+                    c,
+                    s,
+                    &f.content,
+                    &NewContent {
+                        body: Some("changed"),
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Content::set_status", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Content::set_status(c, s, &f.content, "review").await) })
+        }),
+        case("ContentDraft::create", CWRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(ContentDraft::create(
+                    c,
+                    s,
+                    &NewDraft {
+                        title: "Another",
+                        topic: "spring",
+                        body: "text",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("ContentDraft::get", CREAD, true, |c, s, f| {
+            Box::pin(async move { one(ContentDraft::get(c, s, &f.draft).await) })
+        }),
+        case("ContentDraft::set_status", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(ContentDraft::set_status(c, s, &f.draft, "review").await) })
+        }),
+        case("Snippet::create", CWRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(Snippet::create(
+                    c,
+                    s,
+                    &NewSnippet {
+                        channel: "email",
+                        name: "another",
+                        content: "Hi",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("Snippet::list", CREAD, true, |c, s, f| {
+            Box::pin(async move {
+                Snippet::list(c, s, None)
+                    .await
+                    .map(|l| l.iter().filter(|x| x.id == f.snippet).count())
+            })
+        }),
+        case("Snippet::record_use", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Snippet::record_use(c, s, &f.snippet).await) })
+        }),
+        case("Snippet::record_win", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Snippet::record_win(c, s, &f.snippet).await) })
+        }),
         // Deletions last: the cases before them need the rows.
+        case("Snippet::delete", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Snippet::delete(c, s, &f.snippet).await) })
+        }),
+        case("Content::delete", CWRITE, true, |c, s, f| {
+            Box::pin(async move { one(Content::delete(c, s, &f.content).await) })
+        }),
         case("BrandAsset::remove", BWRITE, true, |c, s, f| {
             Box::pin(async move { one(BrandAsset::remove(c, s, &f.asset).await) })
         }),
@@ -404,7 +522,56 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
     .await
     .unwrap()
     .id;
+    let ab = AbTest::create(conn, &s, &campaign, "subject", &["A", "B"], 0.95)
+        .await
+        .unwrap()
+        .id;
+    let content = Content::create(
+        conn,
+        &s,
+        ContentKind::Article,
+        None,
+        &NewContent {
+            title: Some("Spring"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let draft = ContentDraft::create(
+        conn,
+        &s,
+        &NewDraft {
+            title: "Spring",
+            topic: "spring",
+            body: "text",
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let snippet = Snippet::create(
+        conn,
+        &s,
+        &NewSnippet {
+            channel: "email",
+            name: "hook",
+            content: "Hi",
+            brand: Some(&brand),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    Snippet::record_use(conn, &s, &snippet).await.unwrap();
     Fx {
+        ab,
+        content,
+        draft,
+        snippet,
         scope: s,
         brand,
         asset,
@@ -427,6 +594,12 @@ async fn digest(conn: &mut AsyncPgConnection, org: &OrganizationId) -> String {
     let selects = [
         format!(r#"SELECT x::text AS r FROM brands x WHERE x."organizationId" = '{org}'"#),
         format!(r#"SELECT x::text AS r FROM campaigns x WHERE x."organizationId" = '{org}'"#),
+        format!(r#"SELECT x::text AS r FROM content x WHERE x."organizationId" = '{org}'"#),
+        format!(r#"SELECT x::text AS r FROM content_drafts x WHERE x."organizationId" = '{org}'"#),
+        format!(r#"SELECT x::text AS r FROM snippet_library x WHERE x."organizationId" = '{org}'"#),
+        format!(
+            r#"SELECT x::text AS r FROM ab_tests x JOIN campaigns c ON c.id = x."campaignId" WHERE c."organizationId" = '{org}'"#
+        ),
         format!(
             r#"SELECT x::text AS r FROM brand_assets x JOIN brands b ON b.id = x."brandId" WHERE b."organizationId" = '{org}'"#
         ),
@@ -537,7 +710,7 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
             case.name
         );
     }
-    assert!(refused >= 20, "only {refused} operations were refused");
+    assert!(refused >= 34, "only {refused} operations were refused");
 }
 
 async fn org_scope(conn: &mut AsyncPgConnection) -> TenantScope {
