@@ -2,7 +2,7 @@
 # The main job: find or make PostgreSQL with pgvector, `neonhub up` (migrate, seed, verify),
 # the application role (`neonhub app-role`, `verify --require-rls`), then the examples
 # (examples/rag_search.rs, examples/identity.rs, examples/agents.rs, examples/budget.rs,
-# examples/connectors.rs, examples/crm.rs) as that role.
+# examples/connectors.rs, examples/crm.rs, examples/campaigns.rs) as that role.
 # With DATABASE_URL set (and reachable) that database is used as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,5 +65,9 @@ cargo run --locked --quiet --example agents
 cargo run --locked --quiet --example budget
 # And connectors: a token sealed at rest, read back, the key rotated online, 8 concurrent refreshes.
 cargo run --locked --quiet --example connectors
-# And CRM: identities, a merge, consent that decides contact, an event batch, a memory search.
+# And CRM: identities, a merge, consent that decides contact, an event batch, a memory search,
+# an export, an erasure and the suppressed re-import.
 cargo run --locked --quiet --example crm
+# And campaigns: a brand with a voice, a campaign's life, a sequence and posts published once,
+# an A/B test evaluated.
+cargo run --locked --quiet --example campaigns

@@ -121,14 +121,15 @@ async fn metrics_are_appended_whole_and_rolled_up_per_kind_and_day() {
     let rollup = CampaignMetric::rollup(&mut conn, s, &id, day(1, 0), day(3, 0))
         .await
         .unwrap();
-    let got: Vec<(
+    type Row = (
         String,
         chrono::NaiveDateTime,
         i64,
         Option<f64>,
         Option<f64>,
         Option<f64>,
-    )> = rollup
+    );
+    let got: Vec<Row> = rollup
         .into_iter()
         .map(|r| (r.kind, r.day, r.count, r.sum, r.min, r.max))
         .collect();

@@ -14,6 +14,7 @@ use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_agents::seed as agents_seed;
 use neonhub_agents::{AgentError, NewAgent, NewAgentCapability, NewTool};
+use neonhub_campaigns::{Brand, NewBrand};
 use neonhub_connectors::{Connector, Upserted};
 use neonhub_identity::IdentityError;
 use neonhub_identity::seed::{self as identity_seed, SeedOrganization, SeedUser};
@@ -39,6 +40,9 @@ pub enum SeedError {
     /// Writing the connector catalog failed.
     #[error("seeding the connector catalog failed: {0}")]
     Connectors(#[from] neonhub_connectors::ConnectorError),
+    /// The brand could not be written.
+    #[error("seeding the brand failed: {0}")]
+    Campaigns(#[from] neonhub_campaigns::CampaignError),
 }
 
 /// What one seed run did, per table.
@@ -191,25 +195,26 @@ async fn seed_in_org(
     Ok(admin)
 }
 
-/// The brand; whether it was inserted.
+/// The brand, through `neonhub-campaigns` (found by its slug on a second run); whether it
+/// was inserted.
 async fn brand(tx: &mut AsyncPgConnection, scope: &TenantScope) -> Result<bool, SeedError> {
-    let now = time::now();
-    let inserted = diesel::insert_into(brands::table)
-        .values((
-            brands::id.eq(BrandId::generate()),
-            brands::organizationId.eq(scope.organization_id()),
-            brands::name.eq(BRAND.name),
-            brands::slug.eq(BRAND.slug),
-            brands::description.eq(BRAND.description),
-            brands::mainColor.eq(BRAND.main_color),
-            brands::slogan.eq(BRAND.slogan),
-            brands::createdAt.eq(now),
-            brands::updatedAt.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(tx)
-        .await?;
-    Ok(inserted == 1)
+    if Brand::by_slug(tx, scope, BRAND.slug).await?.is_some() {
+        return Ok(false);
+    }
+    Brand::create(
+        tx,
+        scope,
+        &NewBrand {
+            name: Some(BRAND.name),
+            slug: Some(BRAND.slug),
+            description: Some(BRAND.description),
+            main_color: Some(BRAND.main_color),
+            slogan: Some(BRAND.slogan),
+            metadata: None,
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// The personas; their ids by name.
