@@ -336,6 +336,12 @@ pub struct ContentDraft {
     pub updated_at: NaiveDateTime,
 }
 
+impl Keyed for ContentDraft {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
+
 /// A draft to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewDraft<'a> {
@@ -412,6 +418,51 @@ impl ContentDraft {
                     .await
                     .optional()?
                     .ok_or_else(|| CampaignError::not_found("content draft", id))
+            })
+            .await
+    }
+
+    /// The organization's drafts (in one status, or all), newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "content_draft", op = "list"))]
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Self>, CampaignError> {
+        scope.require(keys::CONTENT_READ)?;
+        scope
+            .transaction(conn, async |tx| {
+                let mut query = content_drafts::table
+                    .filter(content_drafts::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
+                    .into_boxed();
+                if let Some(status) = status {
+                    query = query.filter(content_drafts::status.eq(status.to_owned()));
+                }
+                Ok(load_page(tx, query, page).await?)
+            })
+            .await
+    }
+
+    /// Deletes the draft.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "content_draft", op = "delete"))]
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &ContentDraftId,
+    ) -> Result<(), CampaignError> {
+        scope.require(keys::CONTENT_WRITE)?;
+        scope
+            .transaction(conn, async |tx| {
+                let n = diesel::delete(content_drafts::table.find(id))
+                    .filter(content_drafts::organizationId.eq(scope.organization_id()))
+                    .execute(tx)
+                    .await?;
+                if n == 0 {
+                    return Err(CampaignError::not_found("content draft", id));
+                }
+                Ok(())
             })
             .await
     }
@@ -581,6 +632,28 @@ impl Snippet {
                     }
                     _ => e.into(),
                 })
+            })
+            .await
+    }
+
+    /// The snippet with `id`.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "snippet", op = "get"))]
+    pub async fn get(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &SnippetId,
+    ) -> Result<Self, CampaignError> {
+        scope.require(keys::CONTENT_READ)?;
+        scope
+            .transaction(conn, async |tx| {
+                snippet_library::table
+                    .find(id)
+                    .filter(snippet_library::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
+                    .get_result(tx)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| CampaignError::not_found("snippet", id))
             })
             .await
     }
