@@ -1,15 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 mod ab;
+mod attribution;
 mod brand;
 mod campaign;
 mod content;
 mod error;
 pub mod limits;
+mod marketing;
 mod schedule;
 mod voice;
 
 pub use ab::{AbTest, Evaluation, MAX_VARIANTS, MIN_EXPOSURES, VariantResult, two_proportion_z};
+pub use attribution::{Attribution, ChannelAttribution, Model, Target};
 pub use brand::{Brand, BrandAsset, NewBrand};
 pub use campaign::{
     Campaign, CampaignChanges, CampaignMetric, MetricRollup, NewCampaign, NewMetric,
@@ -20,8 +23,15 @@ pub use content::{
     draft_transition_allowed,
 };
 pub use error::CampaignError;
+pub use marketing::{
+    MarketingCampaign, MarketingLead, MarketingTouchpoint, NewLead, NewMarketingCampaign,
+    NewTouchpoint, Results, lead_transition_allowed, marketing_transition_allowed,
+};
 pub use neonhub_rag::Hit;
-pub use neonhub_schema::enums::{CampaignStatus, ContentKind};
+pub use neonhub_schema::enums::{
+    CampaignStatus, ContentKind, MarketingCampaignStatus, MarketingCampaignType,
+    MarketingLeadGrade, MarketingLeadStatus, MarketingTouchpointType,
+};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use schedule::{EmailSequence, MAX_DUE, NewEmail, NewPost, Published, SocialPost};
 pub use voice::{BrandVoice, NewBrandVoice};

@@ -15,7 +15,8 @@ use neonhub_campaigns::*;
 use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
 use neonhub_schema::ids::{
     AbTestId, BrandAssetId, BrandId, BrandVoiceId, CampaignId, ContentDraftId, ContentId,
-    EmailSequenceId, EmbeddingSpaceId, OrganizationId, SnippetId, SocialPostId, UserId,
+    EmailSequenceId, EmbeddingSpaceId, MarketingCampaignId, MarketingLeadId, OrganizationId,
+    SnippetId, SocialPostId, UserId,
 };
 use neonhub_schema::{Denied, PERMISSIONS, PermissionSet, TenantScope, keys, time};
 use neonhub_testing::fixtures::identity::org;
@@ -35,6 +36,8 @@ struct Fx {
     content: ContentId,
     draft: ContentDraftId,
     snippet: SnippetId,
+    mcampaign: MarketingCampaignId,
+    lead: MarketingLeadId,
 }
 
 type Run<'a> = Pin<Box<dyn Future<Output = Result<usize, CampaignError>> + 'a>>;
@@ -416,6 +419,132 @@ fn operations() -> Vec<Case> {
         case("Snippet::record_win", CWRITE, true, |c, s, f| {
             Box::pin(async move { one(Snippet::record_win(c, s, &f.snippet).await) })
         }),
+        case("MarketingCampaign::create", WRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(MarketingCampaign::create(
+                    c,
+                    s,
+                    &NewMarketingCampaign {
+                        name: "Other",
+                        kind: MarketingCampaignType::Social,
+                        brand: None,
+                        description: None,
+                        budget: None,
+                        start_date: time::now(),
+                        end_date: None,
+                    },
+                )
+                .await)
+            })
+        }),
+        case("MarketingCampaign::get", READ, true, |c, s, f| {
+            Box::pin(async move { one(MarketingCampaign::get(c, s, &f.mcampaign).await) })
+        }),
+        case("MarketingCampaign::transition", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(MarketingCampaign::transition(
+                    c,
+                    s,
+                    &f.mcampaign,
+                    MarketingCampaignStatus::Scheduled,
+                )
+                .await)
+            })
+        }),
+        case(
+            "MarketingCampaign::record_results",
+            WRITE,
+            true,
+            |c, s, f| {
+                Box::pin(async move {
+                    one(MarketingCampaign::record_results(
+                        c,
+                        s,
+                        &f.mcampaign,
+                        &Results {
+                            clicks: 1,
+                            ..Default::default()
+                        },
+                    )
+                    .await)
+                })
+            },
+        ),
+        case("MarketingLead::create", WRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(MarketingLead::create(
+                    c,
+                    s,
+                    &NewLead {
+                        email: "new@example.com",
+                        source: "form",
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("MarketingLead::get", READ, true, |c, s, f| {
+            Box::pin(async move { one(MarketingLead::get(c, s, &f.lead).await) })
+        }),
+        case("MarketingLead::add_score", WRITE, true, |c, s, f| {
+            Box::pin(async move { one(MarketingLead::add_score(c, s, &f.lead, 10).await) })
+        }),
+        case("MarketingLead::set_status", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(MarketingLead::set_status(c, s, &f.lead, MarketingLeadStatus::Contacted).await)
+            })
+        }),
+        case("MarketingTouchpoint::add", WRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(MarketingTouchpoint::add(
+                    c,
+                    s,
+                    &f.lead,
+                    &NewTouchpoint {
+                        kind: MarketingTouchpointType::PageView,
+                        channel: "web",
+                        campaign: None,
+                        url: None,
+                        referrer: None,
+                        event_data: None,
+                        at: None,
+                    },
+                )
+                .await)
+            })
+        }),
+        case("MarketingTouchpoint::list", READ, true, |c, s, f| {
+            Box::pin(async move { one(MarketingTouchpoint::list(c, s, &f.lead).await) })
+        }),
+        case("MarketingLead::convert", WRITE, true, |c, s, f| {
+            Box::pin(
+                async move { one(MarketingLead::convert(c, s, &f.lead, 10.0, time::now()).await) },
+            )
+        }),
+        case("Attribution::run", WRITE, true, |c, s, f| {
+            Box::pin(
+                async move { Attribution::run(c, s, Target::Lead(&f.lead), Model::Linear).await },
+            )
+        }),
+        case("Attribution::report", READ, true, |c, s, f| {
+            Box::pin(async move {
+                let now = time::now();
+                Attribution::report(
+                    c,
+                    s,
+                    now - chrono::Duration::days(1),
+                    now + chrono::Duration::days(1),
+                )
+                .await
+                .map(|r| {
+                    usize::from(
+                        r.iter()
+                            .any(|x| x.campaign_id.as_ref() == Some(&f.mcampaign)),
+                    )
+                })
+            })
+        }),
         // Deletions last: the cases before them need the rows.
         case("Snippet::delete", CWRITE, true, |c, s, f| {
             Box::pin(async move { one(Snippet::delete(c, s, &f.snippet).await) })
@@ -580,7 +709,54 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
     .unwrap()
     .id;
     Snippet::record_use(conn, &s, &snippet).await.unwrap();
+    let mcampaign = MarketingCampaign::create(
+        conn,
+        &s,
+        &NewMarketingCampaign {
+            name: "Autumn",
+            kind: MarketingCampaignType::Email,
+            brand: Some(&brand),
+            description: None,
+            budget: Some(100.0),
+            start_date: time::now(),
+            end_date: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let lead = MarketingLead::create(
+        conn,
+        &s,
+        &NewLead {
+            email: "lead@example.com",
+            source: "ads",
+            campaign: Some(&mcampaign),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    MarketingTouchpoint::add(
+        conn,
+        &s,
+        &lead,
+        &NewTouchpoint {
+            kind: MarketingTouchpointType::AdClick,
+            channel: "search",
+            campaign: Some(&mcampaign),
+            url: None,
+            referrer: None,
+            event_data: None,
+            at: None,
+        },
+    )
+    .await
+    .unwrap();
     Fx {
+        mcampaign,
+        lead,
         ab,
         content,
         draft,
@@ -608,6 +784,13 @@ async fn digest(conn: &mut AsyncPgConnection, org: &OrganizationId) -> String {
         format!(r#"SELECT x::text AS r FROM brands x WHERE x."organizationId" = '{org}'"#),
         format!(r#"SELECT x::text AS r FROM campaigns x WHERE x."organizationId" = '{org}'"#),
         format!(r#"SELECT x::text AS r FROM content x WHERE x."organizationId" = '{org}'"#),
+        format!(
+            r#"SELECT x::text AS r FROM marketing_campaigns x WHERE x."organizationId" = '{org}'"#
+        ),
+        format!(r#"SELECT x::text AS r FROM marketing_leads x WHERE x."organizationId" = '{org}'"#),
+        format!(
+            r#"SELECT x::text AS r FROM marketing_touchpoints x JOIN marketing_leads l ON l.id = x."leadId" WHERE l."organizationId" = '{org}'"#
+        ),
         format!(r#"SELECT x::text AS r FROM content_drafts x WHERE x."organizationId" = '{org}'"#),
         format!(r#"SELECT x::text AS r FROM snippet_library x WHERE x."organizationId" = '{org}'"#),
         format!(
@@ -723,7 +906,7 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
             case.name
         );
     }
-    assert!(refused >= 37, "only {refused} operations were refused");
+    assert!(refused >= 47, "only {refused} operations were refused");
 }
 
 async fn org_scope(conn: &mut AsyncPgConnection) -> TenantScope {
