@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod ab;
+mod analytics;
 mod attribution;
 mod brand;
 mod campaign;
@@ -12,6 +13,7 @@ mod schedule;
 mod voice;
 
 pub use ab::{AbTest, Evaluation, MAX_VARIANTS, MIN_EXPOSURES, VariantResult, two_proportion_z};
+pub use analytics::{DailyFigures, MAX_SEO_BATCH, MarketingMetric, NewSeoMetric, SeoMetric};
 pub use attribution::{Attribution, ChannelAttribution, Model, Target};
 pub use brand::{Brand, BrandAsset, NewBrand};
 pub use campaign::{

@@ -545,6 +545,55 @@ fn operations() -> Vec<Case> {
                 })
             })
         }),
+        case("MarketingMetric::report_day", WRITE, false, |c, s, _| {
+            Box::pin(async move {
+                one(MarketingMetric::report_day(
+                    c,
+                    s,
+                    time::now().date(),
+                    &DailyFigures {
+                        clicks: 1,
+                        ..Default::default()
+                    },
+                )
+                .await)
+            })
+        }),
+        case("MarketingMetric::range", READ, false, |c, s, _| {
+            Box::pin(async move {
+                let today = time::now().date();
+                MarketingMetric::range(c, s, today, today)
+                    .await
+                    .map(|r| r.len())
+            })
+        }),
+        case("SeoMetric::import", CWRITE, false, |c, s, _| {
+            Box::pin(async move {
+                SeoMetric::import(
+                    c,
+                    s,
+                    &[NewSeoMetric {
+                        url: "https://example.com/",
+                        keyword: "spring",
+                        content: None,
+                        impressions: 10,
+                        clicks: 1,
+                        ctr: 0.1,
+                        avg_position: 2.0,
+                        date: time::now().date(),
+                    }],
+                )
+                .await
+            })
+        }),
+        case("SeoMetric::list", CREAD, false, |c, s, _| {
+            Box::pin(async move {
+                let today = time::now().date();
+                SeoMetric::list(c, s, None, today, today)
+                    .await
+                    .map(|r| r.len())
+            })
+        }),
         // Deletions last: the cases before them need the rows.
         case("Snippet::delete", CWRITE, true, |c, s, f| {
             Box::pin(async move { one(Snippet::delete(c, s, &f.snippet).await) })
