@@ -6,19 +6,24 @@
 //! `Attribution::run` (one statement, the whole organization), each run interleaved with
 //! the baseline: a bare `UPDATE` of the same 1,000,000 rows' weights. Every model run
 //! rewrites every weight (the models alternate, so no run finds its weights already in
-//! place). Prints the table and writes `target/neonhub-bench/attribution.json`.
+//! place). Then the SEO import: 100,000 search-console rows through `SeoMetric::import` in
+//! batches of 10,000, beside the same rows generated server-side (`INSERT ... SELECT
+//! generate_series`, the floor). Prints the table and writes
+//! `target/neonhub-bench/attribution.json`.
 
 use std::time::Instant;
 
 use chrono::Duration;
 use diesel_async::SimpleAsyncConnection;
-use neonhub::campaigns::{Attribution, Model, Target};
+use neonhub::campaigns::{Attribution, Model, NewSeoMetric, SeoMetric, Target};
 use neonhub::schema::ids::OrganizationId;
 use neonhub::schema::{DatabaseUrl, TenantScope, migrate};
 use serde_json::json;
 
 const LEADS: usize = 100_000;
 const TOUCHES_EACH: usize = 10;
+const SEO_ROWS: usize = 100_000;
+const SEO_BATCH: usize = 10_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -106,6 +111,38 @@ async fn run() {
         assert_eq!(changed, touches, "{name}: every weight rewritten");
         rows.push((name.to_string(), model_s, bare_s));
     }
+    // SEO import: the library's bulk path, then the server-side floor (other keys).
+    let keywords: Vec<String> = (0..SEO_ROWS).map(|i| format!("keyword {i}")).collect();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let started = Instant::now();
+    for batch in keywords.chunks(SEO_BATCH) {
+        let rows: Vec<NewSeoMetric<'_>> = batch
+            .iter()
+            .map(|k| NewSeoMetric {
+                url: "https://bench.example/page",
+                keyword: k,
+                content: None,
+                impressions: 100,
+                clicks: 7,
+                ctr: 0.07,
+                avg_position: 4.2,
+                date: day,
+            })
+            .collect();
+        SeoMetric::import(&mut conn, &scope, &rows).await.unwrap();
+    }
+    let seo_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    conn.batch_execute(&format!(
+        r#"INSERT INTO seo_metrics (id, "organizationId", url, keyword, impressions, clicks, ctr, "avgPosition", date, "createdAt")
+           SELECT 'raw' || g, '{org}', 'https://bench.example/raw', 'keyword ' || g, 100, 7, 0.07, 4.2,
+                  timestamp '2026-11-01', now()
+           FROM generate_series(1, {SEO_ROWS}) g"#
+    ))
+    .await
+    .unwrap();
+    let seo_raw_s = started.elapsed().as_secs_f64();
+    let (seo_rate, seo_raw_rate) = (SEO_ROWS as f64 / seo_s, SEO_ROWS as f64 / seo_raw_s);
     let mut table =
         String::from("\n| measure | result | baseline (same run) |\n| --- | --- | --- |\n");
     for (name, model_s, bare_s) in &rows {
@@ -115,6 +152,9 @@ async fn run() {
             if ratio <= 2.0 { "met" } else { "not met" }
         ));
     }
+    table.push_str(&format!(
+        "| SEO import, `SeoMetric::import` in batches of {SEO_BATCH} ({SEO_ROWS} rows) | {seo_rate:.0} rows/s | the same rows generated server-side: {seo_raw_rate:.0} rows/s |\n"
+    ));
     println!("{table}\n(data load: {load_s:.0} s)");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/neonhub-bench");
     let _ = std::fs::create_dir_all(dir);
@@ -126,6 +166,7 @@ async fn run() {
                 "model": name, "seconds": model_s, "bare_update_seconds": bare_s,
                 "ratio": model_s / bare_s,
             })).collect::<Vec<_>>(),
+            "seo_rows": SEO_ROWS, "seo_rows_per_s": seo_rate, "seo_raw_rows_per_s": seo_raw_rate,
         }))
         .unwrap(),
     );
