@@ -6,6 +6,7 @@ mod attribution;
 mod brand;
 mod campaign;
 mod content;
+mod editorial;
 mod error;
 pub mod limits;
 mod marketing;
@@ -24,6 +25,7 @@ pub use content::{
     Content, ContentDraft, NewContent, NewDraft, NewSnippet, Snippet, content_transition_allowed,
     draft_transition_allowed,
 };
+pub use editorial::{CalendarEntry, Keyword, Link, LinkSuggestion, NewCalendarEntry, Persona};
 pub use error::CampaignError;
 pub use marketing::{
     MarketingCampaign, MarketingLead, MarketingTouchpoint, NewLead, NewMarketingCampaign,

@@ -37,6 +37,7 @@ struct Fx {
     draft: ContentDraftId,
     snippet: SnippetId,
     mcampaign: MarketingCampaignId,
+    other_content: ContentId,
     lead: MarketingLeadId,
 }
 
@@ -594,6 +595,31 @@ fn operations() -> Vec<Case> {
                     .map(|r| r.len())
             })
         }),
+        case("Persona::list", CREAD, false, |c, s, _| {
+            Box::pin(async move { Persona::list(c, s).await.map(|l| l.len()) })
+        }),
+        case("Keyword::list", CREAD, false, |c, s, _| {
+            Box::pin(async move { Keyword::list(c, s, None).await.map(|l| l.len()) })
+        }),
+        case("CalendarEntry::due", CREAD, false, |c, s, _| {
+            Box::pin(async move {
+                let now = time::now();
+                CalendarEntry::due(c, s, now, now + chrono::Duration::days(30), None)
+                    .await
+                    .map(|l| l.len())
+            })
+        }),
+        case("Link::link", CWRITE, true, |c, s, f| {
+            Box::pin(async move {
+                one(Link::link(c, s, &f.content, &f.other_content, "spring", None).await)
+            })
+        }),
+        case("Link::links_from", CREAD, true, |c, s, f| {
+            Box::pin(async move { one(Link::links_from(c, s, &f.content).await) })
+        }),
+        case("Link::suggest", CREAD, true, |c, s, f| {
+            Box::pin(async move { one(Link::suggest(c, s, &f.content, 5).await) })
+        }),
         // Deletions last: the cases before them need the rows.
         case("Snippet::delete", CWRITE, true, |c, s, f| {
             Box::pin(async move { one(Snippet::delete(c, s, &f.snippet).await) })
@@ -803,7 +829,21 @@ async fn fixture(conn: &mut AsyncPgConnection) -> Fx {
     )
     .await
     .unwrap();
+    let other_content = Content::create(
+        conn,
+        &s,
+        ContentKind::Article,
+        None,
+        &NewContent {
+            title: Some("Spring sale"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     Fx {
+        other_content,
         mcampaign,
         lead,
         ab,
@@ -955,7 +995,7 @@ async fn another_organization_reads_changes_and_links_to_none_of_its_rows() {
             case.name
         );
     }
-    assert!(refused >= 47, "only {refused} operations were refused");
+    assert!(refused >= 50, "only {refused} operations were refused");
 }
 
 async fn org_scope(conn: &mut AsyncPgConnection) -> TenantScope {

@@ -10,18 +10,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveTime};
-use diesel::prelude::{ExpressionMethods, OptionalExtension, QueryDsl};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel::prelude::ExpressionMethods;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_agents::seed as agents_seed;
 use neonhub_agents::{AgentError, NewAgent, NewAgentCapability, NewTool};
-use neonhub_campaigns::{Brand, NewBrand};
+use neonhub_campaigns::{Brand, CalendarEntry, Keyword, NewBrand, NewCalendarEntry, Persona};
 use neonhub_connectors::{Connector, Upserted};
 use neonhub_identity::IdentityError;
 use neonhub_identity::seed::{self as identity_seed, SeedOrganization, SeedUser};
 use neonhub_schema::enums::AgentStatus;
 use neonhub_schema::ids::*;
 use neonhub_schema::schema::*;
-use neonhub_schema::{Citext, TenantScope, time};
+use neonhub_schema::{TenantScope, time};
 
 use crate::seed_data::*;
 
@@ -182,10 +182,6 @@ async fn seed_in_org(
     );
     let personas = personas(tx, tally).await?;
     keywords(tx, &personas, tally).await?;
-    // No unique key on the calendar: lock out concurrent writers (readers continue) while
-    // looking rows up by title.
-    tx.batch_execute("LOCK TABLE editorial_calendar IN SHARE ROW EXCLUSIVE MODE")
-        .await?;
     editorial_calendar(tx, &personas, tally).await?;
     let connectors = connectors(tx, tally).await?;
     connector_auths(tx, scope, &admin, &connectors, tally).await?;
@@ -217,61 +213,41 @@ async fn brand(tx: &mut AsyncPgConnection, scope: &TenantScope) -> Result<bool, 
     Ok(true)
 }
 
-/// The personas; their ids by name.
+/// The personas, through `neonhub-campaigns`; their ids by name.
 async fn personas(
     tx: &mut AsyncPgConnection,
     tally: &mut Tally,
 ) -> Result<BTreeMap<&'static str, PersonaId>, SeedError> {
-    let now = time::now();
     let mut ids = BTreeMap::new();
     for persona in PERSONAS {
-        let inserted = diesel::insert_into(personas::table)
-            .values((
-                personas::name.eq(persona.name),
-                personas::summary.eq(persona.summary),
-                personas::createdAt.eq(now),
-                personas::updatedAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(tx)
-            .await?;
-        tally.note("personas", inserted == 1);
-        let id: PersonaId = personas::table
-            .filter(personas::name.eq(persona.name))
-            .select(personas::id)
-            .get_result(tx)
-            .await?;
-        ids.insert(persona.name, id);
+        let (row, inserted) = Persona::ensure(tx, persona.name, Some(persona.summary)).await?;
+        tally.note("personas", inserted);
+        ids.insert(persona.name, row.id);
     }
     Ok(ids)
 }
 
-/// The keywords, each linked to its persona.
+/// The keywords, each linked to its persona, through `neonhub-campaigns`.
 async fn keywords(
     tx: &mut AsyncPgConnection,
     personas: &BTreeMap<&'static str, PersonaId>,
     tally: &mut Tally,
 ) -> Result<(), SeedError> {
-    let now = time::now();
     for keyword in KEYWORDS {
-        let inserted = diesel::insert_into(keywords::table)
-            .values((
-                keywords::term.eq(Citext::new(keyword.term)),
-                keywords::intent.eq(keyword.intent),
-                keywords::priority.eq(KEYWORD_PRIORITY),
-                keywords::personaId.eq(personas[keyword.persona]),
-                keywords::createdAt.eq(now),
-                keywords::updatedAt.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(tx)
-            .await?;
-        tally.note("keywords", inserted == 1);
+        let (_, inserted) = Keyword::ensure(
+            tx,
+            keyword.term,
+            keyword.intent,
+            Some(KEYWORD_PRIORITY),
+            Some(personas[keyword.persona]),
+        )
+        .await?;
+        tally.note("keywords", inserted);
     }
     Ok(())
 }
 
-/// The calendar entries, found by title (the table is locked by the caller).
+/// The calendar entries, found by title, through `neonhub-campaigns`.
 async fn editorial_calendar(
     tx: &mut AsyncPgConnection,
     personas: &BTreeMap<&'static str, PersonaId>,
@@ -280,28 +256,18 @@ async fn editorial_calendar(
     let now = time::now();
     let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time");
     for entry in CALENDAR {
-        let found: Option<EditorialCalendarEntryId> = editorial_calendar::table
-            .filter(editorial_calendar::title.eq(entry.title))
-            .select(editorial_calendar::id)
-            .first(tx)
-            .await
-            .optional()?;
-        if found.is_none() {
-            let publish_at = (now.date() + Duration::days(entry.publish_in_days)).and_time(nine);
-            diesel::insert_into(editorial_calendar::table)
-                .values((
-                    editorial_calendar::title.eq(entry.title),
-                    editorial_calendar::publishAt.eq(publish_at),
-                    editorial_calendar::priority.eq(entry.priority),
-                    editorial_calendar::status.eq(entry.status),
-                    editorial_calendar::personaId.eq(personas[entry.persona]),
-                    editorial_calendar::createdAt.eq(now),
-                    editorial_calendar::updatedAt.eq(now),
-                ))
-                .execute(tx)
-                .await?;
-        }
-        tally.note("editorial_calendar", found.is_none());
+        let (_, inserted) = CalendarEntry::ensure(
+            tx,
+            &NewCalendarEntry {
+                title: entry.title,
+                publish_at: (now.date() + Duration::days(entry.publish_in_days)).and_time(nine),
+                priority: Some(entry.priority),
+                status: Some(entry.status),
+                persona: Some(personas[entry.persona]),
+            },
+        )
+        .await?;
+        tally.note("editorial_calendar", inserted);
     }
     Ok(())
 }
