@@ -1,6 +1,7 @@
 //! Campaigns end to end: a brand with a voice that drafts are matched against, a campaign
 //! taken from draft to active, an email sequence and posts scheduled, found due and
-//! published once (a retried publish records nothing twice), and an A/B test evaluated.
+//! published once (a retried publish records nothing twice), an A/B test evaluated, and
+//! leads with their touchpoints attributed to channels by two models.
 //!
 //! ```sh
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/neonhub cargo run --example campaigns
@@ -180,6 +181,94 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     if e.winner.as_deref() != Some("B") {
         return Err("B should have won".into());
+    }
+
+    // Leads, their touches and an attribution report.
+    let autumn = MarketingCampaign::create(
+        conn,
+        &scope,
+        &NewMarketingCampaign {
+            name: "Autumn search",
+            kind: MarketingCampaignType::Ppc,
+            brand: Some(&brand.id),
+            description: None,
+            budget: Some(5_000.0),
+            start_date: now - Duration::days(30),
+            end_date: None,
+        },
+    )
+    .await?;
+    let journeys: [(&str, &[(i64, &str)], f64); 3] = [
+        (
+            "ana@example.com",
+            &[(72, "search"), (48, "email"), (2, "social")],
+            300.0,
+        ),
+        ("ben@example.com", &[(10, "email")], 120.0),
+        ("cai@example.com", &[(30, "search"), (5, "search")], 80.0),
+    ];
+    for (email, touches, value) in journeys {
+        let lead = MarketingLead::create(
+            conn,
+            &scope,
+            &NewLead {
+                email,
+                source: "ads",
+                campaign: Some(&autumn.id),
+                ..Default::default()
+            },
+        )
+        .await?;
+        for (hours_ago, channel) in touches {
+            MarketingTouchpoint::add(
+                conn,
+                &scope,
+                &lead.id,
+                &NewTouchpoint {
+                    kind: MarketingTouchpointType::AdClick,
+                    channel,
+                    campaign: Some(&autumn.id),
+                    url: None,
+                    referrer: None,
+                    event_data: None,
+                    at: Some(now - Duration::hours(*hours_ago)),
+                },
+            )
+            .await?;
+        }
+        MarketingLead::convert(conn, &scope, &lead.id, value, now - Duration::hours(1)).await?;
+    }
+    match MarketingLead::create(
+        conn,
+        &scope,
+        &NewLead {
+            email: " ANA@Example.com",
+            source: "form",
+            ..Default::default()
+        },
+    )
+    .await
+    {
+        Err(e @ CampaignError::Duplicate { .. }) => println!("refused: {e}"),
+        other => return Err(format!("expected a duplicate lead, got {other:?}").into()),
+    }
+    for (name, model) in [
+        ("last touch", Model::LastTouch),
+        ("position-based", Model::PositionBased),
+    ] {
+        Attribution::run(conn, &scope, Target::Campaign(&autumn.id), model).await?;
+        let report = Attribution::report(
+            conn,
+            &scope,
+            now - Duration::days(1),
+            now + Duration::days(1),
+        )
+        .await?;
+        let line: Vec<String> = report
+            .iter()
+            .map(|r| format!("{} {:.2} conv / {:.2}", r.channel, r.conversions, r.revenue))
+            .collect();
+        println!("attribution, {name}: {}", line.join("; "));
     }
     Ok(())
 }
