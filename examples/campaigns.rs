@@ -198,7 +198,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         },
     )
     .await?;
-    let journeys: [(&str, &[(i64, &str)], f64); 3] = [
+    let journeys: [Journey<'_>; 3] = [
         (
             "ana@example.com",
             &[(72, "search"), (48, "email"), (2, "social")],
@@ -272,6 +272,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     Ok(())
 }
+
+/// A lead's email, its touches (hours before now, channel) and what its conversion is worth.
+type Journey<'a> = (&'a str, &'a [(i64, &'a str)], f64);
 
 /// Deletes the example's organization and owner from an earlier run.
 async fn start_over(conn: &mut AsyncPgConnection) -> Result<(), Box<dyn Error>> {
