@@ -6,6 +6,7 @@ mod attribution;
 mod brand;
 mod campaign;
 mod content;
+mod dedupe;
 mod editorial;
 mod error;
 pub mod limits;
@@ -24,6 +25,10 @@ pub use campaign::{
 pub use content::{
     Content, ContentDraft, NewContent, NewDraft, NewSnippet, Snippet, content_transition_allowed,
     draft_transition_allowed,
+};
+pub use dedupe::{
+    DedupeReport, DuplicateGroup, LEADS_EMAIL_KEY, create_leads_email_key, duplicate_leads,
+    merge_duplicate_leads,
 };
 pub use editorial::{CalendarEntry, Keyword, Link, LinkSuggestion, NewCalendarEntry, Persona};
 pub use error::CampaignError;

@@ -14,6 +14,7 @@ use neonhub_schema::enums::{
 use neonhub_schema::ids::{
     BrandId, MarketingCampaignId, MarketingLeadId, MarketingTouchpointId, OrganizationId,
 };
+use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 use neonhub_schema::schema::{marketing_campaigns, marketing_leads, marketing_touchpoints};
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
 use serde_json::Value;
@@ -65,6 +66,12 @@ pub struct MarketingCampaign {
     /// When it last changed.
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
+}
+
+impl Keyed for MarketingCampaign {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
 }
 
 /// A marketing campaign to create (a draft).
@@ -181,6 +188,29 @@ impl MarketingCampaign {
                     .await
                     .optional()?
                     .ok_or_else(|| CampaignError::not_found("marketing campaign", id))
+            })
+            .await
+    }
+
+    /// The organization's marketing campaigns (in one status, or all), newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "marketing_campaign", op = "list"))]
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        status: Option<MarketingCampaignStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Self>, CampaignError> {
+        scope.require(keys::CAMPAIGNS_READ)?;
+        scope
+            .transaction(conn, async |tx| {
+                let mut query = marketing_campaigns::table
+                    .filter(marketing_campaigns::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
+                    .into_boxed();
+                if let Some(status) = status {
+                    query = query.filter(marketing_campaigns::status.eq(status));
+                }
+                Ok(load_page(tx, query, page).await?)
             })
             .await
     }
@@ -354,6 +384,12 @@ pub struct MarketingLead {
     pub updated_at: NaiveDateTime,
 }
 
+impl Keyed for MarketingLead {
+    fn cursor(&self) -> Cursor {
+        Cursor::new(self.created_at, &self.id)
+    }
+}
+
 /// A lead to add.
 #[derive(Debug, Clone, Default)]
 pub struct NewLead<'a> {
@@ -451,7 +487,7 @@ impl MarketingLead {
                     });
                 }
                 let now = time::now();
-                Ok(diesel::insert_into(marketing_leads::table)
+                diesel::insert_into(marketing_leads::table)
                     .values((
                         marketing_leads::id.eq(MarketingLeadId::generate()),
                         marketing_leads::organizationId.eq(scope.organization_id()),
@@ -472,7 +508,16 @@ impl MarketingLead {
                     ))
                     .returning(Self::as_returning())
                     .get_result(tx)
-                    .await?)
+                    .await
+                    // Once `neonhub leads dedupe --apply` has made the unique index, a writer
+                    // that bypassed this repository is caught there too.
+                    .map_err(|e| match neonhub_schema::unique_violation(&e) {
+                        Some(crate::LEADS_EMAIL_KEY) => CampaignError::Duplicate {
+                            entity: "lead",
+                            key: email.to_owned(),
+                        },
+                        _ => e.into(),
+                    })
             })
             .await
     }
@@ -487,6 +532,29 @@ impl MarketingLead {
         scope.require(keys::CAMPAIGNS_READ)?;
         scope
             .transaction(conn, async |tx| Self::find(tx, scope, id).await)
+            .await
+    }
+
+    /// The organization's leads (in one status, or all), newest first.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "marketing_lead", op = "list"))]
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        status: Option<MarketingLeadStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Self>, CampaignError> {
+        scope.require(keys::CAMPAIGNS_READ)?;
+        scope
+            .transaction(conn, async |tx| {
+                let mut query = marketing_leads::table
+                    .filter(marketing_leads::organizationId.eq(scope.organization_id()))
+                    .select(Self::as_select())
+                    .into_boxed();
+                if let Some(status) = status {
+                    query = query.filter(marketing_leads::status.eq(status));
+                }
+                Ok(load_page(tx, query, page).await?)
+            })
             .await
     }
 

@@ -488,6 +488,20 @@ fn operations() -> Vec<Case> {
         case("MarketingLead::get", READ, true, |c, s, f| {
             Box::pin(async move { one(MarketingLead::get(c, s, &f.lead).await) })
         }),
+        case("MarketingCampaign::list", READ, true, move |c, s, f| {
+            Box::pin(async move {
+                MarketingCampaign::list(c, s, None, &page())
+                    .await
+                    .map(|p| p.items.iter().filter(|x| x.id == f.mcampaign).count())
+            })
+        }),
+        case("MarketingLead::list", READ, true, move |c, s, f| {
+            Box::pin(async move {
+                MarketingLead::list(c, s, None, &page())
+                    .await
+                    .map(|p| p.items.iter().filter(|x| x.id == f.lead).count())
+            })
+        }),
         case("MarketingLead::add_score", WRITE, true, |c, s, f| {
             Box::pin(async move { one(MarketingLead::add_score(c, s, &f.lead, 10).await) })
         }),

@@ -18,6 +18,7 @@ pub fn drift(live: &Catalog) -> DriftReport {
     let options = DiffOptions {
         ignore_extension_versions: true,
         ignore_index_prefix: Some(MANAGED_INDEX_PREFIX.to_owned()),
+        ignore_indexes: vec![neonhub_campaigns::LEADS_EMAIL_KEY.to_owned()],
     };
     let managed_indexes = live
         .tables

@@ -3,6 +3,7 @@
 pub mod drift;
 pub mod index_cmd;
 pub mod jobs_cmd;
+pub mod leads_cmd;
 pub mod secrets_cmd;
 pub mod seed;
 pub mod seed_data;
@@ -149,6 +150,10 @@ pub enum Command {
     /// direct URL).
     #[command(subcommand)]
     Secrets(secrets_cmd::SecretsCommand),
+    /// Duplicate marketing leads of an adopted database: list, merge, then the unique
+    /// index (on the direct URL).
+    #[command(subcommand)]
+    Leads(leads_cmd::LeadsCommand),
     /// Migrate, seed and verify, in that order.
     Up {
         /// Skip the seed (for environments that must not get the demo admin).
@@ -205,6 +210,9 @@ pub enum CliError {
     /// A rotation left values that do not open under any configured key.
     #[error("{0} secret value(s) do not open under any configured key and were left as they are")]
     Unreadable(i64),
+    /// A campaigns operation failed (the leads' merge or their unique index).
+    #[error(transparent)]
+    Campaigns(#[from] neonhub_campaigns::CampaignError),
     /// An argument names something that does not exist.
     #[error("{0}")]
     Usage(String),
@@ -435,6 +443,7 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
         Command::Index(command) => index_cmd::run(&urls.direct, command).await?,
         Command::Jobs(command) => jobs_cmd::run(&urls.direct, command).await?,
         Command::Secrets(command) => secrets_cmd::run(&urls.direct, command).await?,
+        Command::Leads(command) => leads_cmd::run(&urls.direct, command).await?,
         Command::Catalog { normalized } => {
             let catalog = Catalog::read(&mut urls.direct.connect().await?).await?;
             let catalog = if *normalized {

@@ -136,6 +136,7 @@ async fn indexes_are_built_listed_idempotent_dropped_and_leave_no_drift() {
     let options = DiffOptions {
         ignore_extension_versions: true,
         ignore_index_prefix: Some(MANAGED_INDEX_PREFIX.to_owned()),
+        ..Default::default()
     };
     assert!(diff(&Catalog::expected(), &live, &options).is_empty());
 

@@ -52,6 +52,9 @@ pub struct DiffOptions {
     pub ignore_extension_versions: bool,
     /// Index names starting with this prefix are left out on both sides (managed indexes).
     pub ignore_index_prefix: Option<String>,
+    /// Index names left out on both sides: optional indexes a command creates when the data
+    /// allows it (the leads' unique email key after `neonhub leads dedupe --apply`).
+    pub ignore_indexes: Vec<String>,
 }
 
 /// Every difference between `expected` and `actual`; empty when they are equal.
@@ -277,6 +280,7 @@ fn unmanaged<'a, T>(
     if let Some(prefix) = options.ignore_index_prefix.as_deref() {
         map.retain(|name, _| !name.starts_with(prefix));
     }
+    map.retain(|name, _| !options.ignore_indexes.contains(name));
     map
 }
 
