@@ -11,7 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::enums::CampaignStatus;
 use neonhub_schema::ids::{CampaignId, CampaignMetricId, OrganizationId, UserId};
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
-use neonhub_schema::schema::{campaign_metrics, campaigns, organization_members};
+use neonhub_schema::schema::{campaign_metrics, campaigns};
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
 use serde_json::Value;
 
@@ -125,15 +125,7 @@ impl Campaign {
             .ok_or_else(|| InvalidData::OutOfRange("a campaign needs an owner".into()))?;
         scope
             .transaction(conn, async |tx| {
-                let member: i64 = organization_members::table
-                    .filter(organization_members::organizationId.eq(scope.organization_id()))
-                    .filter(organization_members::userId.eq(owner))
-                    .count()
-                    .get_result(tx)
-                    .await?;
-                if member == 0 {
-                    return Err(CampaignError::foreign_parent("user", owner));
-                }
+                crate::content::member(tx, scope, owner).await?;
                 let now = time::now();
                 Ok(diesel::insert_into(campaigns::table)
                     .values((

@@ -46,7 +46,7 @@ pub fn draft_transition_allowed(from: &str, to: &str) -> bool {
 }
 
 /// Fails unless `user` is a member of the scope's organization (inside its transaction).
-async fn member(
+pub(crate) async fn member(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     user: &UserId,

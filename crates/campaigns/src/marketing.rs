@@ -3,7 +3,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::{
-    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
+    ExpressionMethods, OptionalExtension, QueryDsl, Queryable, QueryableByName, Selectable,
+    SelectableHelper,
 };
 use diesel::sql_types::{Text, Timestamp};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -317,7 +318,7 @@ pub fn marketing_transition_allowed(
 }
 
 /// A lead: someone who showed interest, one per organization and email.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, serde::Serialize)]
 #[diesel(table_name = marketing_leads, check_for_backend(diesel::pg::Pg))]
 pub struct MarketingLead {
     /// Primary key.
@@ -575,7 +576,7 @@ impl MarketingLead {
         }
         scope
             .transaction(conn, async |tx| {
-                let updated: Option<MarketingLeadId> = diesel::sql_query(
+                diesel::sql_query(
                     r#"UPDATE public.marketing_leads SET
                            score = greatest(0, least(100, score + $3)),
                            grade = (CASE WHEN greatest(0, least(100, score + $3)) >= 80 THEN 'A'
@@ -585,20 +586,16 @@ impl MarketingLead {
                                          ELSE 'F' END)::"MarketingLeadGrade",
                            "updatedAt" = $4
                        WHERE id = $1 AND "organizationId" = $2
-                       RETURNING id"#,
+                       RETURNING *"#,
                 )
                 .bind::<Text, _>(id)
                 .bind::<Text, _>(scope.organization_id())
                 .bind::<diesel::sql_types::Integer, _>(delta)
                 .bind::<diesel::sql_types::Timestamp, _>(time::now())
-                .get_result::<IdRow>(tx)
+                .get_result::<Self>(tx)
                 .await
                 .optional()?
-                .map(|r| r.id);
-                match updated {
-                    Some(_) => Self::find(tx, scope, id).await,
-                    None => Err(CampaignError::not_found("lead", id)),
-                }
+                .ok_or_else(|| CampaignError::not_found("lead", id))
             })
             .await
     }
@@ -705,12 +702,6 @@ impl MarketingLead {
             .optional()?
             .ok_or_else(|| CampaignError::not_found("lead", id))
     }
-}
-
-#[derive(diesel::QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = Text)]
-    id: MarketingLeadId,
 }
 
 /// Fails unless `id` is a marketing campaign of this organization.

@@ -14,7 +14,7 @@ use neonhub_rag::{
     search_statement, validate_vector,
 };
 use neonhub_schema::ids::{BrandId, BrandVoiceId, EmbeddingSpaceId};
-use neonhub_schema::schema::{brand_voices, brands, embedding_spaces};
+use neonhub_schema::schema::{brand_voices, brands};
 use neonhub_schema::{TenantScope, keys, time};
 use pgvector::Vector;
 use serde_json::Value;
@@ -72,13 +72,8 @@ async fn space_of(
     scope: &TenantScope,
     id: &EmbeddingSpaceId,
 ) -> Result<EmbeddingSpace, CampaignError> {
-    embedding_spaces::table
-        .find(id)
-        .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
-        .select(EmbeddingSpace::as_select())
-        .get_result(tx)
-        .await
-        .optional()?
+    EmbeddingSpace::find_in(tx, scope.organization_id(), id)
+        .await?
         .ok_or_else(|| CampaignError::foreign_parent("embedding space", id))
 }
 

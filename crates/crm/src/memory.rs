@@ -4,8 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::QueryableByName;
 use diesel::prelude::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_rag::{
@@ -13,7 +12,7 @@ use neonhub_rag::{
     validate_vector,
 };
 use neonhub_schema::ids::{EmbeddingSpaceId, EventId, MemEmbeddingId, PersonId};
-use neonhub_schema::schema::{embedding_spaces, events, mem_embeddings};
+use neonhub_schema::schema::{events, mem_embeddings};
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
 use pgvector::Vector;
 use serde_json::Value;
@@ -69,19 +68,14 @@ pub struct NewMemory<'a> {
     pub metadata: Option<&'a Value>,
 }
 
-/// The space `id`, if it is this organization's (inside a scope transaction).
+/// The embedding space `id` if it is this organization's (inside a scope transaction).
 async fn space_of(
     tx: &mut AsyncPgConnection,
     scope: &TenantScope,
     id: &EmbeddingSpaceId,
 ) -> Result<EmbeddingSpace, CrmError> {
-    embedding_spaces::table
-        .find(id)
-        .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
-        .select(EmbeddingSpace::as_select())
-        .get_result(tx)
-        .await
-        .optional()?
+    EmbeddingSpace::find_in(tx, scope.organization_id(), id)
+        .await?
         .ok_or_else(|| CrmError::foreign_parent("embedding space", id))
 }
 

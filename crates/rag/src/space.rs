@@ -301,11 +301,22 @@ impl EmbeddingSpace {
         scope: &TenantScope,
         id: &EmbeddingSpaceId,
     ) -> Result<Option<Self>, RagError> {
+        Self::find_in(tx, scope.organization_id(), id).await
+    }
+
+    /// The space `id` if it belongs to `org`, read inside the caller's scope transaction
+    /// and without a permission check of its own: for domain crates that link their rows
+    /// to a space (CRM memories, brand voices) under their own keys.
+    pub async fn find_in(
+        tx: &mut AsyncPgConnection,
+        org: &OrganizationId,
+        id: &EmbeddingSpaceId,
+    ) -> Result<Option<Self>, RagError> {
         Ok(embedding_spaces::table
             .filter(
                 embedding_spaces::id
                     .eq(id)
-                    .and(embedding_spaces::organizationId.eq(scope.organization_id())),
+                    .and(embedding_spaces::organizationId.eq(org)),
             )
             .select(Self::as_select())
             .first(tx)
