@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use neonhub::rag::*;
+use neonhub::schema::Vector;
 use neonhub::schema::enums::DatasetKind;
 use neonhub::schema::ids::{ChunkId, DatasetId, OrganizationId, UserId};
-use neonhub::schema::pgvector::Vector;
 use neonhub::schema::roles::ensure_app_role;
 use neonhub::schema::{ConnectOptions, DatabaseUrl, Secret, TenantScope, migrate};
 use serde_json::json;
@@ -162,7 +162,7 @@ async fn exact(
     // No cast: this expression matches no ANN index, so the answer is exact.
     diesel::sql_query(format!(r#"SELECT id FROM chunks WHERE "embeddingSpaceId" = $1 {filter} ORDER BY embedding <=> $2 LIMIT 10"#))
         .bind::<Text, _>(space.id.as_str())
-        .bind::<neonhub::schema::pgvector::sql_types::Vector, _>(q)
+        .bind::<neonhub::schema::vector::sql_types::Vector, _>(q)
         .load::<Id>(conn)
         .await
         .unwrap()

@@ -17,7 +17,7 @@ use diesel_async::AsyncPgConnection;
 use neonhub::campaigns::*;
 use neonhub::identity::{NewOrganization, NewUser, Organization, User, authorize, keys};
 use neonhub::rag::{EmbeddingSpace, NewEmbeddingSpace};
-use neonhub::schema::pgvector::Vector;
+use neonhub::schema::Vector;
 use neonhub::schema::{DatabaseUrl, time};
 use serde_json::json;
 

@@ -20,8 +20,8 @@ use diesel_async::AsyncPgConnection;
 use neonhub::crm::*;
 use neonhub::identity::{NewOrganization, NewUser, Organization, User, authorize, keys};
 use neonhub::rag::{EmbeddingSpace, NewEmbeddingSpace};
+use neonhub::schema::Vector;
 use neonhub::schema::ids::MarketingCampaignId;
-use neonhub::schema::pgvector::Vector;
 use neonhub::schema::{DatabaseUrl, TenantScope, time};
 
 const SLUG: &str = "crm-example";

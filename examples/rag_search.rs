@@ -20,9 +20,9 @@ use neonhub::identity::{
     IdentityError, NewOrganization, NewUser, Organization, User, authorize, keys,
 };
 use neonhub::rag::*;
+use neonhub::schema::Vector;
 use neonhub::schema::enums::DatasetKind;
 use neonhub::schema::ids::UserId;
-use neonhub::schema::pgvector::Vector;
 use neonhub::schema::{DatabaseUrl, TenantScope};
 use serde_json::{Value, json};
 

@@ -13,10 +13,10 @@ use neonhub_rag::{
     EmbeddingSpace, Hit, ParentFilter, SearchFilter, SearchOptions, SearchStatement, VectorTable,
     search_statement, validate_vector,
 };
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{BrandId, BrandVoiceId, EmbeddingSpaceId};
 use neonhub_schema::schema::{brand_voices, brands};
 use neonhub_schema::{TenantScope, keys, time};
-use pgvector::Vector;
 use serde_json::Value;
 
 use crate::{Brand, CampaignError, limits};

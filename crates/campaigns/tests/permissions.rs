@@ -13,6 +13,7 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_campaigns::*;
 use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{
     AbTestId, BrandAssetId, BrandId, BrandVoiceId, CampaignId, ContentDraftId, ContentId,
     EmailSequenceId, EmbeddingSpaceId, MarketingCampaignId, MarketingLeadId, OrganizationId,
@@ -21,7 +22,6 @@ use neonhub_schema::ids::{
 use neonhub_schema::{Denied, PERMISSIONS, PermissionSet, TenantScope, keys, time};
 use neonhub_testing::fixtures::identity::org;
 use neonhub_testing::{owner_do, test_connection};
-use pgvector::Vector;
 
 struct Fx {
     scope: TenantScope,

@@ -8,10 +8,10 @@ use neonhub_rag::{
     VectorTable, explain,
 };
 use neonhub_schema::TenantScope;
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{BrandId, EmbeddingSpaceId};
 use neonhub_testing::fixtures::identity::org;
 use neonhub_testing::{TestDatabase, test_connection};
-use pgvector::Vector;
 use serde_json::json;
 
 const DIMS: i32 = 16;

@@ -266,3 +266,26 @@ async fn the_direct_url_comes_from_the_environment_and_falls_back_to_database_ur
         stdout(&fallback)
     );
 }
+
+/// A service on our crates builds and runs without libpq: no package in the lockfile
+/// (every feature of every member) is `pq-sys`, and the linked binary does not load it.
+#[test]
+fn nothing_links_libpq() {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+        .expect("read Cargo.lock");
+    assert!(
+        !lock.contains("name = \"pq-sys\""),
+        "Cargo.lock holds pq-sys: `cargo tree -i pq-sys -e features` shows who enables diesel/postgres"
+    );
+    let ldd = Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_neonhub"))
+        .output()
+        .expect("run ldd");
+    let linked = String::from_utf8_lossy(&ldd.stdout);
+    assert!(ldd.status.success(), "ldd failed: {}", stderr(&ldd));
+    assert!(
+        linked.contains("libc.so"),
+        "ldd printed no libraries: {linked}"
+    );
+    assert!(!linked.contains("libpq"), "the CLI links libpq:\n{linked}");
+}

@@ -11,10 +11,10 @@ use neonhub_rag::{
     EmbeddingSpace, Hit, ParentFilter, SearchFilter, SearchOptions, VectorTable, search_statement,
     validate_vector,
 };
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{EmbeddingSpaceId, EventId, MemEmbeddingId, PersonId};
 use neonhub_schema::schema::{events, mem_embeddings};
 use neonhub_schema::{InvalidData, TenantScope, keys, time};
-use pgvector::Vector;
 use serde_json::Value;
 
 use crate::{CrmError, Person, limits};

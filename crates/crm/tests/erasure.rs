@@ -10,12 +10,12 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_crm::*;
 use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{EventId, OrganizationId, PersonId};
 use neonhub_schema::seal::{KeyError, SUPPRESSION_KEY_ENV, with_hash_keys};
 use neonhub_schema::{TenantScope, time};
 use neonhub_testing::fixtures::identity::org;
 use neonhub_testing::{APP_ROLE, TestDatabase, suppression_keys};
-use pgvector::Vector;
 use serde_json::json;
 
 const PRIMARY_EMAIL: &str = "Ada@Example.com";

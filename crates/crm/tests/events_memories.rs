@@ -5,11 +5,11 @@ use chrono::Duration;
 use diesel_async::SimpleAsyncConnection;
 use neonhub_crm::*;
 use neonhub_rag::{EmbeddingSpace, NewEmbeddingSpace};
+use neonhub_schema::Vector;
 use neonhub_schema::ids::PersonId;
 use neonhub_schema::time;
 use neonhub_testing::fixtures::identity::org;
 use neonhub_testing::{owner_do, test_connection};
-use pgvector::Vector;
 
 fn event(person: &PersonId, i: usize) -> NewEvent {
     NewEvent {

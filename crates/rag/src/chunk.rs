@@ -8,11 +8,11 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId, OrganizationId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::{chunks, datasets};
 use neonhub_schema::{TenantScope, time};
-use pgvector::Vector;
 use serde_json::Value;
 
 use crate::error::unique_violation;

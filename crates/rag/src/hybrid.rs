@@ -10,7 +10,7 @@ use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::sql_types::{BigInt, Double, Nullable};
 use neonhub_schema::TenantScope;
-use pgvector::Vector;
+use neonhub_schema::Vector;
 
 use crate::search::{Bind, SearchFilter, SearchOptions, SearchStatement, StatementSetup};
 use crate::vector_table::VectorTable;

@@ -14,11 +14,11 @@ use diesel::prelude::{ExpressionMethods, QueryDsl};
 use diesel::sql_types::{Array, Integer, Jsonb, Nullable, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::Vector;
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope, time};
-use pgvector::Vector;
 use serde_json::Value;
 
 use crate::{Chunk, Dataset, EmbeddingSpace, RagError, validate_vector};
@@ -81,7 +81,7 @@ async fn unnest_insert(
     .bind::<Array<Text>, _>(&docs)
     .bind::<Array<Integer>, _>(&idxs)
     .bind::<Array<Text>, _>(&texts)
-    .bind::<Array<Nullable<pgvector::sql_types::Vector>>, _>(&vectors)
+    .bind::<Array<Nullable<neonhub_schema::vector::sql_types::Vector>>, _>(&vectors)
     .bind::<Array<Nullable<Jsonb>>, _>(&metadata)
     .bind::<Text, _>(target.dataset.as_str())
     .bind::<Text, _>(target.space.as_str())

@@ -8,12 +8,12 @@ use diesel::prelude::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::InvalidData;
+use neonhub_schema::Vector;
 use neonhub_schema::enums::MessageRole;
 use neonhub_schema::ids::{ConversationId, EmbeddingSpaceId, MessageId, OrganizationId, UserId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::{conversations, messages};
 use neonhub_schema::{TenantScope, time};
-use pgvector::Vector;
 use serde_json::Value;
 
 use crate::{

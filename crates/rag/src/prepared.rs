@@ -92,7 +92,7 @@ impl QueryFragment<Pg> for PreparedSql<'_> {
                     bound = n;
                     match &self.binds[n - 1] {
                         Bind::Vector(v) => {
-                            out.push_bind_param::<pgvector::sql_types::Vector, _>(v)?
+                            out.push_bind_param::<neonhub_schema::vector::sql_types::Vector, _>(v)?
                         }
                         Bind::Text(s) => out.push_bind_param::<Text, _>(s)?,
                         Bind::Json(j) => out.push_bind_param::<Jsonb, _>(j)?,

@@ -12,9 +12,9 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Double, Jsonb, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use neonhub_schema::Vector;
 use neonhub_schema::keys;
 use neonhub_schema::{InvalidData, TenantScope};
-use pgvector::Vector;
 use serde_json::Value;
 
 use neonhub_schema::ids::{
@@ -300,7 +300,7 @@ impl SearchStatement {
         let mut query = sql_query(self.sql.as_str()).into_boxed::<Pg>();
         for bind in &self.binds {
             query = match bind {
-                Bind::Vector(v) => query.bind::<pgvector::sql_types::Vector, _>(v),
+                Bind::Vector(v) => query.bind::<neonhub_schema::vector::sql_types::Vector, _>(v),
                 Bind::Text(s) => query.bind::<Text, _>(s),
                 Bind::Json(j) => query.bind::<Jsonb, _>(j),
                 Bind::Timestamp(t) => query.bind::<Timestamp, _>(t),

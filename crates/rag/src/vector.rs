@@ -1,6 +1,6 @@
 //! Vector validation against an embedding space.
 
-use pgvector::Vector;
+use neonhub_schema::Vector;
 
 use crate::RagError;
 

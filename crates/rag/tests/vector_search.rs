@@ -4,9 +4,9 @@ use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use neonhub_rag::*;
+use neonhub_schema::Vector;
 use neonhub_schema::catalog::{Catalog, DiffOptions, MANAGED_INDEX_PREFIX, diff};
 use neonhub_schema::ids::ConversationId;
-use neonhub_schema::pgvector::Vector;
 use neonhub_testing::fixtures::rag::*;
 use neonhub_testing::{TestDatabase, fixtures};
 use serde_json::json;
@@ -104,7 +104,7 @@ async fn exact(
         r#"SELECT id FROM chunks WHERE "embeddingSpaceId" = $1 {filter_sql} ORDER BY embedding <=> $2 LIMIT $3"#
     ))
     .bind::<Text, _>(c.space.id.as_str())
-    .bind::<neonhub_schema::pgvector::sql_types::Vector, _>(query)
+    .bind::<neonhub_schema::vector::sql_types::Vector, _>(query)
     .bind::<BigInt, _>(k)
     .load(conn)
     .await

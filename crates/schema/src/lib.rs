@@ -20,6 +20,7 @@ pub mod secret;
 pub mod tenant;
 pub mod time;
 pub mod tls;
+pub mod vector;
 
 /// The generated Diesel schema (`diesel print-schema`; never edit by hand).
 #[allow(missing_docs, non_snake_case)]
@@ -36,8 +37,7 @@ pub use error::{
 };
 pub use migrate::{MIGRATIONS, MigrateError};
 pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
-/// Re-exported so every crate names the same pgvector types.
-pub use pgvector;
 pub use pool::{PgPool, PoolConfig, build_pool};
 pub use secret::Secret;
 pub use tenant::{Actor, TenantScope, UserScope};
+pub use vector::Vector;

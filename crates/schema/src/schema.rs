@@ -72,7 +72,7 @@ pub mod sql_types {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     ab_tests (id) {
         id -> Text,
@@ -88,7 +88,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     accounts (id) {
         id -> Text,
@@ -109,7 +109,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     action_configs (id) {
         id -> Text,
@@ -128,7 +128,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     agent_capabilities (id) {
         id -> Text,
@@ -141,7 +141,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     agent_configs (id) {
         id -> Text,
@@ -155,7 +155,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     agent_jobs (id) {
         id -> Text,
@@ -186,7 +186,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     agent_run_metrics (id) {
         id -> Text,
@@ -199,7 +199,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     agent_runs (id) {
         id -> Text,
@@ -217,7 +217,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::AgentKind;
     use super::sql_types::AgentStatus;
 
@@ -238,7 +238,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     api_keys (id) {
         id -> Text,
@@ -256,7 +256,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     audit_logs (id) {
         id -> Text,
@@ -275,7 +275,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     brand_assets (id) {
         id -> Text,
@@ -290,7 +290,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     brand_voices (id) {
         id -> Text,
@@ -307,7 +307,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     brands (id) {
         id -> Text,
@@ -325,7 +325,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::BudgetAllocationStatus;
 
     budget_allocations (id) {
@@ -348,7 +348,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     budget_ledger (id) {
         id -> Text,
@@ -370,7 +370,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     budget_profiles (id) {
         id -> Text,
@@ -390,7 +390,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     budget_requests (organizationId, key) {
         organizationId -> Text,
@@ -404,7 +404,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     budget_reservations (id) {
         id -> Text,
@@ -423,7 +423,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::BudgetTransactionType;
 
     budget_transactions (id) {
@@ -447,7 +447,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     campaign_metrics (id) {
         id -> Text,
@@ -461,7 +461,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::CampaignStatus;
 
     campaigns (id) {
@@ -482,7 +482,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     chunks (id) {
         id -> Text,
@@ -499,7 +499,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     connector_auths (id) {
         id -> Text,
@@ -526,7 +526,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::ConnectorKind;
 
     connectors (id) {
@@ -551,7 +551,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::ContentKind;
 
     content (id) {
@@ -571,7 +571,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     content_drafts (id) {
         id -> Text,
@@ -590,7 +590,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::ConversationKind;
 
     conversations (id) {
@@ -608,7 +608,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     credentials (id) {
         id -> Text,
@@ -630,7 +630,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::DatasetKind;
 
     datasets (id) {
@@ -650,7 +650,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     documents (id) {
         id -> Text,
@@ -669,7 +669,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     editorial_calendar (id) {
         id -> Int4,
@@ -685,7 +685,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     email_sequences (id) {
         id -> Text,
@@ -702,7 +702,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     embedding_spaces (id) {
         id -> Text,
@@ -719,7 +719,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     events (id) {
         id -> Text,
@@ -744,7 +744,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     feedback (id) {
         id -> Text,
@@ -767,7 +767,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     inference_endpoints (id) {
         id -> Text,
@@ -783,7 +783,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     invoices (id) {
         id -> Text,
@@ -807,7 +807,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     keywords (id) {
         id -> Int4,
@@ -822,7 +822,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     link_graph (id) {
         id -> Text,
@@ -838,7 +838,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::MarketingCampaignType;
     use super::sql_types::MarketingCampaignStatus;
 
@@ -866,7 +866,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::MarketingLeadGrade;
     use super::sql_types::MarketingLeadStatus;
 
@@ -900,7 +900,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     marketing_metrics (id) {
         id -> Text,
@@ -920,7 +920,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::MarketingTouchpointType;
 
     marketing_touchpoints (id) {
@@ -943,7 +943,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     mem_embeddings (id) {
         id -> Text,
@@ -961,7 +961,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::MessageRole;
 
     messages (id) {
@@ -979,7 +979,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     metric_events (id) {
         id -> Text,
@@ -992,7 +992,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     model_versions (id) {
         id -> Text,
@@ -1007,7 +1007,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     organization_members (id) {
         id -> Text,
@@ -1024,7 +1024,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     organization_permissions (id) {
         id -> Text,
@@ -1037,7 +1037,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     organization_roles (id) {
         id -> Text,
@@ -1052,7 +1052,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     organizations (id) {
         id -> Text,
@@ -1067,7 +1067,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     payments (id) {
         id -> Text,
@@ -1087,7 +1087,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     payouts (id) {
         id -> Text,
@@ -1107,7 +1107,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     people (id) {
         id -> Text,
@@ -1129,7 +1129,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::ConsentStatus;
 
     person_consents (id) {
@@ -1150,7 +1150,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     person_identities (id) {
         id -> Text,
@@ -1170,7 +1170,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     person_notes (id) {
         id -> Text,
@@ -1187,7 +1187,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     person_objectives (id) {
         id -> Text,
@@ -1208,7 +1208,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     person_suppressions (id) {
         id -> Text,
@@ -1223,7 +1223,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     person_topics (id) {
         id -> Text,
@@ -1239,7 +1239,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     personas (id) {
         id -> Int4,
@@ -1252,7 +1252,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     role_permissions (roleId, permissionId) {
         roleId -> Text,
@@ -1262,7 +1262,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     seo_metrics (id) {
         id -> Text,
@@ -1281,7 +1281,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     sessions (id) {
         id -> Text,
@@ -1293,7 +1293,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     snippet_library (id) {
         id -> Text,
@@ -1315,7 +1315,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     social_posts (id) {
         id -> Text,
@@ -1334,7 +1334,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     subscriptions (id) {
         id -> Text,
@@ -1367,7 +1367,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     tasks (id) {
         id -> Text,
@@ -1389,7 +1389,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     team_members (id) {
         id -> Text,
@@ -1409,7 +1409,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     tool_executions (id) {
         id -> Text,
@@ -1426,7 +1426,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     tools (id) {
         id -> Text,
@@ -1443,7 +1443,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
     use super::sql_types::TrainStatus;
 
     training_jobs (id) {
@@ -1459,7 +1459,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     trigger_configs (id) {
         id -> Text,
@@ -1478,7 +1478,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     usage_records (id) {
         id -> Text,
@@ -1494,7 +1494,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     user_settings (id) {
         id -> Text,
@@ -1519,7 +1519,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use pgvector::sql_types::*;
+    use crate::vector::sql_types::*;
 
     users (id) {
         id -> Text,

@@ -8,7 +8,7 @@ use neonhub_schema::catalog::Catalog;
 use neonhub_schema::enums::*;
 use neonhub_schema::ids::{KeywordId, OrganizationId};
 use neonhub_schema::schema::{keywords, organizations, sql_types};
-use neonhub_schema::{Citext, pgvector::Vector, time};
+use neonhub_schema::{Citext, Vector, time};
 use neonhub_testing::{TestDatabase, test_connection};
 
 /// These tests are about types, written around the repositories: as the owner, whom
@@ -218,7 +218,7 @@ async fn typed_ids_and_millisecond_timestamps_round_trip() {
 
 #[derive(QueryableByName)]
 struct VectorRow {
-    #[diesel(sql_type = neonhub_schema::pgvector::sql_types::Vector)]
+    #[diesel(sql_type = neonhub_schema::vector::sql_types::Vector)]
     v: Vector,
 }
 
@@ -226,7 +226,7 @@ struct VectorRow {
 async fn vectors_round_trip() {
     let mut conn = owner_connection().await;
     let row: VectorRow = sql_query("SELECT $1::vector AS v")
-        .bind::<neonhub_schema::pgvector::sql_types::Vector, _>(Vector::from(vec![0.25, -1.5, 3.0]))
+        .bind::<neonhub_schema::vector::sql_types::Vector, _>(Vector::from(vec![0.25, -1.5, 3.0]))
         .get_result(&mut conn)
         .await
         .unwrap();
