@@ -14,7 +14,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::ids::{ConnectorAuthId, ConnectorId, OrganizationId, UserId};
 use neonhub_schema::schema::{connector_auths, connectors};
 use neonhub_schema::seal::{open_column, seal_column};
-use neonhub_schema::{InvalidData, Secret, TenantScope, keys, time, unique_violation};
+use neonhub_schema::{
+    InvalidData, Secret, TenantScope, TransactionWork, keys, time, unique_violation,
+};
 use serde_json::Value;
 
 use crate::ConnectorError;
@@ -568,8 +570,8 @@ impl ConnectorAuth {
         provider: F,
     ) -> Result<Self, ConnectorError>
     where
-        F: AsyncFnOnce(&ConnectorAuth) -> Result<RefreshedTokens, E>,
-        E: fmt::Display,
+        for<'r> F: TransactionWork<&'r ConnectorAuth, Result<RefreshedTokens, E>, Fut: Send> + Send,
+        E: fmt::Display + Send,
     {
         scope.require(keys::CONNECTORS_READ)?;
         // What this refresher saw before queueing for the lock (the opened token: a key

@@ -18,7 +18,9 @@ use neonhub_schema::schema::{
     organization_members, organization_permissions, organization_roles, organizations,
     role_permissions,
 };
-use neonhub_schema::{PermissionSet, TenantScope, foreign_key_violation, time, unique_violation};
+use neonhub_schema::{
+    PermissionSet, TenantScope, TransactionWork, foreign_key_violation, time, unique_violation,
+};
 use serde_json::{Value, json};
 
 use crate::audit::{NewAuditEntry, actions, record};
@@ -363,7 +365,9 @@ pub(crate) async fn locked<R, F>(
     work: F,
 ) -> Result<R, IdentityError>
 where
-    F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, IdentityError>,
+    for<'r> F:
+        TransactionWork<&'r mut AsyncPgConnection, Result<R, IdentityError>, Fut: Send> + Send,
+    R: Send,
 {
     scope
         .transaction(conn, async |tx| {

@@ -37,7 +37,18 @@ pub use error::{
 };
 pub use migrate::{MIGRATIONS, MigrateError};
 pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
-pub use pool::{PgPool, PoolConfig, build_pool};
+pub use pool::{PgPool, PoolConfig, PoolError, PooledConnection, build_pool};
+
+/// Diesel's query error (`diesel::result::Error`), what the crates' `Database(..)`
+/// variants carry, for matching without a direct diesel dependency.
+pub use diesel::result::{DatabaseErrorKind, Error as DieselError};
+/// The connection every repository function takes (diesel-async over tokio-postgres).
+/// Re-exported, with the pool's types above, so a service names them through our crates and
+/// their versions stay ours to move.
+pub use diesel_async::AsyncPgConnection;
 pub use secret::Secret;
-pub use tenant::{Actor, TenantScope, UserScope};
+pub use tenant::{Actor, TenantScope, TransactionWork, UserScope};
 pub use vector::Vector;
+/// The diesel and diesel-async versions the crates are built on, for services that write
+/// queries of their own next to ours.
+pub use {diesel, diesel_async};

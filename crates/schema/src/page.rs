@@ -109,38 +109,46 @@ pub fn page_of<T: Keyed>(mut rows: Vec<T>, request: &PageRequest) -> Page<T> {
 /// that already has its filters and `.select(M::as_select())`): adds [`AfterCursor`], the
 /// order [`NewestFirst`] on `"createdAt"` and `limit + 1`, then turns the rows into a
 /// [`Page`].
-pub async fn load_page<'q, Q, M>(
-    conn: &mut AsyncPgConnection,
+pub fn load_page<'q, 'c, Q, M>(
+    conn: &'c mut AsyncPgConnection,
     query: Q,
     page: &PageRequest,
-) -> QueryResult<Page<M>>
+) -> impl Future<Output = QueryResult<Page<M>>> + Send + use<'q, 'c, Q, M>
 where
     M: Keyed + Send + 'static,
     Q: FilterDsl<AfterCursor, Output = Q>
         + OrderDsl<NewestFirst, Output = Q>
         + LimitDsl<Output = Q>,
-    Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
+    Q: LoadQuery<'q, AsyncPgConnection, M> + Send + 'q,
 {
-    load_page_on::<CreatedAt, _, _>(conn, query, page).await
+    load_page_on::<CreatedAt, _, _>(conn, query, page)
 }
 
 /// [`load_page`] ordered on the timestamp column `C` ([`StartedAt`] for runs and jobs,
 /// which have no `createdAt`); the row's [`Keyed::cursor`] must carry that column.
-pub async fn load_page_on<'q, C, Q, M>(
-    conn: &mut AsyncPgConnection,
+///
+/// The future is declared `Send` here, where the query's lifetime is an ordinary
+/// parameter: proven inside a scope transaction's higher-ranked bound instead, rustc
+/// cannot show it for a boxed query ("implementation of `Query` is not general enough").
+pub fn load_page_on<'q, 'c, C, Q, M>(
+    conn: &'c mut AsyncPgConnection,
     query: Q,
     page: &PageRequest,
-) -> QueryResult<Page<M>>
+) -> impl Future<Output = QueryResult<Page<M>>> + Send + use<'q, 'c, C, Q, M>
 where
     C: PageColumn,
     M: Keyed + Send + 'static,
     Q: FilterDsl<AfterCursor<C>, Output = Q>
         + OrderDsl<NewestFirst<C>, Output = Q>
         + LimitDsl<Output = Q>,
-    Q: LoadQuery<'q, AsyncPgConnection, M> + 'q,
+    Q: LoadQuery<'q, AsyncPgConnection, M> + Send + 'q,
 {
-    let rows = paged::<C, _>(query, page)?.load::<M>(conn).await?;
-    Ok(page_of(rows, page))
+    let query = paged::<C, _>(query, page);
+    let page = page.clone();
+    async move {
+        let rows = query?.load::<M>(conn).await?;
+        Ok(page_of(rows, &page))
+    }
 }
 
 /// `query` with what [`load_page_on`] adds (the cursor's condition, the newest-first order

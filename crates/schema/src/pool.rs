@@ -13,6 +13,15 @@ use crate::connection::{ConnectOptions, DatabaseUrl};
 /// A pool of application connections.
 pub type PgPool = Pool<AsyncPgConnection>;
 
+/// A connection checked out of a [`PgPool`] (`pool.get().await?`); derefs to
+/// [`AsyncPgConnection`], so `&mut *conn` is what repository functions take.
+pub type PooledConnection<'a> =
+    bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
+
+/// Why a checkout from a [`PgPool`] failed: the pool's timeout passed with every connection
+/// busy (`RunError::TimedOut`), or opening a connection failed (`RunError::User`).
+pub type PoolError = bb8::RunError<diesel_async::pooled_connection::PoolError>;
+
 /// Pool settings. The defaults suit a service behind Neon's scale-to-zero: idle
 /// connections are closed before the compute suspends, and none lives forever.
 #[derive(Debug, Clone)]

@@ -24,6 +24,28 @@ pub const CURRENT_ORG_SETTING: &str = "app.current_org";
 /// system scopes): what the policies of user-owned rows read.
 pub const CURRENT_USER_SETTING: &str = "app.current_user";
 
+/// The work a scope's transaction runs: an async closure taking the connection, whose
+/// future this trait names (`Fut`) so that bounds can ask it to be `Send`.
+///
+/// Implemented for every `async |conn| { ... }` closure (and every function returning a
+/// future); callers never implement it. It exists because `AsyncFnOnce` gives no way to
+/// bound its future on stable Rust, which made a generic helper around
+/// [`TenantScope::transaction`] impossible to spawn on tokio.
+pub trait TransactionWork<T, R>:
+    AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as TransactionWork<T, R>>::Fut
+{
+    /// The future `work(conn)` returns.
+    type Fut: Future<Output = R>;
+}
+
+impl<F, T, Fut, R> TransactionWork<T, R> for F
+where
+    F: AsyncFnOnce(T) -> R + FnOnce(T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
 /// Proof that the holder may act for one organization, and what it may do there.
 ///
 /// A scope carries the organization, who acts (the [`Actor`]) and the actor's
@@ -134,10 +156,28 @@ impl TenantScope {
     /// transaction's `app.current_org` is restored when it ends (a transaction-local setting
     /// would otherwise survive `RELEASE SAVEPOINT` and leave the rest of an outer scope's
     /// transaction pointing at this organization).
-    pub async fn transaction<R, E, F>(&self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
+    ///
+    /// The returned future is `Send` (so it can be spawned on tokio) whenever `work`'s is,
+    /// also in generic code: the [`TransactionWork`] bound names `work`'s future and asks
+    /// it to be `Send`, as diesel-async's own `AsyncConnection::transaction` does.
+    pub fn transaction<'a, 'conn, R, E, F>(
+        &'a self,
+        conn: &'conn mut AsyncPgConnection,
+        work: F,
+    ) -> impl Future<Output = Result<R, E>> + Send + use<'a, 'conn, R, E, F>
     where
-        F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
-        E: From<diesel::result::Error>,
+        for<'r> F: TransactionWork<&'r mut AsyncPgConnection, Result<R, E>, Fut: Send> + Send + 'a,
+        E: From<diesel::result::Error> + Send + 'a,
+        R: Send + 'a,
+    {
+        self.run(conn, work)
+    }
+
+    async fn run<'a, R, E, F>(&'a self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
+    where
+        for<'r> F: TransactionWork<&'r mut AsyncPgConnection, Result<R, E>, Fut: Send> + Send + 'a,
+        E: From<diesel::result::Error> + Send + 'a,
+        R: Send + 'a,
     {
         let nested = AnsiTransactionManager::transaction_manager_status_mut(conn)
             .transaction_depth()?
@@ -244,18 +284,25 @@ impl UserScope {
     /// organization (`app.current_org` empty); nested in another transaction it becomes a
     /// savepoint and restores the enclosing settings when it ends, as
     /// [`TenantScope::transaction`] does.
-    pub async fn transaction<R, E, F>(&self, conn: &mut AsyncPgConnection, work: F) -> Result<R, E>
+    pub fn transaction<'a, 'conn, R, E, F>(
+        &'a self,
+        conn: &'conn mut AsyncPgConnection,
+        work: F,
+    ) -> impl Future<Output = Result<R, E>> + Send + use<'a, 'conn, R, E, F>
     where
-        F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
-        E: From<diesel::result::Error>,
+        for<'r> F: TransactionWork<&'r mut AsyncPgConnection, Result<R, E>, Fut: Send> + Send + 'a,
+        E: From<diesel::result::Error> + Send + 'a,
+        R: Send + 'a,
     {
-        // The same machinery as a tenant scope of no organization acting as this user; it
-        // holds no permission key, so no organization's repository accepts it.
-        let as_tenant = TenantScope {
-            org: OrganizationId::from_string(""),
-            actor: Actor::User(self.user.clone()),
-            permissions: PermissionSet::none(),
-        };
-        as_tenant.transaction(conn, work).await
+        async move {
+            // The same machinery as a tenant scope of no organization acting as this user;
+            // it holds no permission key, so no organization's repository accepts it.
+            let as_tenant = TenantScope {
+                org: OrganizationId::from_string(""),
+                actor: Actor::User(self.user.clone()),
+                permissions: PermissionSet::none(),
+            };
+            as_tenant.run(conn, work).await
+        }
     }
 }

@@ -127,3 +127,61 @@ async fn a_scoped_transaction_can_run_on_a_spawned_task() {
     .unwrap();
     assert_eq!(seen.as_deref(), Some(expected.as_str()));
 }
+
+/// What a service writes once and uses for every request: a generic helper that runs any
+/// work in a scope's transaction on a pooled connection. It compiles only because
+/// `TenantScope::transaction`'s future is `Send` for every `work` whose future is.
+async fn in_scope<R, F>(
+    pool: neonhub_schema::PgPool,
+    scope: TenantScope,
+    work: F,
+) -> Result<R, neonhub_schema::DieselError>
+where
+    for<'r> F: neonhub_schema::TransactionWork<
+            &'r mut AsyncPgConnection,
+            Result<R, neonhub_schema::DieselError>,
+            Fut: Send,
+        > + Send
+        + 'static,
+    R: Send + 'static,
+{
+    let mut conn = pool.get_owned().await.expect("pooled connection");
+    scope.transaction(&mut conn, work).await
+}
+
+/// The helper spawned from generic code: `tokio::spawn` demands `Send + 'static` of the
+/// helper's future for every `F` and `R`, which is the compile-time proof.
+fn spawn_in_scope<R, F>(
+    pool: neonhub_schema::PgPool,
+    scope: TenantScope,
+    work: F,
+) -> tokio::task::JoinHandle<Result<R, neonhub_schema::DieselError>>
+where
+    for<'r> F: neonhub_schema::TransactionWork<
+            &'r mut AsyncPgConnection,
+            Result<R, neonhub_schema::DieselError>,
+            Fut: Send,
+        > + Send
+        + 'static,
+    R: Send + 'static,
+{
+    tokio::spawn(in_scope(pool, scope, work))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generic_helper_around_a_scope_transaction_can_be_spawned() {
+    let db = TestDatabase::migrated().await;
+    let pool = neonhub_schema::build_pool(db.url(), &neonhub_schema::PoolConfig::default());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let scope = TenantScope::trusted_system(OrganizationId::generate());
+            let expected = scope.organization_id().as_str().to_owned();
+            let handle = spawn_in_scope(pool.clone(), scope, async |tx| Ok(current_org(tx).await));
+            (expected, handle)
+        })
+        .collect();
+    for (expected, handle) in tasks {
+        let seen = handle.await.unwrap().unwrap();
+        assert_eq!(seen.as_deref(), Some(expected.as_str()));
+    }
+}
