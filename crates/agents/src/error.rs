@@ -23,6 +23,7 @@ impl std::fmt::Display for ContractSide {
 
 /// Everything an agents repository function can fail with. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AgentError {
     /// The row does not exist in this organization (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -206,3 +207,33 @@ impl From<DieselError> for AgentError {
         }
     }
 }
+
+impl AgentError {
+    /// The HTTP status a web service would normally answer: not found 404, duplicates, refused transitions and lost leases 409, bad schemas and contract violations 400.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::ForeignParent { .. } | Self::UnknownAgent(_) => {
+                S::NotFound
+            }
+            Self::DuplicateSlug { .. }
+            | Self::AgentTransition { .. }
+            | Self::TrainingTransition { .. }
+            | Self::AgentNotActive { .. }
+            | Self::AlreadyFinished { .. }
+            | Self::NotFinal(_)
+            | Self::LeaseLost { .. }
+            | Self::JobStatus { .. } => S::Conflict,
+            Self::InvalidSchema { .. } | Self::ContractViolation { .. } | Self::NoCreator => {
+                S::BadRequest
+            }
+            Self::BatchRow { source, .. } => source.status_hint(),
+            Self::Connect(c) => c.status_hint(),
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(AgentError);

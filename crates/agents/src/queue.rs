@@ -109,6 +109,7 @@ pub struct Refused {
 
 /// Why a claimed job's creator may not run it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The creator's user was deleted (`createdById` set NULL by the foreign key).
     #[error("its creator was deleted")]
@@ -729,3 +730,16 @@ fn lease_lost(lease: &Lease) -> AgentError {
         epoch: lease.epoch,
     }
 }
+
+impl Refusal {
+    /// The HTTP status a web service would normally answer: 403: the job's enqueuer may no longer run it.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::CreatorDeleted => S::Forbidden,
+            Self::Denied(d) => d.status_hint(),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(Refusal);

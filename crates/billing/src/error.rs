@@ -8,6 +8,7 @@ use crate::quota::Quota;
 
 /// Everything a billing repository function can fail with. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BillingError {
     /// The row does not exist for this scope (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -179,3 +180,30 @@ impl From<DieselError> for BillingError {
         }
     }
 }
+
+impl BillingError {
+    /// The HTTP status a web service would normally answer: not found 404, overspending, reused keys and refused transitions 409, a used-up quota 429, bad amounts 400.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::ForeignParent { .. } => S::NotFound,
+            Self::DuplicateName(_)
+            | Self::OverBudget { .. }
+            | Self::BelowZero { .. }
+            | Self::TotalBelowCommitted { .. }
+            | Self::ReservationClosed { .. }
+            | Self::CommitExceedsReservation { .. }
+            | Self::KeyReused { .. }
+            | Self::KeyInFlight(_)
+            | Self::AllocationTransition { .. } => S::Conflict,
+            Self::QuotaExceeded { .. } => S::TooManyRequests,
+            Self::Money(e) => e.status_hint(),
+            Self::BadInput { .. } => S::BadRequest,
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(BillingError);

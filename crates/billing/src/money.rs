@@ -44,6 +44,7 @@ const CURRENCIES: &[(&str, u8)] = &[
 
 /// Why an amount or a currency was refused. Nothing is written when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoneyError {
     /// Not an ISO 4217 code (stored ones are read case-insensitively: `usd` is `USD`).
     #[error("{0:?} is not an ISO 4217 currency code")]
@@ -497,3 +498,15 @@ mod tests {
         );
     }
 }
+
+impl MoneyError {
+    /// The HTTP status a web service would normally answer: 400: the amount or currency is not acceptable.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            _ => S::BadRequest,
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(MoneyError);

@@ -5,6 +5,7 @@ use diesel::result::Error as DieselError;
 /// Everything a campaigns repository function can fail with. Nothing is written when it
 /// fails.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CampaignError {
     /// The row does not exist in this organization (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -120,3 +121,24 @@ impl From<DieselError> for CampaignError {
         }
     }
 }
+
+impl CampaignError {
+    /// The HTTP status a web service would normally answer: not found 404, duplicates, refused transitions and taken external ids 409, a batch row as its own error.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::ForeignParent { .. } => S::NotFound,
+            Self::Duplicate { .. }
+            | Self::IllegalTransition { .. }
+            | Self::PublishedElsewhere { .. }
+            | Self::ExternalIdTaken { .. } => S::Conflict,
+            Self::BatchRow { source, .. } => source.status_hint(),
+            Self::Rag(e) => e.status_hint(),
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(CampaignError);

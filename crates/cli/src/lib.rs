@@ -167,6 +167,7 @@ pub enum Command {
 
 /// Everything a command can fail with; each maps to one exit code.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CliError {
     /// No usable database.
     #[error(transparent)]

@@ -27,6 +27,7 @@ use crate::seed_data::*;
 
 /// Why the seed failed; nothing was written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SeedError {
     /// The database refused a statement.
     #[error("seeding failed: {0}")]

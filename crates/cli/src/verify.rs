@@ -22,6 +22,7 @@ pub const REQUIRED_EXTENSIONS: &[&str] = &["citext", "uuid-ossp", "vector"];
 
 /// Why verification could not run at all (as opposed to running and finding problems).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// Reading the catalog failed.
     #[error(transparent)]

@@ -6,6 +6,7 @@ use neonhub_schema::seal::SealError;
 /// Everything a connectors repository function can fail with. Nothing is written when it
 /// fails, except where a variant says so ([`ConnectorError::Provider`] records the error).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectorError {
     /// The row does not exist or is not visible to this scope (it may exist for another
     /// organization or user: not said).
@@ -95,3 +96,25 @@ impl From<DieselError> for ConnectorError {
         }
     }
 }
+
+impl ConnectorError {
+    /// The HTTP status a web service would normally answer: not found 404, duplicates and a disabled connector 409, a failed provider 503, key trouble 500.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } => S::NotFound,
+            Self::AlreadyConnected { .. }
+            | Self::Disabled(_)
+            | Self::DuplicateCredential { .. } => S::Conflict,
+            Self::NoUser(_) => S::BadRequest,
+            Self::UnknownStatus(_) => S::Internal,
+            Self::Seal(e) => e.status_hint(),
+            Self::Provider { .. } => S::Unavailable,
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(ConnectorError);

@@ -4,6 +4,7 @@ use diesel::result::Error as DieselError;
 
 /// Everything a CRM repository function can fail with. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CrmError {
     /// The row does not exist in this organization (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -132,3 +133,30 @@ impl From<DieselError> for CrmError {
         }
     }
 }
+
+impl CrmError {
+    /// The HTTP status a web service would normally answer: not found 404, taken identities, suppressed people and refused merges 409, a batch row as its own error.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::ForeignParent { .. } => S::NotFound,
+            Self::IdentityTaken { .. }
+            | Self::DuplicateExternalId(_)
+            | Self::ConsentIsHistory(_)
+            | Self::Suppressed { .. }
+            | Self::ErasureBlocked { .. } => S::Conflict,
+            Self::MergeIntoItself(_) => S::BadRequest,
+            Self::BatchRow { source, .. } => source.status_hint(),
+            Self::SuppressionKey(e) => e.status_hint(),
+            Self::ErasurePlan(_) => S::Internal,
+            Self::Connect(c) => c.status_hint(),
+            Self::Copy(_) => S::Unavailable,
+            Self::Rag(e) => e.status_hint(),
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(CrmError);

@@ -97,6 +97,7 @@ pub struct IssuedApiKey {
 
 /// Why a presented key was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiKeyRejected {
     /// Not an `nhk_<id>_<secret>` key.
     #[error("malformed API key")]
@@ -343,3 +344,17 @@ mod tests {
         }
     }
 }
+
+impl ApiKeyRejected {
+    /// The HTTP status a web service would normally answer: 401 for a key that is not accepted, 403 when its member is denied, 503 when the check could not run.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::MemberDenied(d) => d.status_hint(),
+            Self::Unavailable(_) => S::Unavailable,
+            _ => S::Unauthorized,
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(ApiKeyRejected);

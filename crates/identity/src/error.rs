@@ -8,6 +8,7 @@ use neonhub_schema::enums::MemberStatus;
 /// Everything an identity repository function can fail with. Nothing is written when it
 /// fails: each function runs in one transaction.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentityError {
     /// The row does not exist in this organization (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -173,3 +174,37 @@ impl From<DieselError> for IdentityError {
         }
     }
 }
+
+impl IdentityError {
+    /// The HTTP status a web service would normally answer: not found 404, duplicates and refused transitions 409, malformed input 400, a batch row as its own error.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::UserNotFound(_) | Self::NotAMember(_) => S::NotFound,
+            Self::LastOwner { .. }
+            | Self::DuplicateOrganizationSlug(_)
+            | Self::DuplicateRoleSlug(_)
+            | Self::DuplicatePermission(_)
+            | Self::AlreadyMember(_)
+            | Self::InvalidTransition { .. }
+            | Self::ProtectedRole { .. }
+            | Self::DuplicateEmail(_)
+            | Self::DuplicateAccount { .. } => S::Conflict,
+            Self::InvalidSlug { .. }
+            | Self::InvalidPermissionKey(_)
+            | Self::RoleNotInOrganization(_)
+            | Self::UnknownPermission(_)
+            | Self::InvalidEmail(_)
+            | Self::UserActorRequired(_)
+            | Self::InvalidRating(_) => S::BadRequest,
+            Self::Seal(e) => e.status_hint(),
+            Self::InvalidSetting(_) | Self::Randomness(_) | Self::UnknownLabel(_) => S::Internal,
+            Self::BatchRow { source, .. } => source.status_hint(),
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(IdentityError);

@@ -22,6 +22,7 @@ pub struct VerificationToken {
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenRejected {
     /// No such token for this identifier (never issued, or already used).
     #[error("verification token is invalid or already used")]
@@ -96,3 +97,15 @@ impl VerificationToken {
         .await?)
     }
 }
+
+impl TokenRejected {
+    /// The HTTP status a web service would normally answer: 401: the token is not accepted.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            _ => S::Unauthorized,
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(TokenRejected);

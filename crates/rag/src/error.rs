@@ -4,6 +4,7 @@ use diesel::result::Error as DieselError;
 
 /// Everything a RAG repository function can fail with. Nothing is written when it fails.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RagError {
     /// The row does not exist in this organization (it may exist in another: not said).
     #[error("{entity} {id} not found")]
@@ -200,5 +201,63 @@ impl From<DieselError> for RagError {
             Some(invalid) => Self::Invalid(invalid),
             None => Self::Database(e),
         }
+    }
+}
+
+impl RagError {
+    /// The HTTP status a web service would normally answer: not found 404 (also a parent outside the organization), duplicates 409, bad vectors and options 400, a batch row as its own error, outages 503.
+    pub fn status_hint(&self) -> neonhub_schema::StatusHint {
+        use neonhub_schema::StatusHint as S;
+        match self {
+            Self::NotFound { .. } | Self::ForeignParent { .. } => S::NotFound,
+            Self::DuplicateSpaceName(_)
+            | Self::DuplicateDatasetSlug(_)
+            | Self::DuplicateChunkIndex { .. } => S::Conflict,
+            Self::InvalidSpace { .. }
+            | Self::DimensionOutOfRange(_)
+            | Self::DimensionMismatch { .. }
+            | Self::EmptyVector
+            | Self::NonFiniteVector { .. }
+            | Self::VectorWithoutSpace
+            | Self::DocumentNotInDataset { .. }
+            | Self::SpaceMismatch { .. }
+            | Self::CopyRefused { .. }
+            | Self::InvalidOption { .. }
+            | Self::InvalidIndexOption { .. }
+            | Self::InvalidFilter(_) => S::BadRequest,
+            Self::BatchRow { source, .. } => source.status_hint(),
+            Self::Copy(_) => S::Unavailable,
+            Self::IndexBuildFailed { .. } => S::Internal,
+            Self::Connect(c) => c.status_hint(),
+            Self::Denied(d) => d.status_hint(),
+            Self::Invalid(i) => i.status_hint(),
+            Self::Database(e) => S::of_database(e),
+        }
+    }
+}
+
+neonhub_schema::impl_has_status_hint!(RagError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_row_answers_with_its_inner_errors_status() {
+        let inner = RagError::DuplicateChunkIndex {
+            dataset: "d".into(),
+            idx: 3,
+        };
+        let row = RagError::BatchRow {
+            position: 7,
+            source: Box::new(inner),
+        };
+        assert_eq!(row.status_hint().code(), 409);
+        let row = RagError::BatchRow {
+            position: 0,
+            source: Box::new(RagError::EmptyVector),
+        };
+        assert_eq!(row.status_hint(), neonhub_schema::StatusHint::BadRequest);
+        assert_eq!(RagError::VectorWithoutSpace.status_hint().code(), 400);
     }
 }

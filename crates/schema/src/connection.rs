@@ -34,6 +34,7 @@ impl Default for ConnectOptions {
 
 /// Why a connection could not be opened. Messages name the server, never the password.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The URL does not parse.
     #[error("invalid database URL: {0}")]

@@ -49,6 +49,7 @@ pub const MAX_SLUG_LEN: usize = 128;
 /// a caller's mistake or a row the library does not understand, never an outage (a service
 /// maps it to 400 or 422, not 5xx).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvalidData {
     /// A stored label the Rust enum does not know (a status another tool wrote, a value
     /// added to a PostgreSQL enum type after this build).

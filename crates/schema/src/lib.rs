@@ -17,6 +17,7 @@ pub mod pooler;
 pub mod roles;
 pub mod seal;
 pub mod secret;
+pub mod status;
 pub mod tenant;
 pub mod time;
 pub mod tls;
@@ -47,6 +48,7 @@ pub use diesel::result::{DatabaseErrorKind, Error as DieselError};
 /// their versions stay ours to move.
 pub use diesel_async::AsyncPgConnection;
 pub use secret::Secret;
+pub use status::{HasStatusHint, StatusHint};
 pub use tenant::{Actor, TenantScope, TransactionWork, UserScope};
 pub use vector::Vector;
 /// The diesel and diesel-async versions the crates are built on, for services that write

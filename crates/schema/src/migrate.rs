@@ -47,6 +47,7 @@ impl MigrationSource<Pg> for FirstMigrations {
 
 /// Why migrating failed. Every message is one line that names the problem.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MigrateError {
     /// The database could not be reached.
     #[error(transparent)]

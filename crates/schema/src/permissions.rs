@@ -280,6 +280,7 @@ impl PermissionSet {
 /// repository operation whose key the scope lacks. Every domain crate's error wraps it, so
 /// a service maps it to 403 in one place.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Denied {
     /// The user has no membership in the organization (or the organization does not exist).
     #[error("user {user} is not a member of organization {organization}")]

@@ -13,6 +13,7 @@ use crate::Secret;
 
 /// Why the application role could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppRoleError {
     /// A role name that is not a plain lower-case identifier.
     #[error(

@@ -196,6 +196,7 @@ pub struct NamedDefinition {
 
 /// Errors reading or parsing a catalog.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogError {
     /// The catalog query failed.
     #[error("reading the catalog failed: {0}")]

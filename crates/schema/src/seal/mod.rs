@@ -43,6 +43,7 @@ const TAG_LEN: usize = 16;
 /// Why a key list (`NEONHUB_SECRET_KEYS`, `NEONHUB_SUPPRESSION_KEY`, or one given in code)
 /// was refused: naming the variable and the entry, never the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// No key is configured: what needs one can be neither written nor read.
     #[error(
@@ -142,6 +143,7 @@ pub(crate) fn parse_key_list(
 
 /// Why a value could not be sealed or opened. Never garbage, never a panic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SealError {
     /// No key is configured (see [`KeyError::Missing`]).
     #[error(transparent)]
