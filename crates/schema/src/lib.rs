@@ -5,6 +5,7 @@ mod macros;
 pub mod catalog;
 pub mod citext;
 pub mod connection;
+pub mod database;
 pub mod enums;
 pub mod error;
 pub mod explain;
@@ -33,6 +34,7 @@ pub use verification_tokens_table::verification_tokens;
 
 pub use citext::Citext;
 pub use connection::{ConnectError, ConnectOptions, DatabaseUrl, Listener};
+pub use database::{Database, Health, HealthError, SetupError, health};
 pub use error::{
     InvalidData, MAX_SLUG_LEN, UnknownEnumLabel, foreign_key_violation, unique_violation,
 };

@@ -235,3 +235,118 @@ fn debug_of_a_url_hides_the_password() {
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert!(shown.contains("db.example.com:6543/neonhub"), "{shown}");
 }
+
+fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+#[tokio::test]
+async fn database_from_env_names_what_is_missing_or_wrong_and_never_the_password() {
+    use neonhub_schema::{Database, SetupError};
+    let err = Database::from_vars(vars(&[])).unwrap_err();
+    assert!(matches!(err, SetupError::Missing("DATABASE_URL")), "{err}");
+    let err = Database::from_vars(vars(&[
+        ("DATABASE_URL", "postgres://app:hunter2@db/neonhub"),
+        ("NEONHUB_POOL_MAX_SIZE", "lots"),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("NEONHUB_POOL_MAX_SIZE=\"lots\""),
+        "{err}"
+    );
+    let err = Database::from_vars(vars(&[
+        ("DATABASE_URL", "postgres://app:hunter2@db/neonhub"),
+        ("NEONHUB_POOL_MAX_SIZE", "0"),
+    ]))
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        SetupError::InvalidSetting {
+            var: "NEONHUB_POOL_MAX_SIZE",
+            ..
+        }
+    ));
+    let err =
+        Database::from_vars(vars(&[("DATABASE_URL", "mysql://app:hunter2@db/x")])).unwrap_err();
+    assert!(err.to_string().starts_with("DATABASE_URL: "), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let db = Database::from_vars(vars(&[
+        ("DATABASE_URL", "postgres://app:hunter2@pooler/neonhub"),
+        ("DIRECT_DATABASE_URL", "postgres://owner:s3cret@db/neonhub"),
+        ("NEONHUB_POOL_MAX_SIZE", "3"),
+    ]))
+    .unwrap();
+    assert_eq!(db.url().target(), "pooler:5432/neonhub");
+    assert_eq!(db.direct_url().target(), "db:5432/neonhub");
+    let debug = format!("{db:?}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("s3cret"),
+        "{debug}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_reports_a_current_schema_as_the_app_role_and_names_pending_migrations() {
+    use neonhub_schema::{Database, HealthError};
+    let migrated = neonhub_testing::TestDatabase::migrated().await;
+    let app_url = migrated.url().with_user(neonhub_testing::APP_ROLE, None);
+    let db = Database::new(
+        app_url,
+        Some(migrated.url().clone()),
+        &PoolConfig::default(),
+    );
+    let health = db.health(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        health.applied,
+        neonhub_schema::migrate::status_on(&mut migrated.connect().await)
+            .await
+            .unwrap()
+            .applied
+            .len()
+    );
+    assert!(
+        health.applied >= 10 && health.newer.is_empty(),
+        "{health:?}"
+    );
+    db.require_current_schema().await.unwrap();
+
+    let empty = neonhub_testing::TestDatabase::empty().await;
+    let db = Database::new(empty.url().clone(), None, &PoolConfig::default());
+    match db.health(Duration::from_secs(5)).await {
+        Err(e @ HealthError::PendingMigrations(_)) => {
+            assert!(e.to_string().contains("00000000000000_baseline"), "{e}");
+            assert_eq!(e.status_hint().code(), 503);
+        }
+        other => panic!("expected pending migrations, got {other:?}"),
+    }
+    assert!(matches!(
+        db.require_current_schema().await,
+        Err(HealthError::PendingMigrations(p)) if p.len() == health.applied
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_of_a_server_that_never_answers_fails_within_its_timeout() {
+    use neonhub_schema::Database;
+    // A port that accepts TCP and never speaks PostgreSQL.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = DatabaseUrl::parse(&format!(
+        "postgres://postgres@127.0.0.1:{}/postgres",
+        silent.local_addr().unwrap().port()
+    ))
+    .unwrap();
+    let db = Database::new(url, None, &PoolConfig::default());
+    let started = Instant::now();
+    let err = db.health(Duration::from_millis(500)).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.status_hint().code(), 503, "{err}");
+}
