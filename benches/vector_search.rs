@@ -113,7 +113,7 @@ fn rows(
     (start..start + n)
         .map(|i| ChunkRow {
             document_id: document.clone(),
-            idx: i as i32,
+            idx: Some(i as i32),
             text: format!("chunk {i}"),
             embedding: Some(data.sample()),
             metadata: Some(json!({ "bucket": i % 10, "rare": i % 100 == 7 })),

@@ -346,7 +346,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .enumerate()
         .map(|(i, item)| ChunkRow {
             document_id: documents[&item.document].clone(),
-            idx: i as i32,
+            idx: Some(i as i32),
             text: item.text.clone(),
             embedding: Some(item.vector.clone()),
             metadata: Some(item.metadata.clone()),

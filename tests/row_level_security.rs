@@ -793,7 +793,7 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
     let rows: Vec<neonhub::rag::ChunkRow> = (10..110)
         .map(|idx| neonhub::rag::ChunkRow {
             document_id: tenant.document.id.clone(),
-            idx,
+            idx: Some(idx),
             text: "copied as the application role".into(),
             embedding: Some(v(&[0.0, 1.0, 0.0])),
             metadata: None,

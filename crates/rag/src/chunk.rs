@@ -69,8 +69,11 @@ pub struct NewChunk<'a> {
     /// Its space (in the organization, and the dataset's when the dataset names one).
     #[diesel(column_name = embeddingSpaceId)]
     pub embedding_space_id: &'a EmbeddingSpaceId,
-    /// Position in the dataset.
-    pub idx: i32,
+    /// Position in the dataset, unique there; `None` lets the library append: the next
+    /// free position after every chunk of the dataset, allocated under the dataset's row
+    /// lock, so concurrent appends never collide ([`Chunk::create`]).
+    #[diesel(skip_insertion)]
+    pub idx: Option<i32>,
     /// The chunk's text (what full-text search and the embedding were computed from).
     pub text: &'a str,
     /// Embedding, checked against the space.
@@ -166,16 +169,21 @@ impl Chunk {
                 if let Some(v) = new.embedding {
                     validate_vector(v, space.dimension)?;
                 }
+                let idx = match new.idx {
+                    Some(idx) => idx,
+                    None => crate::ingest::next_idx(tx, new.dataset_id).await?,
+                };
                 diesel::insert_into(chunks::table)
                     .values((
                         new,
+                        chunks::idx.eq(idx),
                         chunks::id.eq(ChunkId::generate()),
                         chunks::createdAt.eq(time::now()),
                     ))
                     .returning(Self::as_returning())
                     .get_result(tx)
                     .await
-                    .map_err(|e| duplicate_idx(e, new.dataset_id, new.idx))
+                    .map_err(|e| duplicate_idx(e, new.dataset_id, idx))
             })
             .await
     }

@@ -163,6 +163,70 @@ impl Dataset {
             .await
     }
 
+    /// The dataset with slug `new.slug` in this organization, made from `new` when there is
+    /// none; `true` when this call made it. Concurrent first requests get one row (`INSERT
+    /// ... ON CONFLICT DO NOTHING`, then a read that sees the winner). A dataset of that
+    /// slug of another kind, or tied to another space than `new` names, is refused
+    /// ([`RagError::ExistsDifferently`]).
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "get_or_create"))]
+    pub async fn get_or_create(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        new: &NewDataset<'_>,
+    ) -> Result<(Self, bool), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.check()?;
+        scope
+            .transaction(conn, async |tx| {
+                if let Some(space) = new.embedding_space_id {
+                    EmbeddingSpace::parent(tx, scope, space).await?;
+                }
+                let now = time::now();
+                let made = diesel::insert_into(datasets::table)
+                    .values((
+                        new,
+                        datasets::id.eq(DatasetId::generate()),
+                        datasets::organizationId.eq(scope.organization_id()),
+                        datasets::createdAt.eq(now),
+                        datasets::updatedAt.eq(now),
+                    ))
+                    .on_conflict((datasets::organizationId, datasets::slug))
+                    .do_nothing()
+                    .returning(Self::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()?;
+                if let Some(made) = made {
+                    return Ok((made, true));
+                }
+                let found: Self = datasets::table
+                    .filter(datasets::organizationId.eq(scope.organization_id()))
+                    .filter(datasets::slug.eq(new.slug))
+                    .select(Self::as_select())
+                    .get_result(tx)
+                    .await?;
+                let other_space = new
+                    .embedding_space_id
+                    .is_some_and(|s| found.embedding_space_id.as_ref() != Some(s));
+                let field = if found.kind != new.kind {
+                    Some("kind")
+                } else if other_space {
+                    Some("embedding space")
+                } else {
+                    None
+                };
+                match field {
+                    Some(field) => Err(RagError::ExistsDifferently {
+                        entity: "dataset",
+                        key: new.slug.to_owned(),
+                        field,
+                    }),
+                    None => Ok((found, false)),
+                }
+            })
+            .await
+    }
+
     /// The dataset with `id` in this organization.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "dataset", op = "get"))]
     pub async fn get(

@@ -81,6 +81,17 @@ pub enum RagError {
         /// The dataset the chunk names.
         dataset: String,
     },
+    /// `get_or_create` found the row by its key, but it differs from what was asked for in
+    /// a field that matters (a space's dimension, a dataset's kind): using it would be wrong.
+    #[error("{entity} {key:?} exists with a different {field}")]
+    ExistsDifferently {
+        /// What kind of row (`embedding space`, `dataset`).
+        entity: &'static str,
+        /// Its name or slug.
+        key: String,
+        /// The first field that differs.
+        field: &'static str,
+    },
     /// A chunk's space differs from its dataset's space.
     #[error("embedding space {space} differs from dataset {dataset}'s space {dataset_space}")]
     SpaceMismatch {
@@ -212,7 +223,8 @@ impl RagError {
             Self::NotFound { .. } | Self::ForeignParent { .. } => S::NotFound,
             Self::DuplicateSpaceName(_)
             | Self::DuplicateDatasetSlug(_)
-            | Self::DuplicateChunkIndex { .. } => S::Conflict,
+            | Self::DuplicateChunkIndex { .. }
+            | Self::ExistsDifferently { .. } => S::Conflict,
             Self::InvalidSpace { .. }
             | Self::DimensionOutOfRange(_)
             | Self::DimensionMismatch { .. }

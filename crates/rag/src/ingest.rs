@@ -28,8 +28,10 @@ use crate::{Chunk, Dataset, EmbeddingSpace, RagError, validate_vector};
 pub struct ChunkRow {
     /// Its document (in the organization and in the batch's dataset).
     pub document_id: DocumentId,
-    /// Position in the dataset (unique there).
-    pub idx: i32,
+    /// Position in the dataset (unique there); `None` appends: the batch's unnumbered rows
+    /// get consecutive positions after every chunk of the dataset and every position the
+    /// batch names, allocated under the dataset's row lock.
+    pub idx: Option<i32>,
     /// The chunk's text.
     pub text: String,
     /// Embedding, checked against the space.
@@ -61,13 +63,13 @@ async fn unnest_insert(
     tx: &mut AsyncPgConnection,
     target: IngestTarget<'_>,
     rows: &[ChunkRow],
+    idxs: &[i32],
 ) -> diesel::QueryResult<usize> {
     let ids: Vec<String> = rows
         .iter()
         .map(|_| ChunkId::generate().into_string())
         .collect();
     let docs: Vec<&str> = rows.iter().map(|r| r.document_id.as_str()).collect();
-    let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let vectors: Vec<Option<&Vector>> = rows.iter().map(|r| r.embedding.as_ref()).collect();
     let metadata: Vec<Option<&Value>> = rows.iter().map(|r| r.metadata.as_ref()).collect();
@@ -79,7 +81,7 @@ async fn unnest_insert(
     )
     .bind::<Array<Text>, _>(&ids)
     .bind::<Array<Text>, _>(&docs)
-    .bind::<Array<Integer>, _>(&idxs)
+    .bind::<Array<Integer>, _>(idxs)
     .bind::<Array<Text>, _>(&texts)
     .bind::<Array<Nullable<neonhub_schema::vector::sql_types::Vector>>, _>(&vectors)
     .bind::<Array<Nullable<Jsonb>>, _>(&metadata)
@@ -98,19 +100,20 @@ async fn locate_refused_row(
     tx: &mut AsyncPgConnection,
     target: IngestTarget<'_>,
     rows: &[ChunkRow],
+    idxs: &[i32],
     refused: diesel::result::Error,
 ) -> RagError {
     let (mut lo, mut hi) = (0, rows.len());
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         let probe: Result<(), Option<diesel::result::Error>> = tx
-            .transaction(
-                async |sp| match unnest_insert(sp, target, &rows[lo..mid]).await {
+            .transaction(async |sp| {
+                match unnest_insert(sp, target, &rows[lo..mid], &idxs[lo..mid]).await {
                     // Roll the probe back whatever happened.
                     Ok(_) => Err(None),
                     Err(e) => Err(Some(e)),
-                },
-            )
+                }
+            })
             .await;
         match probe {
             Err(Some(diesel::result::Error::DatabaseError(..))) => hi = mid,
@@ -164,12 +167,14 @@ fn check_rows(rows: &[ChunkRow], dataset: &DatasetId, dimension: i32) -> Result<
         if let Some(metadata) = &row.metadata {
             InvalidData::check_json("metadata", metadata).map_err(|e| at(position, e.into()))?;
         }
-        if !seen.insert(row.idx) {
+        if let Some(idx) = row.idx
+            && !seen.insert(idx)
+        {
             return Err(at(
                 position,
                 RagError::DuplicateChunkIndex {
                     dataset: dataset.to_string(),
-                    idx: row.idx,
+                    idx,
                 },
             ));
         }
@@ -244,7 +249,7 @@ async fn check_against_database(
             Some(_) => {}
         }
     }
-    let idxs: Vec<i32> = rows.iter().map(|r| r.idx).collect();
+    let idxs: Vec<i32> = rows.iter().filter_map(|r| r.idx).collect();
     let taken: Vec<Idx> =
         sql_query(r#"SELECT idx FROM chunks WHERE "datasetId" = $1 AND idx = ANY($2)"#)
             .bind::<Text, _>(target.dataset.as_str())
@@ -254,7 +259,7 @@ async fn check_against_database(
     if let Some(taken) = <[Idx]>::first(&taken) {
         let position = rows
             .iter()
-            .position(|r| r.idx == taken.idx)
+            .position(|r| r.idx == Some(taken.idx))
             .unwrap_or_default();
         return Err(at(
             position,
@@ -265,6 +270,60 @@ async fn check_against_database(
         ));
     }
     Ok(())
+}
+
+/// Locks the dataset's row and returns the first position after every chunk in it.
+///
+/// `FOR NO KEY UPDATE` serializes appenders of one dataset until they commit, and leaves
+/// chunk inserts' foreign-key checks (`FOR KEY SHARE`) unblocked. The maximum is read by a
+/// second statement, after the lock is held: in READ COMMITTED that statement's snapshot
+/// sees every chunk a previous holder committed (one statement would not).
+pub(crate) async fn next_idx(
+    tx: &mut AsyncPgConnection,
+    dataset: &DatasetId,
+) -> Result<i32, RagError> {
+    use neonhub_schema::schema::{chunks, datasets};
+    datasets::table
+        .find(dataset)
+        .select(datasets::id)
+        .for_no_key_update()
+        .get_result::<DatasetId>(tx)
+        .await?;
+    let max: Option<i32> = chunks::table
+        .filter(chunks::datasetId.eq(dataset))
+        .select(diesel::dsl::max(chunks::idx))
+        .get_result(tx)
+        .await?;
+    max.map_or(Ok(0), |m| {
+        m.checked_add(1).ok_or_else(|| {
+            InvalidData::OutOfRange(format!("dataset {dataset} has no chunk position after {m}"))
+                .into()
+        })
+    })
+}
+
+/// Every row's position: its own, or for unnumbered rows consecutive ones from `next`
+/// (the dataset's first free position), past every position the batch names itself.
+fn resolve_idxs(rows: &[ChunkRow], next: Option<i32>) -> Result<Vec<i32>, RagError> {
+    let Some(next) = next else {
+        return Ok(rows.iter().map(|r| r.idx.unwrap_or_default()).collect());
+    };
+    let named = rows.iter().filter_map(|r| r.idx).max();
+    let mut free = i64::from(named.map_or(next, |m| next.max(m.saturating_add(1))));
+    rows.iter()
+        .map(|r| match r.idx {
+            Some(idx) => Ok(idx),
+            None => {
+                let idx = i32::try_from(free).map_err(|_| {
+                    RagError::from(InvalidData::OutOfRange(
+                        "the batch runs past the largest chunk position".to_owned(),
+                    ))
+                })?;
+                free += 1;
+                Ok(idx)
+            }
+        })
+        .collect()
 }
 
 impl Chunk {
@@ -287,14 +346,20 @@ impl Chunk {
                 let dimension = check_target(tx, scope, target).await?;
                 check_rows(rows, target.dataset, dimension)?;
                 check_against_database(tx, scope, target, rows).await?;
+                let next = if rows.iter().any(|r| r.idx.is_none()) {
+                    Some(next_idx(tx, target.dataset).await?)
+                } else {
+                    None
+                };
+                let idxs = resolve_idxs(rows, next)?;
                 // In a savepoint of its own, so that when the server refuses a row the
                 // transaction is still usable to find which one.
                 let written = tx
-                    .transaction(async |sp| unnest_insert(sp, target, rows).await)
+                    .transaction(async |sp| unnest_insert(sp, target, rows, &idxs).await)
                     .await;
                 let written = match written {
                     Err(e @ diesel::result::Error::DatabaseError(..)) => {
-                        return Err(locate_refused_row(tx, target, rows, e).await);
+                        return Err(locate_refused_row(tx, target, rows, &idxs, e).await);
                     }
                     other => other?,
                 };
@@ -383,6 +448,36 @@ impl Chunk {
                 id: target.dataset.to_string(),
             });
         }
+        // Unnumbered rows: the dataset's row lock, then its first free position, as
+        // `next_idx` does (two statements, so the maximum is read after the lock).
+        let next = if rows.iter().any(|r| r.idx.is_none()) {
+            tx.query_one(
+                r#"SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE"#,
+                &[&target.dataset.as_str()],
+            )
+            .await
+            .map_err(copy_failed)?;
+            let max: Option<i32> = tx
+                .query_one(
+                    r#"SELECT max(idx) FROM chunks WHERE "datasetId" = $1"#,
+                    &[&target.dataset.as_str()],
+                )
+                .await
+                .map_err(copy_failed)?
+                .get(0);
+            Some(match max {
+                None => 0,
+                Some(m) => m.checked_add(1).ok_or_else(|| {
+                    InvalidData::OutOfRange(format!(
+                        "dataset {} has no chunk position after {m}",
+                        target.dataset
+                    ))
+                })?,
+            })
+        } else {
+            None
+        };
+        let idxs = resolve_idxs(rows, next)?;
         // Every parent is now verified and locked: what chunks' three foreign-key triggers
         // would do again for each row (about half of the server's insert time). Where the
         // role may set session_replication_role (superusers; on PostgreSQL 15+ a role
@@ -442,14 +537,14 @@ impl Chunk {
         let writer = BinaryCopyInWriter::new(sink, &types);
         tokio::pin!(writer);
         let now: NaiveDateTime = time::now();
-        for row in rows {
+        for (row, idx) in rows.iter().zip(&idxs) {
             let id = ChunkId::generate().into_string();
             let values: [&(dyn ToSql + Sync); 9] = [
                 &id,
                 &target.dataset.as_str(),
                 &row.document_id.as_str(),
                 &target.space.as_str(),
-                &row.idx,
+                idx,
                 &row.text,
                 &row.embedding,
                 &row.metadata,

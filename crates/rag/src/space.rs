@@ -71,6 +71,42 @@ pub struct NewEmbeddingSpace<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl<'a> NewEmbeddingSpace<'a> {
+    /// Every check `create` makes before a query is sent.
+    fn validate(&self) -> Result<(), RagError> {
+        self.check()?;
+        check_label("name", self.name, 200)?;
+        check_label("provider", self.provider, 100)?;
+        check_label("model", self.model, 200)?;
+        if !(1..=MAX_DIMENSION).contains(&self.dimension) {
+            return Err(RagError::DimensionOutOfRange(self.dimension));
+        }
+        Ok(())
+    }
+
+    /// The row to insert: these fields plus a new id, the scope's organization and now.
+    #[allow(clippy::type_complexity)]
+    fn row<'s>(
+        &'s self,
+        scope: &'s TenantScope,
+    ) -> (
+        &'s Self,
+        diesel::dsl::Eq<embedding_spaces::id, EmbeddingSpaceId>,
+        diesel::dsl::Eq<embedding_spaces::organizationId, &'s OrganizationId>,
+        diesel::dsl::Eq<embedding_spaces::createdAt, NaiveDateTime>,
+        diesel::dsl::Eq<embedding_spaces::updatedAt, NaiveDateTime>,
+    ) {
+        let now = time::now();
+        (
+            self,
+            embedding_spaces::id.eq(EmbeddingSpaceId::generate()),
+            embedding_spaces::organizationId.eq(scope.organization_id()),
+            embedding_spaces::createdAt.eq(now),
+            embedding_spaces::updatedAt.eq(now),
+        )
+    }
+}
+
 impl NewEmbeddingSpace<'_> {
     /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
     pub(crate) fn check(&self) -> Result<(), InvalidData> {
@@ -143,28 +179,65 @@ impl EmbeddingSpace {
         new: &NewEmbeddingSpace<'_>,
     ) -> Result<Self, RagError> {
         scope.require(keys::KNOWLEDGE_WRITE)?;
-        new.check()?;
-        check_label("name", new.name, 200)?;
-        check_label("provider", new.provider, 100)?;
-        check_label("model", new.model, 200)?;
-        if !(1..=MAX_DIMENSION).contains(&new.dimension) {
-            return Err(RagError::DimensionOutOfRange(new.dimension));
-        }
+        new.validate()?;
         scope
             .transaction(conn, async |tx| {
-                let now = time::now();
                 diesel::insert_into(embedding_spaces::table)
-                    .values((
-                        new,
-                        embedding_spaces::id.eq(EmbeddingSpaceId::generate()),
-                        embedding_spaces::organizationId.eq(scope.organization_id()),
-                        embedding_spaces::createdAt.eq(now),
-                        embedding_spaces::updatedAt.eq(now),
-                    ))
+                    .values(new.row(scope))
                     .returning(Self::as_returning())
                     .get_result(tx)
                     .await
                     .map_err(|e| duplicate_name(e, new.name))
+            })
+            .await
+    }
+
+    /// The space named `new.name` in this organization, made from `new` when there is none;
+    /// `true` when this call made it. Concurrent first requests get one row:
+    /// `INSERT ... ON CONFLICT DO NOTHING` waits for a concurrent insert of the same name
+    /// to commit, and the read that follows sees it. A space of that name with another
+    /// provider, model or dimension is refused ([`RagError::ExistsDifferently`]): its
+    /// vectors would not be comparable with the caller's.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding space", op = "get_or_create"))]
+    pub async fn get_or_create(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        new: &NewEmbeddingSpace<'_>,
+    ) -> Result<(Self, bool), RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
+        new.validate()?;
+        scope
+            .transaction(conn, async |tx| {
+                let made = diesel::insert_into(embedding_spaces::table)
+                    .values(new.row(scope))
+                    .on_conflict((embedding_spaces::organizationId, embedding_spaces::name))
+                    .do_nothing()
+                    .returning(Self::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()?;
+                if let Some(made) = made {
+                    return Ok((made, true));
+                }
+                let found: Self = embedding_spaces::table
+                    .filter(embedding_spaces::organizationId.eq(scope.organization_id()))
+                    .filter(embedding_spaces::name.eq(new.name))
+                    .select(Self::as_select())
+                    .get_result(tx)
+                    .await?;
+                let differs = [
+                    ("provider", found.provider != new.provider),
+                    ("model", found.model != new.model),
+                    ("dimension", found.dimension != new.dimension),
+                ];
+                match differs.into_iter().find(|(_, d)| *d) {
+                    Some((field, _)) => Err(RagError::ExistsDifferently {
+                        entity: "embedding space",
+                        key: new.name.to_owned(),
+                        field,
+                    }),
+                    None => Ok((found, false)),
+                }
             })
             .await
     }

@@ -244,7 +244,7 @@ async fn nul_bytes_are_refused_naming_the_field_before_the_database_sees_them() 
     let rows: Vec<ChunkRow> = (0..1000)
         .map(|i| ChunkRow {
             document_id: t.document.id.clone(),
-            idx: i,
+            idx: Some(i),
             text: if i == 999 { "x\0".into() } else { "ok".into() },
             embedding: None,
             metadata: None,
@@ -273,7 +273,7 @@ async fn a_repeated_index_in_a_batch_names_the_dataset_and_a_timestamp_out_of_ra
     let t = tenant(&mut conn).await;
     let row = |idx| ChunkRow {
         document_id: t.document.id.clone(),
-        idx,
+        idx: Some(idx),
         text: "t".into(),
         embedding: None,
         metadata: None,
@@ -324,7 +324,7 @@ async fn copy_in_names_the_servers_refusal_and_the_row() {
     let mut rows: Vec<ChunkRow> = (0..1000)
         .map(|i| ChunkRow {
             document_id: t.document.id.clone(),
-            idx: i,
+            idx: Some(i),
             text: "ok".into(),
             embedding: None,
             metadata: None,

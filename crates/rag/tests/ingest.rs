@@ -14,7 +14,7 @@ fn rows(document: &DocumentId, n: usize, start: i32) -> Vec<ChunkRow> {
     (0..n)
         .map(|i| ChunkRow {
             document_id: document.clone(),
-            idx: start + i as i32,
+            idx: Some(start + i as i32),
             text: format!("chunk {i}"),
             embedding: Some(v(&[(i % 7) as f32, 1.0, (i % 3) as f32])),
             metadata: Some(serde_json::json!({ "i": i })),
@@ -84,7 +84,7 @@ async fn unnest_ingest_is_all_or_nothing_and_names_the_row() {
         |e| matches!(e, RagError::DimensionMismatch { .. }),
     );
     batch[7777].embedding = None;
-    batch[9000].idx = 5;
+    batch[9000].idx = Some(5);
     expect_row_error(
         Chunk::insert_many(&mut conn, &t.scope, target(&t), &batch)
             .await
@@ -92,7 +92,7 @@ async fn unnest_ingest_is_all_or_nothing_and_names_the_row() {
         9000,
         |e| matches!(e, RagError::DuplicateChunkIndex { idx: 5, .. }),
     );
-    batch[9000].idx = 9000;
+    batch[9000].idx = Some(9000);
 
     assert_eq!(
         Chunk::insert_many(&mut conn, &t.scope, target(&t), &batch)
@@ -241,4 +241,183 @@ async fn a_document_deleted_during_a_copy_never_leaves_orphan_chunks() {
     .unwrap()
     .n;
     assert_eq!(orphans, 0);
+}
+
+/// Eight requests creating "the same" space and dataset at once, as the application role:
+/// one row each, every caller gets it, exactly one was told it made it.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_get_or_create_gives_one_row() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let t = tenant(&mut owner).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (scope, barrier) = (t.scope.clone(), barrier.clone());
+        let mut conn = db.connect_as_app().await;
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let space = NewEmbeddingSpace {
+                name: "shared",
+                provider: "local",
+                model: "hash-3",
+                dimension: 3,
+                metadata: None,
+            };
+            let (space, space_made) = EmbeddingSpace::get_or_create(&mut conn, &scope, &space)
+                .await
+                .unwrap();
+            let dataset = NewDataset {
+                embedding_space_id: Some(&space.id),
+                name: "Shared",
+                slug: "shared",
+                kind: neonhub_schema::enums::DatasetKind::Documents,
+                description: None,
+                source: None,
+                metadata: None,
+            };
+            let (dataset, dataset_made) = Dataset::get_or_create(&mut conn, &scope, &dataset)
+                .await
+                .unwrap();
+            (space.id, space_made, dataset.id, dataset_made)
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    assert!(
+        results
+            .iter()
+            .all(|r| r.0 == results[0].0 && r.2 == results[0].2)
+    );
+    assert_eq!(results.iter().filter(|r| r.1).count(), 1, "one space made");
+    assert_eq!(
+        results.iter().filter(|r| r.3).count(),
+        1,
+        "one dataset made"
+    );
+    let n: Count = sql_query(
+        r#"SELECT (SELECT count(*) FROM embedding_spaces WHERE name = 'shared')
+                + (SELECT count(*) FROM datasets WHERE slug = 'shared') AS n"#,
+    )
+    .get_result(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(n.n, 2);
+
+    // The same name with another dimension is not "the same" space.
+    let wider = NewEmbeddingSpace {
+        name: "shared",
+        provider: "local",
+        model: "hash-3",
+        dimension: 4,
+        metadata: None,
+    };
+    let err = EmbeddingSpace::get_or_create(&mut owner, &t.scope, &wider)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RagError::ExistsDifferently {
+                field: "dimension",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.status_hint().code(), 409);
+}
+
+/// Eight requests appending 100 chunks each to one document without choosing positions
+/// (one by one, in batches, and by COPY), as the application role: all 800 stored, at
+/// positions 0 to 799 with no gap and no repeat.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_appends_get_unique_gapless_positions() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let t = tenant(&mut owner).await;
+    let app_url = db.url().with_user(neonhub_testing::APP_ROLE, None);
+    let unnumbered = |n: usize, task: usize| -> Vec<ChunkRow> {
+        (0..n)
+            .map(|i| ChunkRow {
+                document_id: t.document.id.clone(),
+                idx: None,
+                text: format!("task {task} chunk {i}"),
+                embedding: Some(v(&[1.0, task as f32, i as f32])),
+                metadata: None,
+            })
+            .collect()
+    };
+    let mut tasks = Vec::new();
+    for task in 0..8usize {
+        let scope = t.scope.clone();
+        let (dataset, space, document) = (
+            t.dataset.id.clone(),
+            t.space.id.clone(),
+            t.document.id.clone(),
+        );
+        let mut conn = db.connect_as_app().await;
+        let (app_url, batch) = (app_url.clone(), unnumbered(100, task));
+        tasks.push(tokio::spawn(async move {
+            let target = IngestTarget {
+                dataset: &dataset,
+                space: &space,
+            };
+            match task % 3 {
+                0 => {
+                    for row in &batch {
+                        let new = NewChunk {
+                            dataset_id: &dataset,
+                            document_id: &document,
+                            embedding_space_id: &space,
+                            idx: None,
+                            text: &row.text,
+                            embedding: row.embedding.as_ref(),
+                            metadata: None,
+                        };
+                        Chunk::create(&mut conn, &scope, &new).await.unwrap();
+                    }
+                }
+                1 => {
+                    for part in batch.chunks(25) {
+                        Chunk::insert_many(&mut conn, &scope, target, part)
+                            .await
+                            .unwrap();
+                    }
+                }
+                _ => {
+                    for part in batch.chunks(50) {
+                        Chunk::copy_in(&app_url, &scope, target, part)
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    #[derive(QueryableByName)]
+    struct Positions {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        distinct: i64,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        lowest: i32,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        highest: i32,
+    }
+    let p: Positions = sql_query(
+        r#"SELECT count(*) AS n, count(DISTINCT idx) AS distinct, min(idx) AS lowest, max(idx) AS highest
+           FROM chunks WHERE "datasetId" = $1"#,
+    )
+    .bind::<diesel::sql_types::Text, _>(t.dataset.id.as_str())
+    .get_result(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!((p.n, p.distinct, p.lowest, p.highest), (800, 800, 0, 799));
 }

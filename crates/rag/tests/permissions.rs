@@ -67,6 +67,22 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             }),
         ),
         (
+            "EmbeddingSpace::get_or_create",
+            WRITE,
+            op(|c, s, f| {
+                Box::pin(async move {
+                    let new = NewEmbeddingSpace {
+                        name: &f.t.space.name,
+                        provider: &f.t.space.provider,
+                        model: &f.t.space.model,
+                        dimension: f.t.space.dimension,
+                        metadata: None,
+                    };
+                    EmbeddingSpace::get_or_create(c, s, &new).await.map(drop)
+                })
+            }),
+        ),
+        (
             "EmbeddingSpace::get",
             READ,
             op(|c, s, f| {
@@ -132,6 +148,24 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                         metadata: None,
                     };
                     Dataset::create(c, s, &new).await.map(drop)
+                })
+            }),
+        ),
+        (
+            "Dataset::get_or_create",
+            WRITE,
+            op(|c, s, _| {
+                Box::pin(async move {
+                    let new = NewDataset {
+                        embedding_space_id: None,
+                        name: "D",
+                        slug: "d3",
+                        kind: neonhub_schema::enums::DatasetKind::Documents,
+                        description: None,
+                        source: None,
+                        metadata: None,
+                    };
+                    Dataset::get_or_create(c, s, &new).await.map(drop)
                 })
             }),
         ),
@@ -342,7 +376,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                 Box::pin(async move {
                     let rows = [ChunkRow {
                         document_id: f.t.document.id.clone(),
-                        idx: 50,
+                        idx: Some(50),
                         text: "bulk".into(),
                         embedding: None,
                         metadata: None,
@@ -362,7 +396,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                 Box::pin(async move {
                     let rows = [ChunkRow {
                         document_id: f.t.document.id.clone(),
-                        idx: 51,
+                        idx: Some(51),
                         text: "copy".into(),
                         embedding: None,
                         metadata: None,

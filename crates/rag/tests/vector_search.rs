@@ -661,7 +661,7 @@ async fn a_3072_dimension_space_is_indexed_as_halfvec_and_searched() {
                 dataset_id: &dataset.id,
                 document_id: &document.id,
                 embedding_space_id: &space.id,
-                idx: i as i32,
+                idx: Some(i as i32),
                 text: "x",
                 embedding: Some(v),
                 metadata: None,
