@@ -21,13 +21,15 @@ else
   export DATABASE_URL
 fi
 cargo build --locked --quiet -p neonhub-cli
+# Through cargo, so the binary is found wherever CARGO_TARGET_DIR (or build.target-dir) puts it.
+neonhub() { cargo run --locked --quiet -p neonhub-cli -- "$@"; }
 # The demo database's sealing key: NEONHUB_SECRET_KEYS if set, else one generated on the first
 # run and kept (owner-only) under target/, so later runs open what earlier ones sealed.
 if [ -z "${NEONHUB_SECRET_KEYS:-}" ]; then
   keyfile=target/neonhub-demo/secret-keys
   if [ ! -s "$keyfile" ]; then
     mkdir -p "$(dirname "$keyfile")"
-    (umask 077 && ./target/debug/neonhub secrets new-key --id demo > "$keyfile")
+    (umask 077 && neonhub secrets new-key --id demo > "$keyfile")
     nh_say "generated the demo database's secret key in $keyfile"
   fi
   NEONHUB_SECRET_KEYS=$(cat "$keyfile")
@@ -39,22 +41,22 @@ if [ -z "${NEONHUB_SUPPRESSION_KEY:-}" ]; then
   keyfile=target/neonhub-demo/suppression-key
   if [ ! -s "$keyfile" ]; then
     mkdir -p "$(dirname "$keyfile")"
-    (umask 077 && ./target/debug/neonhub secrets new-key --id demo > "$keyfile")
+    (umask 077 && neonhub secrets new-key --id demo > "$keyfile")
     nh_say "generated the demo database's suppression key in $keyfile"
   fi
   NEONHUB_SUPPRESSION_KEY=$(cat "$keyfile")
   export NEONHUB_SUPPRESSION_KEY
 fi
 # Migrate, seed the demo rows, verify (expecting the seed); extra arguments go to `neonhub up`.
-./target/debug/neonhub up "$@"
+neonhub up "$@"
 # The arrangement a production service uses: system work above as the owner on the direct
 # URL; the examples below as the application role, subject to row-level security.
 export NEONHUB_APP_PASSWORD="${NEONHUB_APP_PASSWORD:-neonhub_app}"
-./target/debug/neonhub app-role neonhub_app --password-env NEONHUB_APP_PASSWORD
+neonhub app-role neonhub_app --password-env NEONHUB_APP_PASSWORD
 DIRECT_DATABASE_URL="$DATABASE_URL"
 DATABASE_URL=$(nh_url_with_user "$DIRECT_DATABASE_URL" neonhub_app "$NEONHUB_APP_PASSWORD")
 export DATABASE_URL DIRECT_DATABASE_URL
-./target/debug/neonhub verify --require-rls
+neonhub verify --require-rls
 # Then retrieval end to end: a space, a corpus, its index, a plain, a filtered and a hybrid search.
 cargo run --locked --quiet --example rag_search
 # And identity: an organization, invitations, roles, authorize, an API key, the audit trail.

@@ -502,10 +502,7 @@ mod tests {
 impl MoneyError {
     /// The HTTP status a web service would normally answer: 400: the amount or currency is not acceptable.
     pub fn status_hint(&self) -> neonhub_schema::StatusHint {
-        use neonhub_schema::StatusHint as S;
-        match self {
-            _ => S::BadRequest,
-        }
+        neonhub_schema::StatusHint::BadRequest
     }
 }
 

@@ -346,10 +346,11 @@ mod tests {
 }
 
 impl ApiKeyRejected {
-    /// The HTTP status a web service would normally answer: 401 for a key that is not accepted, 403 when its member is denied, 503 when the check could not run.
+    /// The HTTP status a web service would normally answer: 401 for a key that is not accepted, 403 when it lacks the scope or its member is denied, 503 when the check could not run.
     pub fn status_hint(&self) -> neonhub_schema::StatusHint {
         use neonhub_schema::StatusHint as S;
         match self {
+            Self::MissingScope(_) => S::Forbidden,
             Self::MemberDenied(d) => d.status_hint(),
             Self::Unavailable(_) => S::Unavailable,
             _ => S::Unauthorized,

@@ -101,10 +101,7 @@ impl VerificationToken {
 impl TokenRejected {
     /// The HTTP status a web service would normally answer: 401: the token is not accepted.
     pub fn status_hint(&self) -> neonhub_schema::StatusHint {
-        use neonhub_schema::StatusHint as S;
-        match self {
-            _ => S::Unauthorized,
-        }
+        neonhub_schema::StatusHint::Unauthorized
     }
 }
 

@@ -284,6 +284,8 @@ impl UserScope {
     /// organization (`app.current_org` empty); nested in another transaction it becomes a
     /// savepoint and restores the enclosing settings when it ends, as
     /// [`TenantScope::transaction`] does.
+    // Not an `async fn`: the declared `+ Send` is what generic callers rely on.
+    #[allow(clippy::manual_async_fn)]
     pub fn transaction<'a, 'conn, R, E, F>(
         &'a self,
         conn: &'conn mut AsyncPgConnection,
