@@ -289,3 +289,29 @@ fn nothing_links_libpq() {
     );
     assert!(!linked.contains("libpq"), "the CLI links libpq:\n{linked}");
 }
+
+/// `neonhub status` against a server whose certificate nobody trusts (self-signed): under
+/// `verify-full` it fails naming the certificate problem; under `require` it connects.
+#[test]
+fn status_under_verify_full_refuses_a_self_signed_certificate_and_require_connects() {
+    let cluster = neonhub_testing::TestCluster::start(true);
+    let url = |query: &str| cluster.url(neonhub_testing::CLUSTER_PASSWORD, query);
+    let refused = neonhub(&[
+        "status",
+        "--database-url",
+        &url("sslmode=verify-full&sslrootcert=system"),
+    ]);
+    assert_one_line_error(&refused, 3, "invalid peer certificate");
+    assert!(
+        stderr(&refused).contains("verify-full"),
+        "{}",
+        stderr(&refused)
+    );
+    let connected = neonhub(&["status", "--database-url", &url("sslmode=require")]);
+    assert_eq!(connected.status.code(), Some(0), "{}", stderr(&connected));
+    assert!(
+        stdout(&connected).contains("pending"),
+        "{}",
+        stdout(&connected)
+    );
+}

@@ -69,6 +69,18 @@ pub enum ConnectError {
         /// host:port of the server.
         target: String,
     },
+    /// The server's certificate was refused under `sslmode=verify-ca` or `verify-full`
+    /// (an unknown issuer, another host's name, expired), or the trusted roots could not
+    /// be loaded (the error names the file).
+    #[error("TLS ({mode}) to {target}: {reason}")]
+    Certificate {
+        /// host:port of the server.
+        target: String,
+        /// The `sslmode`.
+        mode: &'static str,
+        /// What was wrong with the certificate or the roots.
+        reason: String,
+    },
     /// The session settings could not be applied.
     #[error("connected to {target}, but setting up the session failed: {reason}")]
     Setup {
@@ -98,6 +110,7 @@ impl ConnectError {
 pub struct DatabaseUrl {
     config: tokio_postgres::Config,
     target: String,
+    verification: crate::tls::Verification,
 }
 
 impl std::fmt::Debug for DatabaseUrl {
@@ -115,13 +128,35 @@ impl DatabaseUrl {
         if url.trim().is_empty() {
             return Err(ConnectError::InvalidUrl("the URL is empty".to_owned()));
         }
-        let config = tokio_postgres::Config::from_str(url)
+        let (url, verification) =
+            crate::tls::split_verification(url).map_err(ConnectError::InvalidUrl)?;
+        let config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
         if config.get_hosts().is_empty() {
             return Err(ConnectError::InvalidUrl("the URL names no host".to_owned()));
         }
         let target = describe_target(&config);
-        Ok(Self { config, target })
+        Ok(Self {
+            config,
+            target,
+            verification,
+        })
+    }
+
+    /// How the server's certificate is checked when the URL asks for TLS: `sslmode=require`
+    /// encrypts without checking it; `verify-ca` and `verify-full` check it (see
+    /// [`crate::tls`]).
+    pub fn verification(&self) -> &crate::tls::Verification {
+        &self.verification
+    }
+
+    /// The TLS connector for this URL's `sslmode`, its roots loaded.
+    fn tls_connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ConnectError> {
+        crate::tls::connector(&self.verification).map_err(|reason| ConnectError::Certificate {
+            target: self.target.clone(),
+            mode: self.verification.mode(),
+            reason,
+        })
     }
 
     /// `host:port/dbname` of the server, for messages.
@@ -145,6 +180,7 @@ impl DatabaseUrl {
         Self {
             target: describe_target(&config),
             config,
+            verification: self.verification.clone(),
         }
     }
 
@@ -160,6 +196,7 @@ impl DatabaseUrl {
         Self {
             target: describe_target(&config),
             config,
+            verification: self.verification.clone(),
         }
     }
 
@@ -191,7 +228,7 @@ impl DatabaseUrl {
             // TLS only when the URL requires it: `prefer` (the driver's default) stays plain,
             // so local and pooled connections pay no handshake they did not ask for.
             if config.get_ssl_mode() == SslMode::Require {
-                let connector = crate::tls::require_connector();
+                let connector = self.tls_connector()?;
                 let (client, connection) = config
                     .connect(connector)
                     .await
@@ -249,7 +286,7 @@ impl DatabaseUrl {
         let attempt = async {
             if config.get_ssl_mode() == SslMode::Require {
                 let (client, connection) = config
-                    .connect(crate::tls::require_connector())
+                    .connect(self.tls_connector()?)
                     .await
                     .map_err(|e| self.classify(&e))?;
                 tokio::spawn(connection);
@@ -301,7 +338,7 @@ impl DatabaseUrl {
         let attempt = async {
             if config.get_ssl_mode() == SslMode::Require {
                 let (client, connection) = config
-                    .connect(crate::tls::require_connector())
+                    .connect(self.tls_connector()?)
                     .await
                     .map_err(|e| self.classify(&e))?;
                 tokio::spawn(forward_notifications(connection, sender));
@@ -353,6 +390,13 @@ impl DatabaseUrl {
         }
         if chain.contains("server does not support TLS") {
             return ConnectError::TlsUnavailable { target };
+        }
+        if let Some(at) = chain.find("invalid peer certificate") {
+            return ConnectError::Certificate {
+                target,
+                mode: self.verification.mode(),
+                reason: chain[at..].to_owned(),
+            };
         }
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {

@@ -350,3 +350,89 @@ async fn health_of_a_server_that_never_answers_fails_within_its_timeout() {
     );
     assert_eq!(err.status_hint().code(), 503, "{err}");
 }
+
+/// `verify-ca` and `verify-full` with libpq's meanings, against a cluster whose certificate
+/// a throwaway CA issued for `localhost` only.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_modes_check_the_issuer_and_the_host_name() {
+    use neonhub_testing::TestCa;
+    let ca = TestCa::new("nh-test-ca");
+    let stranger = TestCa::new("nh-other-ca");
+    let (cert, key) = ca.issue("server", &["DNS:localhost"]);
+    let cluster = TestCluster::start_with_certificate(&cert, &key);
+    let port = cluster.port();
+    let url = |host: &str, query: &str| {
+        format!(
+            "postgres://postgres:{CLUSTER_PASSWORD}@{host}:{port}/postgres?hostaddr=127.0.0.1&{query}"
+        )
+    };
+    let root = |ca: &TestCa| format!("sslrootcert={}", ca.certificate().display());
+    let connect = |u: String| async move {
+        DatabaseUrl::parse(&u)
+            .unwrap()
+            .connect_with(&ConnectOptions {
+                retry_budget: Duration::ZERO,
+                ..ConnectOptions::default()
+            })
+            .await
+    };
+
+    // The right CA and the right name: connected, over TLS.
+    let mut conn = connect(url(
+        "localhost",
+        &format!("sslmode=verify-full&{}", root(&ca)),
+    ))
+    .await
+    .unwrap();
+    assert!(uses_tls(&mut conn).await);
+    // verify-ca does not look at the name: 127.0.0.1 is not in the certificate, and passes.
+    connect(url(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&{}", root(&ca)),
+    ))
+    .await
+    .unwrap();
+    // verify-full does: refused, naming the name problem.
+    let err = connect(url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&{}", root(&ca)),
+    ))
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(
+            &err,
+            ConnectError::Certificate {
+                mode: "verify-full",
+                ..
+            }
+        ) && err.to_string().contains("not valid for name"),
+        "{err}"
+    );
+    // A certificate from another CA: refused under verify-ca (and so under verify-full).
+    let err = connect(url(
+        "localhost",
+        &format!("sslmode=verify-ca&{}", root(&stranger)),
+    ))
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // require keeps its meaning: encrypted, whoever signed the certificate.
+    let mut conn = connect(url("127.0.0.1", "sslmode=require")).await.unwrap();
+    assert!(uses_tls(&mut conn).await);
+    // A root file that does not exist: a clear error naming it, before any handshake.
+    let err = connect(url(
+        "localhost",
+        "sslmode=verify-full&sslrootcert=/nonexistent/nh-root.crt",
+    ))
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(&err, ConnectError::Certificate { .. })
+            && err.to_string().contains("/nonexistent/nh-root.crt"),
+        "{err}"
+    );
+}

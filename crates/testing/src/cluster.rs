@@ -22,6 +22,20 @@ impl TestCluster {
     /// # Panics
     /// When no PostgreSQL server binaries are installed or the cluster does not start.
     pub fn start(ssl: bool) -> Self {
+        Self::start_inner(ssl.then_some(None))
+    }
+
+    /// Starts a cluster serving TLS with this certificate and key (PEM files, e.g. from
+    /// [`TestCa::issue`]), copied into its data directory.
+    ///
+    /// # Panics
+    /// As [`TestCluster::start`].
+    pub fn start_with_certificate(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::start_inner(Some(Some((cert.to_path_buf(), key.to_path_buf()))))
+    }
+
+    /// `None`: no TLS; `Some(None)`: a self-signed certificate; `Some(Some(..))`: this one.
+    fn start_inner(ssl: Option<Option<(PathBuf, PathBuf)>>) -> Self {
         let bindir = server_bindir();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -52,7 +66,11 @@ impl TestCluster {
             "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n",
             dir.display()
         );
-        if ssl {
+        if let Some(Some((cert, key))) = &ssl {
+            std::fs::copy(cert, data.join("server.crt")).unwrap();
+            std::fs::copy(key, data.join("server.key")).unwrap();
+        }
+        if let Some(None) = &ssl {
             let status = Command::new("openssl")
                 .args([
                     "req",
@@ -76,6 +94,8 @@ impl TestCluster {
                 "openssl: {}",
                 String::from_utf8_lossy(&status.stderr)
             );
+        }
+        if ssl.is_some() {
             std::fs::set_permissions(
                 data.join("server.key"),
                 std::os::unix::fs::PermissionsExt::from_mode(0o600),
@@ -191,4 +211,107 @@ pub(crate) fn chown_to_server_user(dir: &Path) {
             .expect("chown");
         assert!(status.success(), "chown -R postgres {}", dir.display());
     }
+}
+
+/// A throwaway certificate authority for TLS tests (made with the `openssl` command in a
+/// temporary directory, removed on drop).
+pub struct TestCa {
+    dir: PathBuf,
+}
+
+impl TestCa {
+    /// A new CA named `name`.
+    ///
+    /// # Panics
+    /// When `openssl` is missing or fails.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "nh-ca-{name}-{}-{}",
+            std::process::id(),
+            neonhub_schema::ids::UserId::generate()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        openssl(
+            Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", &format!("/CN={name}")])
+                .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+                .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+                .arg("-keyout")
+                .arg(dir.join("ca.key"))
+                .arg("-out")
+                .arg(dir.join("ca.crt")),
+        );
+        Self { dir }
+    }
+
+    /// The CA's certificate (PEM): what `sslrootcert` names.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// A server certificate signed by this CA for the subject alternative names `sans`
+    /// (`DNS:localhost`, `IP:127.0.0.1`); returns the certificate and key files.
+    ///
+    /// # Panics
+    /// When `openssl` fails.
+    pub fn issue(&self, name: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+        let (csr, cert, key, ext) = (
+            self.dir.join(format!("{name}.csr")),
+            self.dir.join(format!("{name}.crt")),
+            self.dir.join(format!("{name}.key")),
+            self.dir.join(format!("{name}.ext")),
+        );
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName={}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+                sans.join(",")
+            ),
+        )
+        .unwrap();
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-new", "-newkey", "rsa:2048", "-nodes"])
+                .args(["-subj", &format!("/CN={name}")])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        );
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+                .arg("-in")
+                .arg(&csr)
+                .arg("-CA")
+                .arg(self.certificate())
+                .arg("-CAkey")
+                .arg(self.dir.join("ca.key"))
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        );
+        (cert, key)
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(command: &mut Command) {
+    let out = command
+        .output()
+        .expect("openssl must be installed to make test certificates");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
