@@ -9,6 +9,7 @@
 # server's headers. As non-root, the commands are printed instead of run.
 
 NH_ROOT="${NH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+NH_LOCAL_DIR_SET="${NH_LOCAL_DIR:-}"
 NH_LOCAL_DIR="${NH_LOCAL_DIR:-$NH_ROOT/target/neonhub-pg}"
 NH_LOCAL_PORT="${NH_LOCAL_PORT:-54329}"
 NH_PGVECTOR_MIN="0.8.0"
@@ -67,7 +68,17 @@ nh_start_local_cluster() {
   mkdir -p "$NH_LOCAL_DIR"
   # initdb and postgres refuse to run as root: the cluster then belongs to 'postgres'.
   owner=()
-  if nh_is_root; then chown -R postgres "$NH_LOCAL_DIR"; owner=(runuser -u postgres --); fi
+  if nh_is_root; then
+    # A checkout in a directory 'postgres' cannot enter (a 0700 home): keep the cluster
+    # where it can, one per checkout, unless NH_LOCAL_DIR says otherwise.
+    if [ -z "${NH_LOCAL_DIR_SET:-}" ] && ! runuser -u postgres -- test -x "$NH_LOCAL_DIR" 2>/dev/null; then
+      NH_LOCAL_DIR="/var/tmp/neonhub-pg-$(printf '%s' "$NH_ROOT" | cksum | cut -d' ' -f1)"
+      data="$NH_LOCAL_DIR/data"; log="$NH_LOCAL_DIR/server.log"
+      mkdir -p "$NH_LOCAL_DIR"
+      nh_say "the checkout is private to $(id -un): the local cluster lives in $NH_LOCAL_DIR"
+    fi
+    chown -R postgres "$NH_LOCAL_DIR"; owner=(runuser -u postgres --)
+  fi
   if [ ! -f "$data/PG_VERSION" ]; then
     nh_say "creating a project-local cluster in $data ($bindir)"
     "${owner[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null || nh_die "initdb failed"

@@ -58,3 +58,37 @@ async fn a_direct_connection_is_inconclusive_never_ok() {
         assert_eq!(verdict.exit_code(), 2);
     }
 }
+
+/// A checkout in a private directory (mode 0700, as a home directory often is): the
+/// pgbouncer built there still starts, because the helper runs a copy the `postgres` user
+/// can reach.
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbouncer_from_a_private_directory_starts() {
+    use std::os::unix::fs::PermissionsExt;
+    let built = std::env::var(neonhub_testing::PGBOUNCER_VAR)
+        .expect("NEONHUB_PGBOUNCER names the pgbouncer scripts/test.sh built");
+    let private = std::env::temp_dir().join(format!(
+        "nh-private-checkout-{}",
+        neonhub_schema::ids::UserId::generate()
+    ));
+    std::fs::create_dir_all(private.join("target")).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let binary = private.join("target").join("pgbouncer");
+    std::fs::copy(&built, &binary).unwrap();
+    let bouncer = TestPgBouncer::start_binary(&binary, 1000);
+    let db = TestDatabase::migrated().await;
+    let url = bouncer.url(db.name());
+    let mut conn = neonhub_schema::DatabaseUrl::parse(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    use diesel_async::RunQueryDsl;
+    let one: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    drop(bouncer);
+    let _ = std::fs::remove_dir_all(&private);
+}

@@ -165,7 +165,7 @@ fn server_bindir() -> PathBuf {
         .expect("no PostgreSQL server binaries under /usr/lib/postgresql (set NEONHUB_PG_BINDIR)")
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

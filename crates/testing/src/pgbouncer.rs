@@ -25,6 +25,16 @@ impl TestPgBouncer {
     /// does not start.
     pub fn start(max_prepared_statements: u32) -> Self {
         let binary = std::env::var(PGBOUNCER_VAR).unwrap_or_else(|_| "pgbouncer".to_owned());
+        Self::start_binary(std::path::Path::new(&binary), max_prepared_statements)
+    }
+
+    /// [`TestPgBouncer::start`] with this pgbouncer binary. When the tests run as root,
+    /// pgbouncer runs as the `postgres` user (it refuses root), from a copy in its own
+    /// directory: the original may lie in a checkout that user cannot enter (a 0700 home).
+    ///
+    /// # Panics
+    /// As [`TestPgBouncer::start`].
+    pub fn start_binary(binary: &std::path::Path, max_prepared_statements: u32) -> Self {
         let server = crate::server_url();
         let config = server.config();
         let host = match config.get_hosts().first() {
@@ -62,6 +72,18 @@ impl TestPgBouncer {
         );
         std::fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
         std::fs::write(dir.join("userlist.txt"), format!("\"{user}\" \"\"\n")).unwrap();
+        let binary = if crate::cluster::is_root() && binary.components().count() > 1 {
+            let copy = dir.join("pgbouncer");
+            std::fs::copy(binary, &copy).unwrap_or_else(|e| {
+                panic!(
+                    "cannot copy {} ({e}): run the tests through scripts/test.sh",
+                    binary.display()
+                )
+            });
+            copy
+        } else {
+            binary.to_path_buf()
+        };
         chown_to_server_user(&dir);
         let out = as_server_user(
             Command::new(&binary)
@@ -70,7 +92,10 @@ impl TestPgBouncer {
         )
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run {binary} ({e}): run the tests through scripts/test.sh")
+            panic!(
+                "cannot run {} ({e}): run the tests through scripts/test.sh",
+                binary.display()
+            )
         });
         assert!(
             out.status.success(),
