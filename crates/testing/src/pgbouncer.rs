@@ -35,6 +35,24 @@ impl TestPgBouncer {
     /// # Panics
     /// As [`TestPgBouncer::start`].
     pub fn start_binary(binary: &std::path::Path, max_prepared_statements: u32) -> Self {
+        Self::start_with(binary, max_prepared_statements, 4)
+    }
+
+    /// [`TestPgBouncer::start`] with at most `pool_size` server connections per database
+    /// and user (`default_pool_size`): 2 makes every client share two sessions.
+    ///
+    /// # Panics
+    /// As [`TestPgBouncer::start`].
+    pub fn start_with_pool(max_prepared_statements: u32, pool_size: u32) -> Self {
+        let binary = std::env::var(PGBOUNCER_VAR).unwrap_or_else(|_| "pgbouncer".to_owned());
+        Self::start_with(
+            std::path::Path::new(&binary),
+            max_prepared_statements,
+            pool_size,
+        )
+    }
+
+    fn start_with(binary: &std::path::Path, max_prepared_statements: u32, pool_size: u32) -> Self {
         let server = crate::server_url();
         let config = server.config();
         let host = match config.get_hosts().first() {
@@ -56,22 +74,29 @@ impl TestPgBouncer {
         let dir = std::env::temp_dir().join(format!("nh-pgbouncer-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let password_part = if password.is_empty() {
+        // Without a password (trust), each client's user logs in to the server as itself,
+        // so the application role stays the application role behind the pooler; with one,
+        // every client is the URL's user.
+        let user_part = if password.is_empty() {
             String::new()
         } else {
-            format!(" password={password}")
+            format!(" user={user} password={password}")
         };
         let ini = format!(
-            "[databases]\n* = host={host} port={server_port} user={user}{password_part}\n\n[pgbouncer]\n\
+            "[databases]\n* = host={host} port={server_port}{user_part}\n\n[pgbouncer]\n\
              listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\nauth_type = trust\n\
              auth_file = {dir}/userlist.txt\npool_mode = transaction\nmax_prepared_statements = {max_prepared_statements}\n\
-             default_pool_size = 4\nmin_pool_size = 0\nserver_round_robin = 0\n\
+             default_pool_size = {pool_size}\nmin_pool_size = 0\nserver_round_robin = 0\n\
              ignore_startup_parameters = extra_float_digits,options\n\
              logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
             dir = dir.display()
         );
         std::fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
-        std::fs::write(dir.join("userlist.txt"), format!("\"{user}\" \"\"\n")).unwrap();
+        std::fs::write(
+            dir.join("userlist.txt"),
+            format!("\"{user}\" \"\"\n\"{}\" \"\"\n", crate::APP_ROLE),
+        )
+        .unwrap();
         let binary = if crate::cluster::is_root() && binary.components().count() > 1 {
             let copy = dir.join("pgbouncer");
             std::fs::copy(binary, &copy).unwrap_or_else(|e| {
