@@ -77,6 +77,30 @@ pub struct NewDataset<'a> {
     pub metadata: Option<&'a Value>,
 }
 
+impl<'a> NewDataset<'a> {
+    /// The row to insert: these fields plus a new id, the scope's organization and now.
+    #[allow(clippy::type_complexity)]
+    fn row<'s>(
+        &'s self,
+        scope: &'s TenantScope,
+    ) -> (
+        &'s Self,
+        diesel::dsl::Eq<datasets::id, DatasetId>,
+        diesel::dsl::Eq<datasets::organizationId, &'s OrganizationId>,
+        diesel::dsl::Eq<datasets::createdAt, NaiveDateTime>,
+        diesel::dsl::Eq<datasets::updatedAt, NaiveDateTime>,
+    ) {
+        let now = time::now();
+        (
+            self,
+            datasets::id.eq(DatasetId::generate()),
+            datasets::organizationId.eq(scope.organization_id()),
+            datasets::createdAt.eq(now),
+            datasets::updatedAt.eq(now),
+        )
+    }
+}
+
 impl NewDataset<'_> {
     /// Refuses a NUL byte in any text or JSON field, naming it, before a query is sent.
     pub(crate) fn check(&self) -> Result<(), InvalidData> {
@@ -146,15 +170,8 @@ impl Dataset {
                 if let Some(space) = new.embedding_space_id {
                     EmbeddingSpace::parent(tx, scope, space).await?;
                 }
-                let now = time::now();
                 diesel::insert_into(datasets::table)
-                    .values((
-                        new,
-                        datasets::id.eq(DatasetId::generate()),
-                        datasets::organizationId.eq(scope.organization_id()),
-                        datasets::createdAt.eq(now),
-                        datasets::updatedAt.eq(now),
-                    ))
+                    .values(new.row(scope))
                     .returning(Self::as_returning())
                     .get_result(tx)
                     .await
@@ -181,15 +198,8 @@ impl Dataset {
                 if let Some(space) = new.embedding_space_id {
                     EmbeddingSpace::parent(tx, scope, space).await?;
                 }
-                let now = time::now();
                 let made = diesel::insert_into(datasets::table)
-                    .values((
-                        new,
-                        datasets::id.eq(DatasetId::generate()),
-                        datasets::organizationId.eq(scope.organization_id()),
-                        datasets::createdAt.eq(now),
-                        datasets::updatedAt.eq(now),
-                    ))
+                    .values(new.row(scope))
                     .on_conflict((datasets::organizationId, datasets::slug))
                     .do_nothing()
                     .returning(Self::as_returning())

@@ -294,6 +294,11 @@ pub(crate) async fn next_idx(
         .select(diesel::dsl::max(chunks::idx))
         .get_result(tx)
         .await?;
+    position_after(max, dataset)
+}
+
+/// The first position after `max` (the dataset's largest, `None` when it has no chunk).
+fn position_after(max: Option<i32>, dataset: &DatasetId) -> Result<i32, RagError> {
     max.map_or(Ok(0), |m| {
         m.checked_add(1).ok_or_else(|| {
             InvalidData::OutOfRange(format!("dataset {dataset} has no chunk position after {m}"))
@@ -465,15 +470,7 @@ impl Chunk {
                 .await
                 .map_err(copy_failed)?
                 .get(0);
-            Some(match max {
-                None => 0,
-                Some(m) => m.checked_add(1).ok_or_else(|| {
-                    InvalidData::OutOfRange(format!(
-                        "dataset {} has no chunk position after {m}",
-                        target.dataset
-                    ))
-                })?,
-            })
+            Some(position_after(max, target.dataset)?)
         } else {
             None
         };

@@ -259,47 +259,39 @@ pub(crate) fn split_verification(url: &str) -> Result<(String, Verification), St
             _ => false,
         }
     };
-    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    // The URL form keeps its pairs percent-encoded and joined by `&`; the key=value form
+    // by whitespace, with simple quotes around a value.
+    let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let (base, pairs): (&str, Vec<&str>) = if is_url {
         match url.split_once('?') {
-            None => url.to_owned(),
-            Some((base, query)) => {
-                let mut kept = Vec::new();
-                let mut verify = false;
-                for pair in query.split('&').filter(|p| !p.is_empty()) {
-                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    let value = percent_decode(value)?;
-                    if take(key, &value) {
-                        verify |= key == "sslmode";
-                    } else {
-                        kept.push(pair.to_owned());
-                    }
-                }
-                if verify {
-                    kept.push("sslmode=require".to_owned());
-                }
-                if kept.is_empty() {
-                    base.to_owned()
-                } else {
-                    format!("{base}?{}", kept.join("&"))
-                }
-            }
+            Some((base, query)) => (base, query.split('&').filter(|p| !p.is_empty()).collect()),
+            None => (url, Vec::new()),
         }
     } else {
-        let mut kept = Vec::new();
-        let mut verify = false;
-        for token in url.split_whitespace() {
-            let (key, value) = token.split_once('=').unwrap_or((token, ""));
-            let value = value.trim_matches('\'');
-            if take(key, value) {
-                verify |= key == "sslmode";
-            } else {
-                kept.push(token.to_owned());
-            }
+        ("", url.split_whitespace().collect())
+    };
+    let mut kept = Vec::new();
+    let mut verify = false;
+    for pair in pairs {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = if is_url {
+            percent_decode(value)?
+        } else {
+            value.trim_matches('\'').to_owned()
+        };
+        if take(key, &value) {
+            verify |= key == "sslmode";
+        } else {
+            kept.push(pair);
         }
-        if verify {
-            kept.push("sslmode=require".to_owned());
-        }
-        kept.join(" ")
+    }
+    if verify {
+        kept.push("sslmode=require");
+    }
+    let rest = match (is_url, kept.is_empty()) {
+        (true, true) => base.to_owned(),
+        (true, false) => format!("{base}?{}", kept.join("&")),
+        (false, _) => kept.join(" "),
     };
     let roots = || {
         root.as_deref().map_or_else(
