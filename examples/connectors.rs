@@ -22,8 +22,8 @@ use std::time::Duration;
 use diesel_async::AsyncPgConnection;
 use neonhub::connectors::*;
 use neonhub::identity::{NewOrganization, NewUser, Organization, User, authorize, keys};
-use neonhub::schema::DatabaseUrl;
 use neonhub::schema::seal::{SecretKeys, current_keys, rotate, with_keys};
+use neonhub::schema::{DatabaseUrl, time};
 
 const SLUG: &str = "connectors-example";
 const OWNER: &str = "grace@connectors.example";
@@ -75,6 +75,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             tokens: AuthTokens {
                 access_token: Some(Secret::new("ya29.example-access-token")),
                 refresh_token: Some(Secret::new("1//example-refresh-token")),
+                // Already expired, so the handlers below must refresh it.
+                expires_at: Some(time::now() - chrono::Duration::minutes(1)),
                 ..AuthTokens::default()
             },
             scope: Some("https://www.googleapis.com/auth/gmail.send"),
@@ -113,7 +115,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     assert_eq!(after.access_token, read.access_token);
     println!("read with the new key alone: the old key can be removed");
 
-    // Eight handlers find the token expired at once: one provider call.
+    // Eight handlers need the token at once. Each reads the connection and, finding the token
+    // expired, refreshes what it read (`refresh_from`): the first makes the provider call,
+    // those queued behind its lock take its token, and one that reads after it finds the
+    // token fresh. Through a transaction pooler some handlers wait for a server connection
+    // and so read late; one provider call either way.
     let calls = Arc::new(AtomicUsize::new(0));
     let mut handlers = Vec::new();
     for _ in 0..8 {
@@ -122,13 +128,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         handlers.push(tokio::spawn(with_keys(
             Some(next_only.clone()),
             async move {
-                ConnectorAuth::refresh(&mut conn, &scope, &id, async |_current| {
+                let seen = ConnectorAuth::get(&mut conn, &scope, &id).await?;
+                if seen.expires_at.is_some_and(|at| at > time::now()) {
+                    return Ok(seen);
+                }
+                ConnectorAuth::refresh_from(&mut conn, &scope, &seen, async |_current| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(200)).await; // the provider's round trip
                     Ok::<_, std::io::Error>(RefreshedTokens {
                         access_token: Secret::new("ya29.refreshed-access-token"),
                         refresh_token: None,
-                        expires_at: None,
+                        expires_at: Some(time::now() + chrono::Duration::hours(1)),
                     })
                 })
                 .await
@@ -136,14 +146,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )));
     }
     for h in handlers {
-        let refreshed = h.await??;
+        let refreshed: ConnectorAuth = h.await??;
         assert_eq!(
             refreshed.access_token.as_ref().map(Secret::expose),
             Some("ya29.refreshed-access-token")
         );
     }
     println!(
-        "8 concurrent refreshes: {} provider call, all 8 got the new token",
+        "8 handlers needing the expired token at once: {} provider call, all 8 got the new token",
         calls.load(Ordering::SeqCst)
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -215,6 +215,74 @@ nh_ensure_pgbouncer() {
   nh_say "pgbouncer $("$NEONHUB_PGBOUNCER" --version | awk '/PgBouncer/ {print $2}') built: $NEONHUB_PGBOUNCER"
 }
 
+# Starts pgbouncer ($NEONHUB_PGBOUNCER, see nh_ensure_pgbouncer) in transaction mode with
+# prepared-statement support on a free loopback port, in front of the server of admin URL $1,
+# for the users named after it: with trust (the local server's auth), each client logs in to
+# the server as itself, so an application role stays that role behind the pooler. Sets
+# NH_POOLER_PORT; the pooler stops when the calling shell exits. Each argument is a user, or
+# user:password when the server asks for one (pgbouncer then answers it for the client); they
+# may also read the console's SHOW commands (the tests check that they are its clients).
+nh_start_pgbouncer() {
+  local url=$1 host port dir bin u
+  shift
+  read -r host port < <(python3 - "$url" <<'PY'
+import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1", p.port or 5432)
+PY
+)
+  NH_POOLER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  dir=$(mktemp -d /tmp/nh-pooler.XXXXXX)
+  bin="$NEONHUB_PGBOUNCER"
+  local names=()
+  for u in "$@"; do
+    names+=("${u%%:*}")
+    case "$u" in *:*) printf '"%s" "%s"\n' "${u%%:*}" "${u#*:}" ;; *) printf '"%s" ""\n' "$u" ;; esac
+  done > "$dir/userlist.txt"
+  # Idle server connections close after 5 s: a suite makes a pool per test database, and the
+  # server's max_connections is shared with everything else.
+  cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$host port=$port
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $NH_POOLER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_prepared_statements = 200
+default_pool_size = 4
+max_client_conn = 1000
+server_idle_timeout = 5
+ignore_startup_parameters = extra_float_digits,options
+stats_users = $(IFS=,; echo "${names[*]}")
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  local owner=()
+  if nh_is_root; then
+    # pgbouncer refuses root; 'postgres' runs a copy, as the checkout may be private to us.
+    cp "$bin" "$dir/pgbouncer"; bin="$dir/pgbouncer"
+    chown -R postgres "$dir"; owner=(runuser -u postgres --)
+  fi
+  "${owner[@]}" "$bin" -d "$dir/pgbouncer.ini" || nh_die "pgbouncer did not start; see $dir/pgbouncer.log"
+  NH_POOLER_DIR=$dir
+  trap nh_stop_pgbouncer EXIT
+  local i
+  for i in $(seq 100); do
+    (: > "/dev/tcp/127.0.0.1/$NH_POOLER_PORT") 2>/dev/null && { nh_say "pgbouncer (transaction mode) on 127.0.0.1:$NH_POOLER_PORT"; return; }
+    sleep 0.1
+  done
+  nh_die "pgbouncer is not listening on $NH_POOLER_PORT; see $dir/pgbouncer.log"
+}
+
+nh_stop_pgbouncer() {
+  [ -n "${NH_POOLER_DIR:-}" ] || return 0
+  [ -f "$NH_POOLER_DIR/pgbouncer.pid" ] && kill "$(cat "$NH_POOLER_DIR/pgbouncer.pid")" 2>/dev/null
+  rm -rf "$NH_POOLER_DIR"; NH_POOLER_DIR=
+}
+
 nh_provision() {
   nh_ensure_client
   nh_find_server

@@ -579,6 +579,29 @@ impl ConnectorAuth {
         let seen = scope
             .transaction(conn, async |tx| Self::find(tx, scope, id).await?.open())
             .await?;
+        Self::refresh_from(conn, scope, &seen, provider).await
+    }
+
+    /// [`ConnectorAuth::refresh`] of the connection as the caller saw it: `provider` runs
+    /// only if the stored token is still `seen`'s; if another refresher replaced it since,
+    /// that result is returned without a provider call. Use it when the decision to refresh
+    /// came from a row read earlier (a token found expired): between that read and the
+    /// refresh a saturated pool, or a transaction pooler's queue, can let another refresh
+    /// finish, and [`ConnectorAuth::refresh`], which looks again, would refresh a second time.
+    /// Needs `connectors:read`; `seen` must belong to the scope's organization.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "connector_auth", op = "refresh"))]
+    pub async fn refresh_from<F, E>(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        seen: &ConnectorAuth,
+        provider: F,
+    ) -> Result<Self, ConnectorError>
+    where
+        for<'r> F: TransactionWork<&'r ConnectorAuth, Result<RefreshedTokens, E>, Fut: Send> + Send,
+        E: fmt::Display + Send,
+    {
+        scope.require(keys::CONNECTORS_READ)?;
+        let id = &seen.id;
         let outcome = scope
             .transaction(conn, async |tx| -> Result<Refresh, ConnectorError> {
                 let got: Locked = diesel::sql_query(

@@ -26,6 +26,8 @@ struct Fx {
     owner: UserId,
     connector: Connector,
     shared: ConnectorAuthId,
+    /// The shared connection as its owner read it (what `refresh_from` takes).
+    shared_row: Option<ConnectorAuth>,
     personal: ConnectorAuthId,
     credential: CredentialId,
     trigger: neonhub_schema::ids::TriggerConfigId,
@@ -199,6 +201,24 @@ fn operations() -> Vec<Case> {
                 .await)
             })
         }),
+        case(
+            "ConnectorAuth::refresh_from",
+            READ,
+            FixtureRow,
+            |c, s, f| {
+                Box::pin(async move {
+                    let seen = f.shared_row.as_ref().expect("the fixture's shared row");
+                    one(ConnectorAuth::refresh_from(c, s, seen, async |_| {
+                        Ok::<_, std::io::Error>(RefreshedTokens {
+                            access_token: Secret::new("ya29.stolen"),
+                            refresh_token: None,
+                            expires_at: None,
+                        })
+                    })
+                    .await)
+                })
+            },
+        ),
         case("Credential::store", MANAGE, OwnRow, |c, s, _| {
             Box::pin(async move { one(Credential::store(c, s, &credential("other")).await) })
         }),
@@ -298,15 +318,17 @@ async fn fixture(conn: &mut AsyncPgConnection) -> (Org, Fx) {
         owner: acme.owner.clone(),
         connector,
         shared: ConnectorAuthId::from_string(""),
+        shared_row: None,
         personal: ConnectorAuthId::from_string(""),
         credential: CredentialId::from_string(""),
         trigger: neonhub_schema::ids::TriggerConfigId::from_string(""),
         action: neonhub_schema::ids::ActionConfigId::from_string(""),
     };
-    fx.shared = ConnectorAuth::connect(conn, &scope, &new_auth(&fx, "shared", true))
+    let shared = ConnectorAuth::connect(conn, &scope, &new_auth(&fx, "shared", true))
         .await
-        .unwrap()
-        .id;
+        .unwrap();
+    fx.shared = shared.id.clone();
+    fx.shared_row = Some(shared);
     fx.personal = ConnectorAuth::connect(conn, &scope, &new_auth(&fx, "personal", false))
         .await
         .unwrap()
@@ -424,7 +446,7 @@ async fn neither_another_organization_nor_another_member_reaches_a_users_rows() 
         // Every fixture-row case but the two lists; a colleague also uses the shared
         // connection, so only the owner's own rows are refused.
         for (who, scope, expected) in [
-            ("another organization", &elsewhere, 21),
+            ("another organization", &elsewhere, 22),
             ("another member", &colleague, 13),
         ] {
             let mut refused = 0;
@@ -467,6 +489,7 @@ fn touches_shared(name: &str) -> bool {
         "ConnectorAuth::set_tokens"
             | "ConnectorAuth::record_use"
             | "ConnectorAuth::refresh"
+            | "ConnectorAuth::refresh_from"
             | "ConnectorAuth::list"
             | "ActionConfig::create"
             | "ActionConfig::list"

@@ -148,3 +148,50 @@ async fn a_refused_refresh_records_the_error_and_keeps_the_old_token() {
     })
     .await;
 }
+
+/// A handler read the token and found it expired; before its refresh ran (a saturated pool,
+/// a pooler's queue), another handler refreshed. `refresh_from` with the stale read makes no
+/// provider call and returns the other's token; `refresh` by id, which looks again, would
+/// refresh a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_from_a_stale_read_returns_the_winners_token_without_a_provider_call() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let acme = org(&mut owner).await;
+    let mut app = db.connect_as_app().await;
+    with_keys(Some(secret_keys()), async {
+        let auth = connected(&mut owner, &mut app, &acme.scope).await;
+        let calls = AtomicUsize::new(0);
+        let provider = |tag: &'static str| {
+            let calls = &calls;
+            async move |_: &ConnectorAuth| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(RefreshedTokens {
+                    access_token: Secret::new(format!("ya29.{tag}")),
+                    refresh_token: None,
+                    expires_at: None,
+                })
+            }
+        };
+        let stale = ConnectorAuth::get(&mut app, &acme.scope, &auth.id)
+            .await
+            .unwrap();
+        let winner = ConnectorAuth::refresh_from(&mut app, &acme.scope, &stale, provider("winner"))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let late = ConnectorAuth::refresh_from(&mut app, &acme.scope, &stale, provider("late"))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no second provider call");
+        assert_eq!(late.access_token.unwrap().expose(), "ya29.winner");
+        // By id, the refresher reads the winner's token as its own view and refreshes it.
+        let again = ConnectorAuth::refresh(&mut app, &acme.scope, &auth.id, provider("again"))
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(again.access_token.unwrap().expose(), "ya29.again");
+        assert!(winner.updated_at <= again.updated_at);
+    })
+    .await;
+}

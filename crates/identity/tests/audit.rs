@@ -8,7 +8,7 @@ use neonhub_schema::ids::AuditLogId;
 use neonhub_schema::schema::{audit_logs, users};
 use neonhub_schema::{Actor, TenantScope};
 use neonhub_testing::fixtures::identity::*;
-use neonhub_testing::{fixtures, test_connection};
+use neonhub_testing::{fixtures, owner_do, test_connection};
 use serde_json::json;
 
 /// Runs `statement` in a savepoint and returns its error (the test transaction survives).
@@ -27,52 +27,54 @@ async fn audit_rows_cannot_be_changed_or_deleted_but_outlive_their_organization(
     let mut conn = test_connection().await;
     let o = org(&mut conn).await;
     // This test is about the database's own trigger: it acts as the owner throughout.
-    conn.batch_execute("RESET ROLE").await.unwrap();
-    let id: AuditLogId = audit_logs::table
-        .filter(audit_logs::organizationId.eq(&o.org.id))
-        .select(audit_logs::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let update = format!("UPDATE audit_logs SET action = 'forged' WHERE id = '{id}'");
-    assert!(refused(&mut conn, &update).await.contains("append-only"));
-    let move_org = format!("UPDATE audit_logs SET \"organizationId\" = NULL WHERE id = '{id}'");
-    assert!(refused(&mut conn, &move_org).await.contains("append-only"));
-    let delete = format!("DELETE FROM audit_logs WHERE id = '{id}'");
-    assert!(refused(&mut conn, &delete).await.contains("append-only"));
+    owner_do(&mut conn, async |conn| {
+        let id: AuditLogId = audit_logs::table
+            .filter(audit_logs::organizationId.eq(&o.org.id))
+            .select(audit_logs::id)
+            .first(conn)
+            .await
+            .unwrap();
+        let update = format!("UPDATE audit_logs SET action = 'forged' WHERE id = '{id}'");
+        assert!(refused(conn, &update).await.contains("append-only"));
+        let move_org = format!("UPDATE audit_logs SET \"organizationId\" = NULL WHERE id = '{id}'");
+        assert!(refused(conn, &move_org).await.contains("append-only"));
+        let delete = format!("DELETE FROM audit_logs WHERE id = '{id}'");
+        assert!(refused(conn, &delete).await.contains("append-only"));
 
-    // The foreign keys' own SET NULL still works: deleting the organization and the user
-    // keeps every audit row, detached.
-    let before: i64 = audit_logs::table
-        .filter(audit_logs::organizationId.eq(&o.org.id))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    Organization::delete(&mut conn, &o.scope).await.unwrap();
-    diesel::delete(users::table.find(&o.owner))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let rows: Vec<(Option<String>, Option<String>, String)> = audit_logs::table
-        .filter(audit_logs::resourceId.eq(o.org.id.as_str()))
-        .select((
-            audit_logs::organizationId,
-            audit_logs::userId,
-            audit_logs::action,
-        ))
-        .order(audit_logs::id)
-        .load(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(
-        rows,
-        [
-            (None, None, actions::ORGANIZATION_CREATED.to_owned()),
-            (None, None, actions::ORGANIZATION_DELETED.to_owned()),
-        ]
-    );
-    assert_eq!(before, 1);
+        // The foreign keys' own SET NULL still works: deleting the organization and the user
+        // keeps every audit row, detached.
+        let before: i64 = audit_logs::table
+            .filter(audit_logs::organizationId.eq(&o.org.id))
+            .count()
+            .get_result(conn)
+            .await
+            .unwrap();
+        Organization::delete(conn, &o.scope).await.unwrap();
+        diesel::delete(users::table.find(&o.owner))
+            .execute(conn)
+            .await
+            .unwrap();
+        let rows: Vec<(Option<String>, Option<String>, String)> = audit_logs::table
+            .filter(audit_logs::resourceId.eq(o.org.id.as_str()))
+            .select((
+                audit_logs::organizationId,
+                audit_logs::userId,
+                audit_logs::action,
+            ))
+            .order(audit_logs::id)
+            .load(conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (None, None, actions::ORGANIZATION_CREATED.to_owned()),
+                (None, None, actions::ORGANIZATION_DELETED.to_owned()),
+            ]
+        );
+        assert_eq!(before, 1);
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -355,17 +357,17 @@ async fn no_session_setting_switches_the_append_only_trigger_off() {
     let mut conn = test_connection().await;
     let o = org(&mut conn).await;
     // As the owner (the application role may not set it): what the COPY fast path sets;
-    // ordinary triggers stop firing, ALWAYS ones do not.
-    conn.batch_execute("RESET ROLE").await.unwrap();
-    conn.batch_execute("SET LOCAL session_replication_role = replica")
-        .await
-        .unwrap();
-    let err = conn
-        .batch_execute(&format!(
-            r#"UPDATE audit_logs SET action = 'forged' WHERE "organizationId" = '{}'"#,
+    // ordinary triggers stop firing, ALWAYS ones do not. One batch, so SET LOCAL holds for
+    // the UPDATE on any connection.
+    let err = owner_do(&mut conn, async |conn| {
+        conn.batch_execute(&format!(
+            r#"SET LOCAL session_replication_role = replica;
+               UPDATE audit_logs SET action = 'forged' WHERE "organizationId" = '{}'"#,
             o.org.id
         ))
         .await
-        .unwrap_err();
+        .unwrap_err()
+    })
+    .await;
     assert!(err.to_string().contains("append-only"), "{err}");
 }

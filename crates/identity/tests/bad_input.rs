@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, sql_query};
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use neonhub_identity::*;
 use neonhub_schema::ids::OrganizationId;
 use neonhub_schema::{Denied, InvalidData};
@@ -193,10 +193,9 @@ struct Count {
 
 #[tokio::test]
 async fn a_hundred_thousand_metric_events_go_in_one_call_or_not_at_all() {
-    let mut conn = test_connection().await;
     // Metric events are written by system code only (row-level security: read-only to
     // the application role), so this test acts as the owner.
-    conn.batch_execute("RESET ROLE").await.unwrap();
+    let mut conn = neonhub_testing::owner_test_connection().await;
     let meta = json!({"path": "/"});
     let events: Vec<NewMetricEvent<'_>> = (0..100_000)
         .map(|_| NewMetricEvent {

@@ -2,7 +2,6 @@
 //! and two users that never reach each other's rows.
 
 use chrono::Duration;
-use diesel_async::SimpleAsyncConnection as _;
 use neonhub_identity::*;
 use neonhub_schema::TenantScope;
 use neonhub_schema::ids::UserId;
@@ -374,10 +373,9 @@ async fn feedback_is_opened_responded_to_and_resolved() {
 
 #[tokio::test]
 async fn metric_events_are_inserted_in_one_statement_and_counted_by_type_in_a_window() {
-    let mut conn = test_connection().await;
     // Metric events are written by system code only (row-level security: read-only to
     // the application role), so this test acts as the owner.
-    conn.batch_execute("RESET ROLE").await.unwrap();
+    let mut conn = neonhub_testing::owner_test_connection().await;
     let kind_a = format!("page_view_{}", UserId::generate());
     let kind_b = format!("agent_run_{}", UserId::generate());
     let meta = json!({ "path": "/" });

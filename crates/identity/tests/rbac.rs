@@ -769,16 +769,10 @@ async fn concurrent_demotions_of_the_last_two_owners_let_exactly_one_through() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
     let demote = |user: UserId| {
-        let (db_url, org_id, admin) = (db.url().clone(), o.org.id.clone(), admin.clone());
+        // The racing demotions run as the application role, under row-level security.
+        let (app_url, org_id, admin) = (db.app_url(), o.org.id.clone(), admin.clone());
         tokio::spawn(async move {
-            let mut conn = db_url.connect().await.unwrap();
-            // The racing demotions run as the application role, under row-level security.
-            diesel_async::SimpleAsyncConnection::batch_execute(
-                &mut conn,
-                &format!("SET ROLE {}", neonhub_testing::APP_ROLE),
-            )
-            .await
-            .unwrap();
+            let mut conn = app_url.connect().await.unwrap();
             let scope = authorize(&mut conn, &org_id, &user, keys::MEMBERS_MANAGE)
                 .await
                 .unwrap();

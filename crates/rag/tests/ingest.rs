@@ -338,7 +338,7 @@ async fn concurrent_appends_get_unique_gapless_positions() {
     let db = TestDatabase::migrated().await;
     let mut owner = db.connect().await;
     let t = tenant(&mut owner).await;
-    let app_url = db.url().with_user(neonhub_testing::APP_ROLE, None);
+    let app_url = db.app_url();
     let unnumbered = |n: usize, task: usize| -> Vec<ChunkRow> {
         (0..n)
             .map(|i| ChunkRow {

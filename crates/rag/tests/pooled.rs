@@ -9,7 +9,7 @@ use neonhub_rag::{Chunk, RagError};
 use neonhub_schema::schema::{chunks, datasets};
 use neonhub_schema::{DatabaseUrl, PoolConfig, build_pool};
 use neonhub_testing::fixtures::rag::{tenant, v};
-use neonhub_testing::{APP_ROLE, TestDatabase, TestPgBouncer};
+use neonhub_testing::{APP_ROLE, TestDatabase, TestPgBouncer, test_connection};
 
 const TRANSACTIONS: usize = 10_000;
 const TASKS: usize = 8;
@@ -113,4 +113,52 @@ async fn interleaved_scopes_over_two_server_connections_leak_no_setting_statemen
     }
     // Every client really shared the pooler's two server sessions.
     assert!(backends.len() <= 2, "server sessions used: {backends:?}");
+}
+
+/// The suites' pooled mode (`scripts/test.sh` runs rag and identity through pgbouncer) is
+/// what it says: a `test_connection` is the pooler's client, logged in as the application
+/// role; without a pooler it is an owner's session acting as that role.
+#[tokio::test]
+async fn test_connections_are_the_poolers_clients_as_the_application_role_when_pooled() {
+    let mut conn = test_connection().await;
+    let (session, current, database): (String, String, String) = diesel::select((
+        diesel::dsl::sql::<Text>("session_user::text"),
+        diesel::dsl::sql::<Text>("current_user::text"),
+        diesel::dsl::sql::<Text>("current_database()::text"),
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(current, APP_ROLE);
+    let Some(pooler) = neonhub_testing::pooler_url() else {
+        assert_ne!(
+            session, APP_ROLE,
+            "direct: an owner's session acting as the app role"
+        );
+        return;
+    };
+    assert_eq!(
+        session, APP_ROLE,
+        "pooled: logged in as the application role"
+    );
+    // pgbouncer's console lists this test's connection among its clients.
+    let (console, connection) = pooler
+        .with_user(APP_ROLE, None)
+        .with_dbname("pgbouncer")
+        .config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("the pooler's console");
+    tokio::spawn(connection);
+    let clients = console.simple_query("SHOW CLIENTS").await.unwrap();
+    let mine = clients.iter().any(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => {
+            r.get("database") == Some(database.as_str()) && r.get("user") == Some(APP_ROLE)
+        }
+        _ => false,
+    });
+    assert!(
+        mine,
+        "no client of {database} as {APP_ROLE} in SHOW CLIENTS"
+    );
 }

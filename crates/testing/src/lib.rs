@@ -20,6 +20,14 @@ use tokio::sync::OnceCell;
 /// The environment variable naming the test server (an admin URL: it creates databases).
 pub const TEST_DATABASE_URL_VAR: &str = "NEONHUB_TEST_DATABASE_URL";
 
+/// The environment variable naming a transaction-mode pooler (pgbouncer) in front of the
+/// test server, for running a suite the way a service on Neon runs: when it is set,
+/// [`test_connection`] and [`TestDatabase::connect_as_app`] log in to the pooler as
+/// [`APP_ROLE`] (no `SET ROLE`), every repository transaction commits, and owner-side work
+/// ([`owner_do`], [`as_owner`]) goes over a direct connection of its own. Only the host,
+/// port and TLS settings of its URL are used. `scripts/test.sh` sets it for its pooled run.
+pub const TEST_POOLER_URL_VAR: &str = "NEONHUB_TEST_POOLER_URL";
+
 /// What the template holds beyond the migrations (2: the application role's grants);
 /// part of its name, so a template built by an older harness is never reused.
 const TEMPLATE_VERSION: u32 = 2;
@@ -57,6 +65,25 @@ pub fn url_for_database(dbname: &str) -> String {
     format!("{}/{dbname}{query}", &base[..authority_end])
 }
 
+/// The pooler the tests run through ([`TEST_POOLER_URL_VAR`]), if any.
+///
+/// # Panics
+/// When the variable is set but malformed.
+pub fn pooler_url() -> Option<DatabaseUrl> {
+    let url = std::env::var(TEST_POOLER_URL_VAR).ok()?;
+    Some(DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{TEST_POOLER_URL_VAR}: {e}")))
+}
+
+/// The URL the application role logs in with to database `dbname`: through the pooler when
+/// the tests run through one, else directly.
+fn app_url_for(dbname: &str) -> DatabaseUrl {
+    let password = neonhub_schema::Secret::new(APP_ROLE_PASSWORD.to_owned());
+    pooler_url()
+        .unwrap_or_else(server_url)
+        .with_user(APP_ROLE, Some(&password))
+        .with_dbname(dbname)
+}
+
 /// Name of the migrated template for this build's migrations.
 pub fn template_name() -> String {
     format!("nh_tpl_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
@@ -86,18 +113,20 @@ impl TestDatabase {
     pub async fn migrated() -> Self {
         ensure_template().await;
         install_test_suppression_key();
-        Self::create(&format!("TEMPLATE \"{}\"", template_name())).await
+        Self::create("nh_t", &format!("TEMPLATE \"{}\"", template_name())).await
     }
 
     /// An empty database (from `template0`: no extensions, no tables).
     pub async fn empty() -> Self {
-        Self::create("TEMPLATE template0").await
+        Self::create("nh_t", "TEMPLATE template0").await
     }
 
-    async fn create(template_clause: &str) -> Self {
+    /// Creates a database named `{prefix}_{hash}_{pid}_{n}`: the process id in the name lets
+    /// a later run drop what a killed one left behind ([`sweep_abandoned`]).
+    async fn create(prefix: &str, template_clause: &str) -> Self {
         let admin = server_url();
         let name = format!(
-            "nh_t_{}_{}_{}",
+            "{prefix}_{}_{}_{}",
             &MIGRATIONS_HASH[..8],
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -134,10 +163,24 @@ impl TestDatabase {
             .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
     }
 
-    /// A connection acting as the application role ([`APP_ROLE`], `SET ROLE` for the whole
-    /// session), subject to row-level security: what repository tests that need their own
-    /// database and several connections (races, locks) use.
+    /// The URL the application role ([`APP_ROLE`]) logs in to this database with: through
+    /// the pooler when the tests run through one ([`TEST_POOLER_URL_VAR`]), else directly.
+    pub fn app_url(&self) -> DatabaseUrl {
+        app_url_for(&self.name)
+    }
+
+    /// A connection acting as the application role ([`APP_ROLE`]), subject to row-level
+    /// security: what repository tests that need their own database and several
+    /// connections (races, locks) use. It logs in as that role through the pooler when the
+    /// tests run through one, else it is an owner's session that did `SET ROLE`.
     pub async fn connect_as_app(&self) -> AsyncPgConnection {
+        if pooler_url().is_some() {
+            return self
+                .app_url()
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("connecting to {} as {APP_ROLE}: {e}", self.name));
+        }
         let mut conn = self.connect().await;
         conn.batch_execute(&format!("SET ROLE {APP_ROLE}"))
             .await
@@ -181,20 +224,42 @@ pub const APP_ROLE_PASSWORD: &str = "nh-test-app";
 /// committed: everything the test writes vanishes with the connection. It acts as the
 /// application role ([`APP_ROLE`], `SET LOCAL ROLE`), so row-level security judges every
 /// query; fixtures and raw setup that must bypass it go through [`as_owner`].
+///
+/// Through a pooler ([`TEST_POOLER_URL_VAR`]) one transaction held for the whole test
+/// would pin a server connection and prove nothing about pooling, so there the test gets a
+/// database of its own instead (a clone of the template, dropped by a later run's sweep),
+/// logs in to the pooler as the application role, and every repository call commits.
 pub async fn test_connection() -> AsyncPgConnection {
     ensure_template().await;
     install_test_suppression_key();
-    let mut conn = server_url()
-        .with_dbname(&shared_name())
+    if pooler_url().is_some() {
+        let db = TestDatabase::create("nh_p", &format!("TEMPLATE \"{}\"", template_name())).await;
+        let conn = db.connect_as_app().await;
+        // Dropping it here would drop the database under the connection; the name carries
+        // this process's id, so the next run's sweep drops it.
+        std::mem::forget(db);
+        return conn;
+    }
+    let mut conn = owner_test_connection().await;
+    conn.batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
+        .await
+        .expect("act as the application role");
+    conn
+}
+
+/// A connection to the shared migrated database as the owner, inside a transaction that is
+/// never committed, in every mode (direct, as system work runs in production): for tests of
+/// system code that the application role may not run (metric events, session cleanup).
+pub async fn owner_test_connection() -> AsyncPgConnection {
+    ensure_template().await;
+    install_test_suppression_key();
+    let mut conn = shared_url()
         .connect()
         .await
         .unwrap_or_else(|e| panic!("shared test database: {e}"));
     conn.begin_test_transaction()
         .await
         .expect("begin test transaction");
-    conn.batch_execute(&format!("SET LOCAL ROLE {APP_ROLE}"))
-        .await
-        .expect("act as the application role");
     conn
 }
 
@@ -204,10 +269,10 @@ pub async fn owner_do<R>(
     conn: &mut AsyncPgConnection,
     work: impl AsyncFnOnce(&mut AsyncPgConnection) -> R,
 ) -> R {
-    let acting: Exists = sql_query("SELECT (current_user <> session_user)::int::int8 AS n")
-        .get_result(conn)
-        .await
-        .expect("current role");
+    let acting = acting_role(conn).await;
+    if let Some(mut owner) = acting.owner_side().await {
+        return work(&mut owner).await;
+    }
     conn.batch_execute("RESET ROLE").await.expect("reset role");
     let result = work(conn).await;
     if acting.n > 0 {
@@ -238,10 +303,13 @@ async fn act_as_app_again(conn: &mut AsyncPgConnection) -> diesel::QueryResult<(
 /// Runs raw `sql` as the session's own role (the owner), then goes back to the role the
 /// connection acted as: for test setup that writes around the repositories.
 pub async fn as_owner(conn: &mut AsyncPgConnection, sql: &str) {
-    let acting: Exists = sql_query("SELECT (current_user <> session_user)::int::int8 AS n")
-        .get_result(conn)
-        .await
-        .expect("current role");
+    let acting = acting_role(conn).await;
+    if let Some(mut owner) = acting.owner_side().await {
+        if let Err(e) = owner.batch_execute(sql).await {
+            panic!("{sql}: {e}");
+        }
+        return;
+    }
     conn.batch_execute("RESET ROLE").await.expect("reset role");
     if let Err(e) = conn.batch_execute(sql).await {
         panic!("{sql}: {e}");
@@ -251,6 +319,47 @@ pub async fn as_owner(conn: &mut AsyncPgConnection, sql: &str) {
             .await
             .expect("act as the application role again");
     }
+}
+
+/// Who a test connection is: acting as another role than it logged in as (`n` > 0), and
+/// whether it logged in as the application role (then it cannot become the owner, and
+/// owner work needs a connection of its own to the same database).
+#[derive(QueryableByName)]
+struct Acting {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    app_login: bool,
+    #[diesel(sql_type = Text)]
+    database: String,
+}
+
+impl Acting {
+    /// A direct owner connection to the same database when the connection logged in as the
+    /// application role.
+    async fn owner_side(&self) -> Option<AsyncPgConnection> {
+        if !self.app_login {
+            return None;
+        }
+        Some(
+            server_url()
+                .with_dbname(&self.database)
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("owner connection to {}: {e}", self.database)),
+        )
+    }
+}
+
+async fn acting_role(conn: &mut AsyncPgConnection) -> Acting {
+    sql_query(
+        "SELECT (current_user <> session_user)::int::int8 AS n, session_user = $1 AS app_login, \
+                current_database()::text AS database",
+    )
+    .bind::<Text, _>(APP_ROLE)
+    .get_result(conn)
+    .await
+    .expect("current role")
 }
 
 #[derive(QueryableByName)]
@@ -274,6 +383,7 @@ async fn ensure_template() {
                 .execute(&mut conn)
                 .await
                 .expect("template lock");
+            sweep_abandoned(&mut conn).await;
             let template = template_name();
             if !database_exists(&mut conn, &template).await {
                 // Build under a scratch name and rename when complete, so a crash midway
@@ -325,6 +435,44 @@ async fn ensure_template() {
                 .expect("template unlock");
         })
         .await;
+}
+
+/// Drops the test databases of processes that no longer run: a killed test leaves its
+/// [`TestDatabase`] behind, and [`test_connection`] through a pooler leaves its own on
+/// purpose. Linux only (it asks `/proc` whether the process lives); elsewhere it keeps all.
+async fn sweep_abandoned(conn: &mut AsyncPgConnection) {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        datname: String,
+    }
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let names: Vec<Name> = sql_query(
+        r"SELECT datname::text AS datname FROM pg_database
+          WHERE datname LIKE 'nh\_t\_%' OR datname LIKE 'nh\_p\_%'",
+    )
+    .load(conn)
+    .await
+    .expect("list test databases");
+    for Name { datname } in names {
+        // nh_{t|p}_{hash}_{pid}_{n}
+        let Some(pid) = datname
+            .split('_')
+            .nth(3)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = conn
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)"
+                ))
+                .await;
+        }
+    }
 }
 
 async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
