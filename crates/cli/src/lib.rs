@@ -72,6 +72,14 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub direct_database_url: Option<String>,
+    /// Read replicas, comma-separated (`verify` reports each one's state and lag).
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_REPLICA_URLS",
+        hide_env_values = true
+    )]
+    pub replica_urls: Option<String>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -255,6 +263,7 @@ impl CliError {
 struct Urls {
     app: DatabaseUrl,
     direct: DatabaseUrl,
+    replicas: Vec<DatabaseUrl>,
 }
 
 impl Cli {
@@ -268,9 +277,28 @@ impl Cli {
         };
         let app_text = app.clone().or_else(|| direct.clone()).ok_or_else(missing)?;
         let direct_text = direct.or(app).ok_or_else(missing)?;
+        let mut replicas = Vec::new();
+        for (i, entry) in self
+            .replica_urls
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .enumerate()
+        {
+            if entry.trim().is_empty() {
+                continue;
+            }
+            replicas.push(DatabaseUrl::parse(entry.trim()).map_err(|e| {
+                ConnectError::InvalidUrl(format!(
+                    "DATABASE_REPLICA_URLS entry {} (of the comma-separated list, from 1): {e}",
+                    i + 1
+                ))
+            })?);
+        }
         Ok(Urls {
             app: DatabaseUrl::parse(&app_text)?,
             direct: DatabaseUrl::parse(&direct_text)?,
+            replicas,
         })
     }
 }
@@ -464,7 +492,9 @@ async fn execute(cli: &Cli) -> Result<(), CliError> {
             if let (Some(report), false) = (&seeded, *json) {
                 print_seed(report);
             }
-            let report = verify::verify_url(&urls.app, &urls.direct, !*no_seed, false).await?;
+            let report =
+                verify::verify_url(&urls.app, &urls.direct, &urls.replicas, !*no_seed, false)
+                    .await?;
             if *json {
                 let up = serde_json::json!({"migrations_applied": applied, "seed": seeded, "verify": report});
                 out!("{}", to_json(&up));
@@ -541,8 +571,14 @@ async fn run_verify(
     require_rls: bool,
     json: bool,
 ) -> Result<(), CliError> {
-    let report: VerifyReport =
-        verify::verify_url(&urls.app, &urls.direct, expect_seed, require_rls).await?;
+    let report: VerifyReport = verify::verify_url(
+        &urls.app,
+        &urls.direct,
+        &urls.replicas,
+        expect_seed,
+        require_rls,
+    )
+    .await?;
     if json {
         out!("{}", to_json(&report));
     } else {

@@ -85,6 +85,9 @@ pub struct VerifyReport {
     pub seeded_tables: Vec<SeededTable>,
     /// The pooler self-test at the database URL (only set by [`verify_url`]).
     pub pooler: Option<PoolerVerdict>,
+    /// The read replicas given (`DATABASE_REPLICA_URLS`), as each answered; reported, never
+    /// a failure (reads skip a replica that is unreachable, lagging or not a standby).
+    pub replicas: Vec<ReplicaReport>,
     /// Whether the database URL's role is subject to row-level security (only set by
     /// [`verify_url`]).
     pub row_level_security: Option<RlsStatus>,
@@ -200,6 +203,7 @@ pub async fn verify(
         vector_indexes,
         seeded_tables,
         pooler: None,
+        replicas: Vec::new(),
         row_level_security: None,
         money_checks: Vec::new(),
         ledger: Vec::new(),
@@ -235,10 +239,18 @@ pub async fn verify(
 pub async fn verify_url(
     url: &DatabaseUrl,
     direct: &DatabaseUrl,
+    replicas: &[DatabaseUrl],
     expect_seed: bool,
     require_rls: bool,
 ) -> Result<VerifyReport, VerifyError> {
-    let mut report = verify(&mut direct.connect().await?, expect_seed).await?;
+    let mut owner = direct.connect().await?;
+    let mut report = verify(&mut owner, expect_seed).await?;
+    if !replicas.is_empty() {
+        let primary = neonhub_schema::replica::commit_position(&mut owner)
+            .await
+            .map_err(CatalogError::Query)?;
+        report.replicas = check_replicas(primary, replicas).await;
+    }
     let rls = RlsStatus::read(&mut url.connect().await?)
         .await
         .map_err(CatalogError::Query)?;
@@ -255,6 +267,107 @@ pub async fn verify_url(
     }
     report.pooler = Some(verdict);
     Ok(report)
+}
+
+/// A read replica as `verify` found it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaReport {
+    /// Host, port and database (never the password).
+    pub target: String,
+    /// What it answered.
+    #[serde(flatten)]
+    pub state: ReplicaState,
+}
+
+/// What a replica answered.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// A standby: the position it replayed, how far that is behind the primary's position
+    /// read just before, and its lag ([`neonhub_schema::replica::ReplicaStatus::lag`]).
+    Standby {
+        /// Its `pg_last_wal_replay_lsn()`.
+        replayed: Option<String>,
+        /// Bytes of WAL between that and the primary's position (0 when caught up).
+        bytes_behind: Option<u64>,
+        /// Milliseconds of lag; `None` when unknown (reads skip it).
+        lag_ms: Option<u64>,
+    },
+    /// It answers but is not a standby (a primary, or promoted): reads skip it.
+    NotStandby,
+    /// No answer: reads skip it.
+    Unreachable {
+        /// Why (names the server, never the password).
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for ReplicaReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.state {
+            ReplicaState::Standby {
+                replayed,
+                bytes_behind,
+                lag_ms,
+            } => {
+                let replayed = replayed.as_deref().unwrap_or("nothing");
+                let behind = bytes_behind.map_or("?".to_owned(), |b| b.to_string());
+                let lag = lag_ms.map_or("unknown (reads skip it)".to_owned(), |ms| {
+                    format!("{ms} ms")
+                });
+                write!(
+                    f,
+                    "{}: standby, replayed {replayed} ({behind} bytes behind the primary), lag {lag}",
+                    self.target
+                )
+            }
+            ReplicaState::NotStandby => {
+                write!(f, "{}: not a standby (reads skip it)", self.target)
+            }
+            ReplicaState::Unreachable { reason } => {
+                write!(f, "{}: unreachable (reads skip it): {reason}", self.target)
+            }
+        }
+    }
+}
+
+/// Asks each replica for its state, within a few seconds each, against the primary's
+/// position `primary`.
+pub async fn check_replicas(
+    primary: neonhub_schema::replica::Lsn,
+    replicas: &[DatabaseUrl],
+) -> Vec<ReplicaReport> {
+    let options = neonhub_schema::ConnectOptions {
+        retry_budget: std::time::Duration::ZERO,
+        attempt_timeout: std::time::Duration::from_secs(3),
+        ..neonhub_schema::ConnectOptions::default()
+    };
+    let mut out = Vec::new();
+    for url in replicas {
+        let state = match url.connect_with(&options).await {
+            Err(e) => ReplicaState::Unreachable {
+                reason: e.to_string(),
+            },
+            Ok(mut conn) => match neonhub_schema::replica::replica_status(&mut conn).await {
+                Err(e) => ReplicaState::Unreachable {
+                    reason: e.to_string(),
+                },
+                Ok(status) if !status.standby => ReplicaState::NotStandby,
+                Ok(status) => ReplicaState::Standby {
+                    replayed: status.replayed.map(|l| l.to_string()),
+                    bytes_behind: status.replayed.map(|l| primary.0.saturating_sub(l.0)),
+                    lag_ms: status
+                        .lag
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                },
+            },
+        };
+        out.push(ReplicaReport {
+            target: url.target().to_owned(),
+            state,
+        });
+    }
+    out
 }
 
 fn failures(report: &VerifyReport, catalog: &Catalog, expect_seed: bool) -> Vec<String> {
@@ -374,6 +487,12 @@ impl std::fmt::Display for VerifyReport {
         }
         if let Some(pooler) = &self.pooler {
             writeln!(f, "pooler                      {pooler}")?;
+        }
+        if !self.replicas.is_empty() {
+            writeln!(f, "replicas                    {}", self.replicas.len())?;
+            for r in &self.replicas {
+                writeln!(f, "  {r}")?;
+            }
         }
         let unvalidated: Vec<_> = self.money_checks.iter().filter(|c| !c.validated).collect();
         writeln!(

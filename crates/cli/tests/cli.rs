@@ -12,6 +12,7 @@ fn neonhub(args: &[&str]) -> Output {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("DIRECT_DATABASE_URL")
+        .env_remove("DATABASE_REPLICA_URLS")
         .output()
         .expect("run neonhub")
 }

@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 use crate::connection::{ConnectError, DatabaseUrl};
 use crate::migrate::{self, MigrateError};
 use crate::pool::{PgPool, PoolConfig, PoolError, PooledConnection, build_pool};
+use crate::replica::{
+    REPLICA_MAX_LAG_MS_ENV, REPLICA_URLS_ENV, ReadAfter, ReadConnection, Replica, ReplicaConfig,
+    Replicas,
+};
 use crate::status::StatusHint;
 
 /// The service's URL (the application role, usually through the pooler).
@@ -50,6 +54,14 @@ pub enum SetupError {
     InvalidUrl {
         /// The variable.
         var: &'static str,
+        /// Why (names the problem, not the password).
+        source: ConnectError,
+    },
+    /// An entry of `DATABASE_REPLICA_URLS` does not parse.
+    #[error("{REPLICA_URLS_ENV}: entry {position} (of the comma-separated list, from 1): {source}")]
+    InvalidReplicaUrl {
+        /// Which entry, counting from 1.
+        position: usize,
         /// Why (names the problem, not the password).
         source: ConnectError,
     },
@@ -111,13 +123,16 @@ pub struct Health {
     pub newer: Vec<String>,
 }
 
-/// The database a service talks to: the application pool plus the owner's direct URL.
-/// Cheap to clone (the pool is shared).
+/// The database a service talks to: the application pool, the owner's direct URL, and
+/// read replicas if any ([`Database::read`]). Cheap to clone (pools are shared).
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
     url: DatabaseUrl,
     direct: Option<DatabaseUrl>,
+    config: PoolConfig,
+    replica_urls: Vec<DatabaseUrl>,
+    replicas: Replicas,
 }
 
 impl std::fmt::Debug for Database {
@@ -125,18 +140,22 @@ impl std::fmt::Debug for Database {
         f.debug_struct("Database")
             .field("url", &self.url)
             .field("direct", &self.direct)
+            .field("replicas", &self.replica_urls)
             .field("pool", &self.pool.state())
             .finish()
     }
 }
 
 impl Database {
-    /// Reads `DATABASE_URL` (required), `DIRECT_DATABASE_URL` and the pool settings
-    /// (`NEONHUB_POOL_MAX_SIZE`, `NEONHUB_POOL_TIMEOUT_MS`, `NEONHUB_POOL_IDLE_TIMEOUT_S`,
+    /// Reads `DATABASE_URL` (required), `DIRECT_DATABASE_URL`, `DATABASE_REPLICA_URLS`
+    /// (comma-separated; each gets a pool with the same settings) and
+    /// `NEONHUB_REPLICA_MAX_LAG_MS`, and the pool settings (`NEONHUB_POOL_MAX_SIZE`,
+    /// `NEONHUB_POOL_TIMEOUT_MS`, `NEONHUB_POOL_IDLE_TIMEOUT_S`,
     /// `NEONHUB_POOL_MAX_LIFETIME_S`, `NEONHUB_STATEMENT_TIMEOUT_MS`,
     /// `NEONHUB_APPLICATION_NAME`; unset ones keep [`PoolConfig::default`]) and builds the
-    /// pool. Connections open lazily: this does not touch the network. Call it inside a
-    /// tokio runtime (the pool's reaper is a task).
+    /// pools. Connections open lazily: this does not touch the network, so an unreachable
+    /// replica is no error here (reads skip it). Call it inside a tokio runtime (the pools'
+    /// reapers are tasks).
     pub fn from_env() -> Result<Self, SetupError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -198,7 +217,28 @@ impl Database {
         if let Some(name) = get(APPLICATION_NAME_ENV) {
             config.connect.application_name = name;
         }
-        Ok(Self::new(url, direct, &config))
+        let mut replica_config = ReplicaConfig::default();
+        if let Some(ms) = number(REPLICA_MAX_LAG_MS_ENV, "a whole number of milliseconds")? {
+            replica_config.max_lag = Duration::from_millis(ms);
+        }
+        let mut db = Self::new(url, direct, &config).with_replica_config(replica_config);
+        for (i, entry) in get(REPLICA_URLS_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .enumerate()
+        {
+            if entry.trim().is_empty() {
+                continue;
+            }
+            let replica = DatabaseUrl::parse(entry.trim()).map_err(|source| {
+                SetupError::InvalidReplicaUrl {
+                    position: i + 1,
+                    source,
+                }
+            })?;
+            db = db.with_replica(replica);
+        }
+        Ok(db)
     }
 
     /// A database from parsed URLs and explicit settings.
@@ -207,7 +247,46 @@ impl Database {
             pool: build_pool(&url, config),
             url,
             direct,
+            config: config.clone(),
+            replica_urls: Vec::new(),
+            replicas: Replicas::default(),
         }
+    }
+
+    /// This database with one more read replica (a pool with the primary's settings).
+    pub fn with_replica(mut self, url: DatabaseUrl) -> Self {
+        self.replica_urls.push(url);
+        self.rebuild_replicas(self.replicas.config.clone());
+        self
+    }
+
+    /// This database with replicas chosen by `config` (lag bound, timeouts).
+    pub fn with_replica_config(mut self, config: ReplicaConfig) -> Self {
+        self.rebuild_replicas(config);
+        self
+    }
+
+    fn rebuild_replicas(&mut self, config: ReplicaConfig) {
+        let list = self
+            .replica_urls
+            .iter()
+            .map(|u| Replica::new(u, &self.config))
+            .collect();
+        self.replicas = Replicas::new(list, config);
+    }
+
+    /// The replicas' URLs, in the order [`ServedBy::Replica`](crate::replica::ServedBy)
+    /// counts them.
+    pub fn replica_urls(&self) -> &[DatabaseUrl] {
+        &self.replica_urls
+    }
+
+    /// A connection for a read that needs `after` (see [`crate::replica`]): a replica that
+    /// is reachable, a standby, within the lag bound and, if `after` names a position, has
+    /// replayed it (waiting up to `after.wait`), else the primary's pool. Replicas are
+    /// taken in turn. Fails only when the primary's pool does.
+    pub async fn read(&self, after: ReadAfter) -> Result<ReadConnection<'_>, PoolError> {
+        crate::replica::route(&self.replicas, &self.pool, after).await
     }
 
     /// The pool (bb8 over diesel-async): clone it into request handlers.

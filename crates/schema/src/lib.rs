@@ -15,6 +15,7 @@ pub mod page;
 pub mod permissions;
 pub mod pool;
 pub mod pooler;
+pub mod replica;
 pub mod roles;
 pub mod seal;
 pub mod secret;

@@ -135,6 +135,93 @@ impl TestCluster {
     }
 }
 
+impl TestCluster {
+    /// Starts a hot standby of this cluster on a free port: `pg_basebackup -R` (streaming
+    /// replication, as a Neon read replica follows its primary), applying each transaction
+    /// no sooner than `apply_delay` after its commit (`recovery_min_apply_delay`; zero: at
+    /// once). Same password; stopped and deleted on drop.
+    ///
+    /// # Panics
+    /// When the base backup or the start fails.
+    pub fn start_standby(&self, apply_delay: std::time::Duration) -> TestStandby {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("nh-standby-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        chown_to_server_user(&dir);
+        let data = dir.join("data");
+        let mut backup = Command::new(self.bindir.join("pg_basebackup"));
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(&data)
+            .args(["-R", "-X", "stream", "--checkpoint=fast"]);
+        let out = as_server_user(&mut backup)
+            .env("PGPASSWORD", CLUSTER_PASSWORD)
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Later settings win: the copied postgresql.conf still names the primary's port.
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str(&format!(
+            "port = {port}\nunix_socket_directories = '{}'\nhot_standby = on\nrecovery_min_apply_delay = '{}ms'\n",
+            dir.display(),
+            apply_delay.as_millis()
+        ));
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        chown_to_server_user(&dir);
+        run_as_server_user(
+            Command::new(self.bindir.join("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-w", "start"]),
+        );
+        TestStandby(Self {
+            dir,
+            bindir: self.bindir.clone(),
+            port,
+        })
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`: as a crash would), keeping its
+    /// files; dropping it afterwards still cleans up.
+    pub fn stop(&self) {
+        let mut stop = Command::new(self.bindir.join("pg_ctl"));
+        stop.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        let _ = as_server_user(&mut stop).output();
+    }
+}
+
+/// A streaming standby of a [`TestCluster`] ([`TestCluster::start_standby`]): the same
+/// `port`, `url` and `stop` as a cluster.
+pub struct TestStandby(TestCluster);
+
+impl std::ops::Deref for TestStandby {
+    type Target = TestCluster;
+    fn deref(&self) -> &TestCluster {
+        &self.0
+    }
+}
+
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let mut stop = Command::new(self.bindir.join("pg_ctl"));

@@ -4,7 +4,7 @@ mod cluster;
 pub mod fixtures;
 mod pgbouncer;
 pub mod source;
-pub use cluster::{CLUSTER_PASSWORD, TestCa, TestCluster};
+pub use cluster::{CLUSTER_PASSWORD, TestCa, TestCluster, TestStandby};
 pub use pgbouncer::{PGBOUNCER_VAR, TestPgBouncer};
 
 use std::sync::atomic::{AtomicU32, Ordering};
