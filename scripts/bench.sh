@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benches against a provisioned PostgreSQL with pgvector: `scripts/bench.sh` runs
-# all four, `scripts/bench.sh vector_search`, `job_queue`, `ledger`, `secrets`, `crm` or `attribution` one. Each creates
+# all of them, `scripts/bench.sh vector_search`, `job_queue`, `ledger`, `secrets`, `crm`, `attribution` or `replicas` one. Each creates
 # (and recreates) its own database on that server (`nh_bench`, `nh_bench_jobs`, `nh_bench_secrets`, `nh_bench_crm`,
 # `nh_bench_ledger`), prints its table and writes it under target/ (target/neonhub-bench.md,
 # target/neonhub-bench/job_queue.json, target/neonhub-bench/ledger.json). Arguments after the bench's name go to `cargo bench`.
@@ -11,8 +11,8 @@ source scripts/lib/provision.sh
 nh_provision
 export NEONHUB_BENCH_DATABASE_URL="${NEONHUB_BENCH_DATABASE_URL:-$NEONHUB_SERVER_URL}"
 case "${1:-}" in
-  vector_search|job_queue|ledger|secrets|crm|attribution) benches=("$1"); shift ;;
-  *) benches=(vector_search job_queue ledger secrets crm attribution) ;;
+  vector_search|job_queue|ledger|secrets|crm|attribution|replicas) benches=("$1"); shift ;;
+  *) benches=(vector_search job_queue ledger secrets crm attribution replicas) ;;
 esac
 for bench in "${benches[@]}"; do
   cargo bench --locked --bench "$bench" "$@"

@@ -112,9 +112,13 @@ async fn read_your_writes_by_position_never_reads_stale_and_the_replica_serves_t
                 stale += 1;
             }
         }
-        let read = strict.read(ReadAfter::stale()).await.unwrap();
-        if *read.served_by() != ServedBy::Primary {
-            strict_by_replica += 1;
+        // From the second second on, writes are always waiting on the standby (received,
+        // not yet applied), so its lag is measured, and over the bound.
+        if id >= 10 {
+            let read = strict.read(ReadAfter::stale()).await.unwrap();
+            if *read.served_by() != ServedBy::Primary {
+                strict_by_replica += 1;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
