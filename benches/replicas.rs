@@ -103,11 +103,11 @@ async fn workload(db: &Database, policy: Policy, first_id: i64) -> (u64, u64, u6
                         .store(started.elapsed().as_millis() as u64, Ordering::Release);
                     continue;
                 }
-                let note = session.last_note.load(Ordering::Acquire) as i64;
+                let note = AtomicU64::load(&session.last_note, Ordering::Acquire) as i64;
                 let after = match policy {
                     Policy::Position => ReadAfter::mark(&session.mark),
                     Policy::TimePin => {
-                        let wrote = session.last_write_ms.load(Ordering::Acquire);
+                        let wrote = AtomicU64::load(&session.last_write_ms, Ordering::Acquire);
                         let pinned = note > 0
                             && started.elapsed().as_millis() as u64
                                 <= wrote + RAILS_PIN.as_millis() as u64;

@@ -169,6 +169,11 @@ pub struct ReplicaConfig {
     pub retry_after: Duration,
     /// How often a read that waits for a replica looks again (default 20 ms).
     pub poll: Duration,
+    /// How long a replica's answered status is reused instead of asking again (default
+    /// 100 ms; zero asks on every read). It saves the status round trip on busy services;
+    /// a cached answer is used for a position only if it already covers it, so it can
+    /// never make a read miss a write, only judge lag up to this much later.
+    pub status_ttl: Duration,
 }
 
 impl Default for ReplicaConfig {
@@ -178,6 +183,7 @@ impl Default for ReplicaConfig {
             check_timeout: Duration::from_millis(500),
             retry_after: Duration::from_secs(5),
             poll: Duration::from_millis(20),
+            status_ttl: Duration::from_millis(100),
         }
     }
 }
@@ -267,6 +273,8 @@ pub async fn replica_status(conn: &mut AsyncPgConnection) -> diesel::QueryResult
 pub(crate) struct Replica {
     pool: PgPool,
     down_until: Mutex<Option<Instant>>,
+    /// The last status read and when: reused for [`ReplicaConfig::status_ttl`].
+    last: Mutex<Option<(Instant, ReplicaStatus)>>,
 }
 
 impl Replica {
@@ -274,6 +282,26 @@ impl Replica {
         Self {
             pool: build_pool(url, config),
             down_until: Mutex::new(None),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The last status if it is younger than `ttl` and, when a position is needed, already
+    /// covers it (a replica's replay position only moves forward, so an old answer that
+    /// covers it stays true; one that does not must be asked again).
+    fn cached(&self, ttl: Duration, needed: Option<Lsn>) -> Option<ReplicaStatus> {
+        let last = self.last.lock().ok()?;
+        let (at, status) = last.as_ref()?;
+        let covers = match needed {
+            None => true,
+            Some(n) => status.replayed.is_some_and(|r| r >= n),
+        };
+        (at.elapsed() < ttl && covers).then(|| status.clone())
+    }
+
+    fn remember(&self, status: &ReplicaStatus) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((Instant::now(), status.clone()));
         }
     }
 
@@ -346,9 +374,17 @@ impl Replicas {
         if replica.is_resting(Instant::now()) {
             return Err(Skip::Unfit);
         }
+        let cached = replica.cached(self.config.status_ttl, lsn);
         let checked = tokio::time::timeout(self.config.check_timeout, async {
             let mut conn = replica.pool.get().await.map_err(|_| ())?;
-            let status = replica_status(&mut conn).await.map_err(|_| ())?;
+            let status = match cached {
+                Some(status) => status,
+                None => {
+                    let status = replica_status(&mut conn).await.map_err(|_| ())?;
+                    replica.remember(&status);
+                    status
+                }
+            };
             Ok::<_, ()>((conn, status))
         })
         .await;
