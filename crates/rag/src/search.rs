@@ -14,6 +14,7 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::Vector;
 use neonhub_schema::keys;
+use neonhub_schema::tenant::{CURRENT_ORG_SETTING, CURRENT_USER_SETTING};
 use neonhub_schema::{InvalidData, TenantScope};
 use serde_json::Value;
 
@@ -68,6 +69,10 @@ pub struct SearchOptions {
     pub probes: Option<u32>,
     /// Iterative scans; `None`: strict order when a filter is given, off otherwise.
     pub iterative_scan: Option<IterativeScan>,
+    /// Whether hits carry their row's embedding (`false`, the default: the `embedding`
+    /// field is `None`, and the vectors, 1.5 KB each at 384 dimensions, never leave the
+    /// server).
+    pub with_embedding: bool,
 }
 
 /// The largest `k` a search returns (beyond it, page through a filter instead).
@@ -116,6 +121,7 @@ impl Default for SearchOptions {
             ef_search: None,
             probes: None,
             iterative_scan: None,
+            with_embedding: false,
         }
     }
 }
@@ -278,7 +284,14 @@ pub struct SearchStatement {
     pub sql: String,
     /// Its parameters.
     pub binds: Vec<Bind>,
+    /// The settings as (name, value), for [`SearchStatement::inline`].
+    knobs: Vec<(&'static str, String)>,
 }
+
+/// Where the one-statement form puts its settings: first in the organization guard's
+/// subquery, whose InitPlan the statement's gating filter evaluates before any table is
+/// scanned (see [`SearchStatement::inline`]).
+const GUARD: &str = "FROM public.embedding_spaces s WHERE ";
 
 impl SearchStatement {
     /// `PREPARE name(types) AS sql`: the statement as a named prepared statement, to
@@ -318,7 +331,60 @@ impl SearchStatement {
             settings,
             sql,
             binds,
+            knobs: Vec::new(),
         }
+    }
+
+    /// The same search as one statement that carries its own settings: the tenant
+    /// (`app.current_org`, `app.current_user`, what row-level security reads) and the
+    /// pgvector settings are `set_config(..., true)` calls in the organization guard's
+    /// subquery. That guard has no column of the searched table, so PostgreSQL evaluates
+    /// it once as a gating filter (`One-Time Filter`) before the first row is fetched, and
+    /// pgvector reads `hnsw.ef_search` and `hnsw.iterative_scan` when its scan fetches the
+    /// first row. Run outside a transaction, the statement is its own transaction, so the
+    /// settings end with it: one round trip in all, pooler-safe and cancel-safe (there is
+    /// no BEGIN whose COMMIT could be lost). `crates/rag/tests/vector_search.rs` checks the
+    /// plan's shape and that row-level security sees the organization.
+    pub fn inline(&self, scope: &TenantScope) -> SearchStatement {
+        let mut binds = self.binds.clone();
+        binds.push(Bind::Text(scope.organization_id().as_str().to_owned()));
+        let org = binds.len();
+        let user = scope
+            .actor()
+            .user_id()
+            .map_or_else(String::new, |u| u.as_str().to_owned());
+        binds.push(Bind::Text(user));
+        let user = binds.len();
+        let mut calls = vec![
+            format!("set_config('{CURRENT_ORG_SETTING}', ${org}, true)"),
+            format!("set_config('{CURRENT_USER_SETTING}', ${user}, true)"),
+        ];
+        calls.extend(
+            self.knobs
+                .iter()
+                .map(|(k, v)| format!("set_config('{k}', '{v}', true)")),
+        );
+        let gate = format!("(SELECT concat({})) IS NOT NULL AND ", calls.join(", "));
+        let sql = self.sql.replacen(GUARD, &format!("{GUARD}{gate}"), 1);
+        SearchStatement::new(None, sql, binds)
+    }
+
+    /// Runs the [`SearchStatement::inline`] form on a connection outside any transaction:
+    /// one statement, one round trip (its own implicit transaction).
+    pub(crate) async fn run_inline<T>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+    ) -> Result<Vec<T>, RagError>
+    where
+        T: QueryableByName<Pg> + Send + 'static,
+    {
+        let inline = self.inline(scope);
+        let query = crate::prepared::PreparedSql {
+            sql: &inline.sql,
+            binds: &inline.binds,
+        };
+        Ok(query.load::<T>(conn).await?)
     }
 
     /// Runs the settings (if any) pipelined with the query, in the caller's transaction;
@@ -356,7 +422,20 @@ impl SearchStatement {
 }
 
 /// The `set_config` statement for non-default settings, `None` when there is nothing to set.
-fn settings_sql(options: &SearchOptions, filtered: bool) -> Option<String> {
+fn settings_sql(settings: &[(&'static str, String)]) -> Option<String> {
+    if settings.is_empty() {
+        return None;
+    }
+    let calls: Vec<String> = settings
+        .iter()
+        .map(|(k, v)| format!("set_config('{k}', '{v}', true)"))
+        .collect();
+    Some(format!("SELECT {}", calls.join(", ")))
+}
+
+/// The pgvector settings a search changes from their defaults (names and values are ours,
+/// never the caller's text: numbers and fixed words).
+fn settings_for(options: &SearchOptions, filtered: bool) -> Vec<(&'static str, String)> {
     let mut settings = Vec::new();
     let ef = options.effective_ef_search();
     if ef != DEFAULT_EF_SEARCH {
@@ -375,14 +454,7 @@ fn settings_sql(options: &SearchOptions, filtered: bool) -> Option<String> {
         // IVFFlat knows only relaxed order.
         settings.push(("ivfflat.iterative_scan", "relaxed_order".to_owned()));
     }
-    if settings.is_empty() {
-        return None;
-    }
-    let calls: Vec<String> = settings
-        .iter()
-        .map(|(k, v)| format!("set_config('{k}', '{v}', true)"))
-        .collect();
-    Some(format!("SELECT {}", calls.join(", ")))
+    settings
 }
 
 /// What every search statement starts from, written once for k-NN and hybrid search: the
@@ -398,7 +470,7 @@ pub(crate) struct StatementSetup {
     /// vector candidates (they may still match the text side of a hybrid search).
     pub(crate) vector_clauses: String,
     binds: Vec<Bind>,
-    settings: Option<String>,
+    settings: Vec<(&'static str, String)>,
 }
 
 impl StatementSetup {
@@ -427,7 +499,7 @@ impl StatementSetup {
             clauses: String::new(),
             vector_clauses: String::new(),
             binds: vec![Bind::Vector(query.clone())],
-            settings: settings_sql(options, !filter.is_empty()),
+            settings: settings_for(options, !filter.is_empty()),
         };
         let mut clauses = vec![format!("t.{}", space_predicate(space.id.as_str()))];
         // A one-time filter (an InitPlan): evaluated once, it does not change the scan, and a
@@ -494,7 +566,9 @@ impl StatementSetup {
 
     /// The finished statement around `sql` (built from this setup's pieces).
     pub(crate) fn finish(self, sql: String) -> SearchStatement {
-        SearchStatement::new(self.settings, sql, self.binds)
+        let mut statement = SearchStatement::new(settings_sql(&self.settings), sql, self.binds);
+        statement.knobs = self.settings;
+        statement
     }
 }
 
@@ -510,12 +584,26 @@ pub fn search_statement(
     let mut setup = StatementSetup::new(scope, table, space, query, filter, options)?;
     let k = setup.param(Bind::BigInt(options.k));
     let sql = format!(
-        "SELECT t.*, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {k}",
+        "SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {k}",
+        columns = select_list(table, options.with_embedding),
         distance = setup.distance,
         table = table.name(),
         clauses = setup.vector_clauses,
     );
     Ok(setup.finish(sql))
+}
+
+/// The table's columns, the embedding replaced by a typed NULL unless asked for.
+fn select_list(table: VectorTable, with_embedding: bool) -> String {
+    table
+        .columns()
+        .iter()
+        .map(|c| match *c {
+            "embedding" if !with_embedding => "NULL::vector AS embedding".to_owned(),
+            c => format!("t.\"{c}\""),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The k rows of `table` in `space` nearest to `query`, nearest first. `T` is the row type
@@ -536,9 +624,22 @@ where
 {
     scope.require(keys::KNOWLEDGE_READ)?;
     let statement = search_statement(scope, table, space, query, filter, options)?;
-    scope
-        .transaction(conn, async |tx| statement.run::<Hit<T>>(tx).await)
-        .await
+    // Inside the caller's transaction the scope's savepoint keeps (and restores) the
+    // enclosing tenant; outside any, the one-statement form is the whole transaction.
+    if in_transaction(conn)? {
+        return scope
+            .transaction(conn, async |tx| statement.run::<Hit<T>>(tx).await)
+            .await;
+    }
+    statement.run_inline::<Hit<T>>(conn, scope).await
+}
+
+/// Whether `conn` is inside a transaction diesel-async knows of.
+pub(crate) fn in_transaction(conn: &mut AsyncPgConnection) -> Result<bool, RagError> {
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    Ok(AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some())
 }
 
 #[derive(QueryableByName)]

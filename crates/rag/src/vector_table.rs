@@ -48,6 +48,58 @@ impl VectorTable {
         }
     }
 
+    /// The table's columns in catalog order, `embedding` among them: what a search selects
+    /// (`crates/rag/tests/vector_search.rs` checks the lists against the live catalog).
+    pub const fn columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Chunks => &[
+                "id",
+                "datasetId",
+                "documentId",
+                "embeddingSpaceId",
+                "idx",
+                "text",
+                "embedding",
+                "metadata",
+                "createdAt",
+            ],
+            Self::Messages => &[
+                "id",
+                "conversationId",
+                "authorId",
+                "role",
+                "contentJson",
+                "embedding",
+                "metadata",
+                "createdAt",
+                "embeddingSpaceId",
+            ],
+            Self::BrandVoices => &[
+                "id",
+                "brandId",
+                "embeddingSpaceId",
+                "promptTemplate",
+                "styleRulesJson",
+                "embedding",
+                "metrics",
+                "createdAt",
+                "updatedAt",
+            ],
+            Self::MemEmbeddings => &[
+                "id",
+                "organizationId",
+                "personId",
+                "sourceEventId",
+                "label",
+                "embedding",
+                "metadata",
+                "createdAt",
+                "expiresAt",
+                "embeddingSpaceId",
+            ],
+        }
+    }
+
     /// Whether the table has a `metadata` jsonb column (filterable by containment).
     pub const fn has_metadata(self) -> bool {
         !matches!(self, Self::BrandVoices)

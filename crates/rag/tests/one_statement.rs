@@ -1,0 +1,331 @@
+//! A search outside a transaction is one statement carrying its own settings (tenant and
+//! pgvector), applied before the index is scanned, gone after it; hits leave the embedding
+//! on the server unless asked.
+
+use std::sync::{Arc, Mutex};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::sql_types::{Nullable, Text};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use neonhub_rag::*;
+use neonhub_schema::Vector;
+use neonhub_testing::TestDatabase;
+use neonhub_testing::fixtures::rag::*;
+
+const ROWS: i64 = 2_000;
+const DIMS: i32 = 16;
+
+struct Corpus {
+    db: TestDatabase,
+    scope: neonhub_schema::TenantScope,
+    space: EmbeddingSpace,
+    index: String,
+}
+
+async fn corpus() -> Corpus {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    let t = tenant_with(&mut conn, DIMS).await;
+    conn.batch_execute(&format!(
+        r#"SELECT setseed(0.42);
+           INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, metadata, "createdAt")
+           SELECT 'c' || g, '{ds}', '{doc}', '{sp}', g, 'chunk ' || g,
+                  (SELECT array_agg(sin((g % 50) * 1.7 + d * 0.9) + (random() - 0.5) * 0.2 ORDER BY d)::real[]
+                     FROM generate_series(1, {DIMS}) d)::vector,
+                  jsonb_build_object('bucket', g % 10), now()
+           FROM generate_series(1, {ROWS}) g;
+           ANALYZE chunks;"#,
+        ds = t.dataset.id,
+        doc = t.document.id,
+        sp = t.space.id
+    ))
+    .await
+    .unwrap();
+    let spec = IndexSpec {
+        table: VectorTable::Chunks,
+        distance: Distance::Cosine,
+        method: IndexMethod::default(),
+    };
+    IndexManager::new(db.url().clone())
+        .create(&t.scope, &t.space.id, &spec, |_| {})
+        .await
+        .unwrap();
+    let index = IndexManager::index_name(&t.space.id, &spec);
+    Corpus {
+        db,
+        scope: t.scope,
+        space: t.space,
+        index,
+    }
+}
+
+fn query_vector(seed: f32) -> Vector {
+    Vector::from(
+        (1..=DIMS)
+            .map(|d| (seed * 1.7 + d as f32 * 0.9).sin())
+            .collect::<Vec<f32>>(),
+    )
+}
+
+/// What the client sends, as diesel reports it: each statement, and transaction control.
+#[derive(Clone, Default)]
+struct Sent(Arc<Mutex<Vec<String>>>);
+
+impl Instrumentation for Sent {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        let line = match event {
+            InstrumentationEvent::StartQuery { query, .. } => query.to_string(),
+            InstrumentationEvent::BeginTransaction { .. } => "BEGIN".to_owned(),
+            InstrumentationEvent::CommitTransaction { .. } => "COMMIT".to_owned(),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+impl Sent {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[derive(QueryableByName)]
+struct Settings {
+    #[diesel(sql_type = Nullable<Text>)]
+    org: Option<String>,
+    #[diesel(sql_type = Text)]
+    ef: String,
+}
+
+async fn settings(conn: &mut AsyncPgConnection) -> (Option<String>, String) {
+    let s: Settings = sql_query(
+        "SELECT nullif(current_setting('app.current_org', true), '') AS org, current_setting('hnsw.ef_search') AS ef",
+    )
+    .get_result(conn)
+    .await
+    .unwrap();
+    (s.org, s.ef)
+}
+
+fn ids(hits: &[Hit<Chunk>]) -> Vec<String> {
+    hits.iter().map(|h| h.row.id.to_string()).collect()
+}
+
+/// As the application role, outside a transaction: a search is one statement (no BEGIN,
+/// no settings statement, no COMMIT), row-level security sees the organization, and the
+/// settings are gone afterwards; inside a transaction it takes the scope's path, with the
+/// same hits.
+#[tokio::test(flavor = "multi_thread")]
+async fn outside_a_transaction_a_search_is_one_statement_and_leaves_no_setting() {
+    let c = corpus().await;
+    let mut conn = c.db.connect_as_app().await;
+    let sent = Sent::default();
+    conn.set_instrumentation(sent.clone());
+    let q = query_vector(3.0);
+    let options = SearchOptions::default();
+    let filter = SearchFilter::default();
+    for _ in 0..2 {
+        // Warm up: the first run on a connection prepares the statement.
+        Chunk::search(&mut conn, &c.scope, &c.space, &q, &filter, &options)
+            .await
+            .unwrap();
+    }
+    sent.take();
+    let hits = Chunk::search(&mut conn, &c.scope, &c.space, &q, &filter, &options)
+        .await
+        .unwrap();
+    let statements = sent.take();
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    assert!(
+        statements[0].contains("set_config('app.current_org'"),
+        "{}",
+        statements[0]
+    );
+    assert!(statements[0].contains("set_config('hnsw.ef_search', '200', true)"));
+    assert_eq!(hits.len(), 10, "row-level security saw the organization");
+    assert_eq!(
+        settings(&mut conn).await,
+        (None, "40".to_owned()),
+        "nothing outlives it"
+    );
+
+    let in_tx = conn
+        .transaction(async |tx| {
+            Chunk::search(tx, &c.scope, &c.space, &q, &filter, &options)
+                .await
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))
+        })
+        .await
+        .unwrap();
+    let statements = sent.take();
+    assert!(statements.len() > 3, "the scope's path: {statements:#?}");
+    assert_eq!(ids(&in_tx), ids(&hits));
+}
+
+/// The settings run before the index is read: the plan gates the scan on them (a
+/// One-Time Filter above the Index Scan), and an `ef_search` of 1 really limits HNSW to
+/// one candidate, where 100 gives k.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_settings_take_effect_before_the_index_is_scanned() {
+    let c = corpus().await;
+    let mut conn = c.db.connect_as_app().await;
+    let q = query_vector(7.0);
+    let statement = search_statement(
+        &c.scope,
+        VectorTable::Chunks,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .unwrap()
+    .inline(&c.scope);
+    assert_eq!(statement.settings, None);
+    let plan = explain(&mut conn, &statement).await.unwrap();
+    let gate = plan.find("One-Time Filter").expect(&plan);
+    let scan = plan
+        .find(&format!("Index Scan using {}", c.index))
+        .expect(&plan);
+    assert!(gate < scan, "{plan}");
+
+    let run = |ef: u32| SearchOptions {
+        ef_search: Some(ef),
+        iterative_scan: Some(IterativeScan::Off),
+        ..SearchOptions::default()
+    };
+    let one = Chunk::search(
+        &mut conn,
+        &c.scope,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &run(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one.len(),
+        1,
+        "hnsw.ef_search = 1 was in effect for the scan"
+    );
+    let hundred = Chunk::search(
+        &mut conn,
+        &c.scope,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &run(100),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hundred.len(), 10);
+}
+
+/// The database still guards the tenant in the one-statement form: a space value forged
+/// to look like another organization's finds nothing, and that organization's own scope
+/// finds none of these rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_one_statement_form_keeps_the_tenant_guard() {
+    let c = corpus().await;
+    let mut owner = c.db.connect().await;
+    let other = tenant_with(&mut owner, DIMS).await;
+    let mut conn = c.db.connect_as_app().await;
+    let q = query_vector(1.0);
+    let forged = EmbeddingSpace {
+        organization_id: other.scope.organization_id().clone(),
+        ..c.space.clone()
+    };
+    let hits = Chunk::search(
+        &mut conn,
+        &other.scope,
+        &forged,
+        &q,
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        hits.is_empty(),
+        "{} rows of another organization",
+        hits.len()
+    );
+    let own = Chunk::search(
+        &mut conn,
+        &c.scope,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(own.len(), 10);
+}
+
+/// Hits carry no embedding unless asked; asked, it is the stored vector.
+#[tokio::test(flavor = "multi_thread")]
+async fn hits_carry_the_embedding_only_when_asked() {
+    let c = corpus().await;
+    let mut conn = c.db.connect_as_app().await;
+    let q = query_vector(5.0);
+    let plain = Chunk::search(
+        &mut conn,
+        &c.scope,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!plain.is_empty());
+    assert!(plain.iter().all(|h| h.row.embedding.is_none()));
+    let with = Chunk::search(
+        &mut conn,
+        &c.scope,
+        &c.space,
+        &q,
+        &SearchFilter::default(),
+        &SearchOptions {
+            with_embedding: true,
+            ..SearchOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids(&with), ids(&plain));
+    let stored = Chunk::get(&mut conn, &c.scope, &with[0].row.id)
+        .await
+        .unwrap();
+    assert_eq!(with[0].row.embedding, stored.embedding);
+    assert_eq!(
+        with[0].row.embedding.as_ref().map(|v| v.as_slice().len()),
+        Some(DIMS as usize)
+    );
+}
+
+/// The column lists searches select match the live catalog, table by table.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_searched_tables_column_lists_match_the_catalog() {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        column_name: String,
+    }
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    for table in VectorTable::ALL {
+        let live: Vec<Column> = sql_query(
+            "SELECT column_name::text AS column_name FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind::<Text, _>(table.name())
+        .load(&mut conn)
+        .await
+        .unwrap();
+        let live: Vec<String> = live.into_iter().map(|c| c.column_name).collect();
+        assert_eq!(live, table.columns(), "{}", table.name());
+    }
+}
