@@ -9,6 +9,7 @@ mod hybrid;
 mod index;
 mod ingest;
 mod message;
+mod meta;
 mod prepared;
 mod search;
 mod space;
@@ -26,6 +27,7 @@ pub use index::{
 };
 pub use ingest::{ChunkRow, IngestTarget};
 pub use message::{Message, MessageChanges, NewMessage};
+pub use meta::{MAX_IN_VALUES, MAX_PATH_BYTES, MAX_PATH_DEPTH, MetaCondition, MetaTest, MetaValue};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use search::{
     Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES, EF_SEARCH_PER_ROW, Hit, IterativeScan, MAX_K,

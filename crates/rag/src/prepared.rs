@@ -6,7 +6,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Double, Jsonb, Text, Timestamp, Untyped};
+use diesel::sql_types::{Array, BigInt, Double, Jsonb, Text, Timestamp, Untyped};
 
 use crate::search::Bind;
 
@@ -99,6 +99,7 @@ impl QueryFragment<Pg> for PreparedSql<'_> {
                         Bind::Timestamp(t) => out.push_bind_param::<Timestamp, _>(t)?,
                         Bind::BigInt(x) => out.push_bind_param::<BigInt, _>(x)?,
                         Bind::Double(x) => out.push_bind_param::<Double, _>(x)?,
+                        Bind::JsonArray(v) => out.push_bind_param::<Array<Jsonb>, _>(v)?,
                     }
                 }
                 Piece::Param(n) => out.push_sql(&format!("${n}")),

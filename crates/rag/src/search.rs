@@ -9,7 +9,7 @@
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Double, Jsonb, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Double, Jsonb, Text, Timestamp};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use neonhub_schema::Vector;
@@ -195,6 +195,9 @@ pub struct SearchFilter {
     pub created_from: Option<NaiveDateTime>,
     /// `createdAt < this`.
     pub created_before: Option<NaiveDateTime>,
+    /// Typed conditions on `metadata` (equality, `IN`, ranges, existence, negation), all of
+    /// which must hold; see [`MetaCondition`](crate::MetaCondition).
+    pub conditions: Vec<crate::MetaCondition>,
 }
 
 impl SearchFilter {
@@ -204,9 +207,16 @@ impl SearchFilter {
         self
     }
 
+    /// Adds a metadata condition.
+    pub fn with_condition(mut self, condition: crate::MetaCondition) -> Self {
+        self.conditions.push(condition);
+        self
+    }
+
     /// Whether any restriction is set.
     pub fn is_empty(&self) -> bool {
         self.parents.is_empty()
+            && self.conditions.is_empty()
             && self.metadata.is_none()
             && self.created_from.is_none()
             && self.created_before.is_none()
@@ -247,6 +257,8 @@ pub enum Bind {
     BigInt(i64),
     /// A double.
     Double(f64),
+    /// An array of jsonb values (`IN` conditions: one parameter, whatever the count).
+    JsonArray(Vec<Value>),
 }
 
 impl Bind {
@@ -259,6 +271,7 @@ impl Bind {
             Self::Timestamp(_) => "timestamp",
             Self::BigInt(_) => "bigint",
             Self::Double(_) => "float8",
+            Self::JsonArray(_) => "jsonb[]",
         }
     }
 
@@ -271,6 +284,10 @@ impl Bind {
             Self::Timestamp(t) => literal(&t.to_string()),
             Self::BigInt(n) => n.to_string(),
             Self::Double(x) => format!("{x:?}::float8"),
+            Self::JsonArray(values) => {
+                let items: Vec<String> = values.iter().map(|v| literal(&v.to_string())).collect();
+                format!("ARRAY[{}]::jsonb[]", items.join(", "))
+            }
         }
     }
 }
@@ -319,6 +336,7 @@ impl SearchStatement {
                 Bind::Timestamp(t) => query.bind::<Timestamp, _>(t),
                 Bind::BigInt(n) => query.bind::<BigInt, _>(n),
                 Bind::Double(x) => query.bind::<Double, _>(x),
+                Bind::JsonArray(v) => query.bind::<Array<Jsonb>, _>(v),
             };
         }
         query
@@ -542,6 +560,16 @@ impl StatementSetup {
             }
             let value = setup.param(Bind::Json(metadata.clone()));
             clauses.push(format!("t.metadata @> {value}"));
+        }
+        if !filter.conditions.is_empty() && !table.has_metadata() {
+            return Err(RagError::InvalidFilter(format!(
+                "{} has no metadata column",
+                table.name()
+            )));
+        }
+        for condition in &filter.conditions {
+            let clause = condition.sql(&mut |bind| setup.param(bind))?;
+            clauses.push(clause);
         }
         if let Some(from) = filter.created_from {
             InvalidData::check_timestamp("created_from", from)?;
