@@ -73,6 +73,11 @@ pub struct SearchOptions {
     /// field is `None`, and the vectors, 1.5 KB each at 384 dimensions, never leave the
     /// server).
     pub with_embedding: bool,
+    /// Rank every row that passes the filters by its exact distance instead of through the
+    /// ANN index (`false`, the default: the index). Exact top k (recall 1.0); fast when a
+    /// selective, indexed filter finds the candidates (a dataset or document of a large
+    /// space: its btree index), slow over a whole large space. The ANN settings are not sent.
+    pub exact: bool,
 }
 
 /// The largest `k` a search returns (beyond it, page through a filter instead).
@@ -122,6 +127,7 @@ impl Default for SearchOptions {
             probes: None,
             iterative_scan: None,
             with_embedding: false,
+            exact: false,
         }
     }
 }
@@ -517,7 +523,11 @@ impl StatementSetup {
             clauses: String::new(),
             vector_clauses: String::new(),
             binds: vec![Bind::Vector(query.clone())],
-            settings: settings_for(options, !filter.is_empty()),
+            settings: if options.exact {
+                Vec::new()
+            } else {
+                settings_for(options, !filter.is_empty())
+            },
         };
         let mut clauses = vec![format!("t.{}", space_predicate(space.id.as_str()))];
         // A one-time filter (an InitPlan): evaluated once, it does not change the scan, and a
@@ -611,8 +621,15 @@ pub fn search_statement(
 ) -> Result<SearchStatement, RagError> {
     let mut setup = StatementSetup::new(scope, table, space, query, filter, options)?;
     let k = setup.param(Bind::BigInt(options.k));
+    // `+ 0` keeps the value and hides the index's operator shape from the planner: the
+    // rows are found through the filters' indexes and sorted exactly.
+    let order = if options.exact {
+        format!("({}) + 0", setup.distance)
+    } else {
+        setup.distance.clone()
+    };
     let sql = format!(
-        "SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {k}",
+        "SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {order} LIMIT {k}",
         columns = select_list(table, options.with_embedding),
         distance = setup.distance,
         table = table.name(),

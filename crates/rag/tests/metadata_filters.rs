@@ -71,9 +71,7 @@ async fn found(
     )
     .await
     .unwrap();
-    hits.into_iter()
-        .map(|h| i64::from(h.row.idx))
-        .collect()
+    hits.into_iter().map(|h| i64::from(h.row.idx)).collect()
 }
 
 fn expected(keep: impl Fn(i64) -> bool) -> BTreeSet<i64> {

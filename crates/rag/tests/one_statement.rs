@@ -19,6 +19,7 @@ const DIMS: i32 = 16;
 struct Corpus {
     db: TestDatabase,
     scope: neonhub_schema::TenantScope,
+    user: neonhub_schema::ids::UserId,
     space: EmbeddingSpace,
     index: String,
 }
@@ -55,6 +56,7 @@ async fn corpus() -> Corpus {
     Corpus {
         db,
         scope: t.scope,
+        user: t.user,
         space: t.space,
         index,
     }
@@ -328,4 +330,94 @@ async fn the_searched_tables_column_lists_match_the_catalog() {
         let live: Vec<String> = live.into_iter().map(|c| c.column_name).collect();
         assert_eq!(live, table.columns(), "{}", table.name());
     }
+}
+
+/// `exact: true` on a small dataset of a large space: the rows come through the dataset's
+/// btree index, not the HNSW index, and the hits are the exact top k.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exact_search_ranks_a_small_dataset_exactly_through_its_btree_index() {
+    let c = corpus().await;
+    let mut owner = c.db.connect().await;
+    let small = Dataset::create(
+        &mut owner,
+        &c.scope,
+        &NewDataset {
+            embedding_space_id: Some(&c.space.id),
+            name: "Small",
+            slug: "small",
+            kind: neonhub_schema::enums::DatasetKind::Documents,
+            description: None,
+            source: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let doc = Document::create(
+        &mut owner,
+        &c.scope,
+        &NewDocument {
+            dataset_id: Some(&small.id),
+            owner_id: &c.user,
+            embedding_space_id: Some(&c.space.id),
+            title: "small",
+            content: "",
+            status: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    owner
+        .batch_execute(&format!(
+            r#"SELECT setseed(0.7);
+               INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, "createdAt")
+               SELECT 's' || g, '{ds}', '{doc}', '{sp}', g, 'small ' || g,
+                      (SELECT array_agg(sin((g % 50) * 1.7 + d * 0.9) + (random() - 0.5) * 0.4 ORDER BY d)::real[]
+                         FROM generate_series(1, {DIMS}) d)::vector, now()
+               FROM generate_series(1, 20) g;
+               ANALYZE chunks;"#,
+            ds = small.id,
+            doc = doc.id,
+            sp = c.space.id
+        ))
+        .await
+        .unwrap();
+    let q = query_vector(11.0);
+    let filter = SearchFilter::default().with(ParentFilter::Dataset(small.id.clone()));
+    let exact = SearchOptions {
+        exact: true,
+        ..SearchOptions::default()
+    };
+    let statement = search_statement(&c.scope, VectorTable::Chunks, &c.space, &q, &filter, &exact)
+        .unwrap()
+        .inline(&c.scope);
+    let mut conn = c.db.connect_as_app().await;
+    let plan = explain(&mut conn, &statement).await.unwrap();
+    assert!(!plan.contains(&c.index), "{plan}");
+    assert!(plan.contains("chunks_datasetId_idx_key"), "{plan}");
+    assert!(
+        !statement.sql.contains("hnsw.ef_search"),
+        "{}",
+        statement.sql
+    );
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let truth: Vec<Id> = sql_query(
+        r#"SELECT id FROM chunks WHERE "datasetId" = $1 ORDER BY embedding <=> $2, id LIMIT 10"#,
+    )
+    .bind::<Text, _>(small.id.as_str())
+    .bind::<neonhub_schema::vector::sql_types::Vector, _>(&q)
+    .load(&mut owner)
+    .await
+    .unwrap();
+    let truth: Vec<String> = truth.into_iter().map(|r| r.id).collect();
+    let hits = Chunk::search(&mut conn, &c.scope, &c.space, &q, &filter, &exact)
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), truth, "the exact top 10");
 }
