@@ -220,7 +220,8 @@ nh_ensure_pgbouncer() {
 # for the users named after it: with trust (the local server's auth), each client logs in to
 # the server as itself, so an application role stays that role behind the pooler. Sets
 # NH_POOLER_PORT; the pooler stops when the calling shell exits. Each argument is a user, or
-# user:password when the server asks for one (pgbouncer then answers it for the client); they
+# user:password when the server asks for one (pgbouncer then answers it for the client, from
+# the md5 form it keeps: md5 or trust servers, not SCRAM-only ones); they
 # may also read the console's SHOW commands (the tests check that they are its clients).
 nh_start_pgbouncer() {
   local url=$1 host port dir bin u
@@ -236,7 +237,11 @@ PY
   local names=()
   for u in "$@"; do
     names+=("${u%%:*}")
-    case "$u" in *:*) printf '"%s" "%s"\n' "${u%%:*}" "${u#*:}" ;; *) printf '"%s" ""\n' "$u" ;; esac
+    # pgbouncer's md5 form (md5 of password + user), not the password itself.
+    case "$u" in
+      *:*) printf '"%s" "md5%s"\n' "${u%%:*}" "$(printf '%s%s' "${u#*:}" "${u%%:*}" | md5sum | cut -d' ' -f1)" ;;
+      *) printf '"%s" ""\n' "$u" ;;
+    esac
   done > "$dir/userlist.txt"
   # Idle server connections close after 5 s: a suite makes a pool per test database, and the
   # server's max_connections is shared with everything else.
