@@ -114,6 +114,25 @@ fn ids(hits: &[Hit<Chunk>]) -> Vec<String> {
     hits.iter().map(|h| h.row.id.to_string()).collect()
 }
 
+/// An unfiltered search of the corpus's space with `options`.
+async fn search(
+    conn: &mut AsyncPgConnection,
+    c: &Corpus,
+    q: &Vector,
+    options: &SearchOptions,
+) -> Vec<Hit<Chunk>> {
+    Chunk::search(
+        conn,
+        &c.scope,
+        &c.space,
+        q,
+        &SearchFilter::default(),
+        options,
+    )
+    .await
+    .unwrap()
+}
+
 /// As the application role, outside a transaction: a search is one statement (no BEGIN,
 /// no settings statement, no COMMIT), row-level security sees the organization, and the
 /// settings are gone afterwards; inside a transaction it takes the scope's path, with the
@@ -129,14 +148,10 @@ async fn outside_a_transaction_a_search_is_one_statement_and_leaves_no_setting()
     let filter = SearchFilter::default();
     for _ in 0..2 {
         // Warm up: the first run on a connection prepares the statement.
-        Chunk::search(&mut conn, &c.scope, &c.space, &q, &filter, &options)
-            .await
-            .unwrap();
+        search(&mut conn, &c, &q, &options).await;
     }
     sent.take();
-    let hits = Chunk::search(&mut conn, &c.scope, &c.space, &q, &filter, &options)
-        .await
-        .unwrap();
+    let hits = search(&mut conn, &c, &q, &options).await;
     let statements = sent.take();
     assert_eq!(statements.len(), 1, "{statements:#?}");
     assert!(
@@ -196,31 +211,13 @@ async fn the_settings_take_effect_before_the_index_is_scanned() {
         iterative_scan: Some(IterativeScan::Off),
         ..SearchOptions::default()
     };
-    let one = Chunk::search(
-        &mut conn,
-        &c.scope,
-        &c.space,
-        &q,
-        &SearchFilter::default(),
-        &run(1),
-    )
-    .await
-    .unwrap();
+    let one = search(&mut conn, &c, &q, &run(1)).await;
     assert_eq!(
         one.len(),
         1,
         "hnsw.ef_search = 1 was in effect for the scan"
     );
-    let hundred = Chunk::search(
-        &mut conn,
-        &c.scope,
-        &c.space,
-        &q,
-        &SearchFilter::default(),
-        &run(100),
-    )
-    .await
-    .unwrap();
+    let hundred = search(&mut conn, &c, &q, &run(100)).await;
     assert_eq!(hundred.len(), 10);
 }
 
@@ -253,16 +250,7 @@ async fn the_one_statement_form_keeps_the_tenant_guard() {
         "{} rows of another organization",
         hits.len()
     );
-    let own = Chunk::search(
-        &mut conn,
-        &c.scope,
-        &c.space,
-        &q,
-        &SearchFilter::default(),
-        &SearchOptions::default(),
-    )
-    .await
-    .unwrap();
+    let own = search(&mut conn, &c, &q, &SearchOptions::default()).await;
     assert_eq!(own.len(), 10);
 }
 
@@ -272,31 +260,19 @@ async fn hits_carry_the_embedding_only_when_asked() {
     let c = corpus().await;
     let mut conn = c.db.connect_as_app().await;
     let q = query_vector(5.0);
-    let plain = Chunk::search(
-        &mut conn,
-        &c.scope,
-        &c.space,
-        &q,
-        &SearchFilter::default(),
-        &SearchOptions::default(),
-    )
-    .await
-    .unwrap();
+    let plain = search(&mut conn, &c, &q, &SearchOptions::default()).await;
     assert!(!plain.is_empty());
     assert!(plain.iter().all(|h| h.row.embedding.is_none()));
-    let with = Chunk::search(
+    let with = search(
         &mut conn,
-        &c.scope,
-        &c.space,
+        &c,
         &q,
-        &SearchFilter::default(),
         &SearchOptions {
             with_embedding: true,
             ..SearchOptions::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(ids(&with), ids(&plain));
     let stored = Chunk::get(&mut conn, &c.scope, &with[0].row.id)
         .await

@@ -74,16 +74,6 @@ pub fn pooler_url() -> Option<DatabaseUrl> {
     Some(DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{TEST_POOLER_URL_VAR}: {e}")))
 }
 
-/// The URL the application role logs in with to database `dbname`: through the pooler when
-/// the tests run through one, else directly.
-fn app_url_for(dbname: &str) -> DatabaseUrl {
-    let password = neonhub_schema::Secret::new(APP_ROLE_PASSWORD.to_owned());
-    pooler_url()
-        .unwrap_or_else(server_url)
-        .with_user(APP_ROLE, Some(&password))
-        .with_dbname(dbname)
-}
-
 /// Name of the migrated template for this build's migrations.
 pub fn template_name() -> String {
     format!("nh_tpl_{MIGRATIONS_HASH}_{TEMPLATE_VERSION}")
@@ -166,7 +156,11 @@ impl TestDatabase {
     /// The URL the application role ([`APP_ROLE`]) logs in to this database with: through
     /// the pooler when the tests run through one ([`TEST_POOLER_URL_VAR`]), else directly.
     pub fn app_url(&self) -> DatabaseUrl {
-        app_url_for(&self.name)
+        let password = neonhub_schema::Secret::new(APP_ROLE_PASSWORD.to_owned());
+        pooler_url()
+            .unwrap_or_else(server_url)
+            .with_user(APP_ROLE, Some(&password))
+            .with_dbname(&self.name)
     }
 
     /// A connection acting as the application role ([`APP_ROLE`]), subject to row-level
