@@ -206,6 +206,26 @@ fn build_options() -> ConnectOptions {
 }
 
 /// A short, stable tag of a space id (index names must fit 63 bytes; ids may be long).
+/// The names the managed ANN indexes of `space` on `table` for `distance` would have (one
+/// per method), whether or not they exist: what a search reads the space's size estimate
+/// from.
+pub(crate) fn ann_index_names(
+    table: VectorTable,
+    space: &EmbeddingSpaceId,
+    distance: Distance,
+) -> [String; 2] {
+    [IndexMethod::default(), IndexMethod::IvfFlat { lists: None }].map(|method| {
+        IndexManager::index_name(
+            space,
+            &IndexSpec {
+                table,
+                distance,
+                method,
+            },
+        )
+    })
+}
+
 fn space_tag(space: &EmbeddingSpaceId) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in space.as_str().bytes() {

@@ -308,7 +308,7 @@ async fn the_searched_tables_column_lists_match_the_catalog() {
     }
 }
 
-/// `exact: true` on a small dataset of a large space: the rows come through the dataset's
+/// `SearchPlan::Exact` on a small dataset of a large space: the rows come through the dataset's
 /// btree index, not the HNSW index, and the hits are the exact top k.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exact_search_ranks_a_small_dataset_exactly_through_its_btree_index() {
@@ -362,7 +362,7 @@ async fn an_exact_search_ranks_a_small_dataset_exactly_through_its_btree_index()
     let q = query_vector(11.0);
     let filter = SearchFilter::default().with(ParentFilter::Dataset(small.id.clone()));
     let exact = SearchOptions {
-        exact: true,
+        plan: SearchPlan::Exact,
         ..SearchOptions::default()
     };
     let statement = search_statement(&c.scope, VectorTable::Chunks, &c.space, &q, &filter, &exact)

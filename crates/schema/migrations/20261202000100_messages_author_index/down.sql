@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS public."messages_authorId_idx";

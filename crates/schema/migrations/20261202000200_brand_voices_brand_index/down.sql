@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS public."brand_voices_brandId_idx";
