@@ -1,16 +1,22 @@
-//! Vector-search benches: `scripts/bench.sh` (or `cargo bench --bench vector_search` with
-//! `NEONHUB_BENCH_DATABASE_URL` set to an admin URL; it creates and drops `nh_bench`).
+//! Vector-search benches: `scripts/bench.sh vector_search` (or `cargo bench --bench
+//! vector_search` with `NEONHUB_BENCH_DATABASE_URL` set to an admin URL; it creates and drops
+//! `nh_bench`).
 //!
-//! One run measures, on 100k clustered low-rank 384-d vectors (50 clusters, each a center
-//! plus a 16-dimensional variation and small noise: uniform random vectors would make HNSW
-//! recall meaningless): ingest rows/s through UNNEST and
-//! COPY without an ANN index and with one; the HNSW build time; recall@10 against exact
-//! search; filtered searches at 10 % and 1 % selectivity with iterative scans on and off;
-//! and p50/p95 latency of the repository's search beside the minimal statement a user would
-//! write by hand (`BEGIN; SET LOCAL hnsw.ef_search; SELECT ... ORDER BY embedding::vector(384)
-//! <=> $1 LIMIT 10; COMMIT`) through raw tokio-postgres, interleaved, at ef_search 200, 40
-//! and 100. It prints a table and writes `target/neonhub-bench.md`; criterion then measures
-//! both search paths.
+//! Data: 100k clustered low-rank 384-d vectors (50 clusters, each a center plus a
+//! 16-dimensional variation and small noise: uniform random vectors would make HNSW recall
+//! meaningless), in one dataset whose documents hold 10 % and 1 % of the rows (parent
+//! filters), with metadata marking 10 % and 1 % (metadata filters); spaces of 1k and 10k
+//! vectors beside it. One run measures, interleaved where two things are compared: ingest
+//! rows/s (UNNEST and COPY, without and with the HNSW index) and the build time; the
+//! repository's search as the application role and as the owner beside the minimal
+//! statement a user would write by hand (`BEGIN; SET LOCAL hnsw.ef_search; SELECT ... ORDER
+//! BY embedding::vector(384) <=> $1 LIMIT 10; COMMIT`, raw tokio-postgres, as the owner), at
+//! the default ef_search and at 40 and 100, in three rounds (the spread is reported);
+//! recall@10 unfiltered and with metadata and parent filters at 10 % and 1 %; parent-filter
+//! latency beside unfiltered; the automatic plan beside the index and the exact scan in
+//! spaces of 1k, 10k and 100k; the cost of row-level security on a filtered search, a point
+//! lookup and ingest. It prints a table and writes `target/neonhub-bench/vector_search.json`
+//! (and the table as `vector_search.md` there); criterion then measures both search paths.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -20,10 +26,10 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use neonhub::rag::*;
 use neonhub::schema::Vector;
 use neonhub::schema::enums::DatasetKind;
-use neonhub::schema::ids::{ChunkId, DatasetId, OrganizationId, UserId};
+use neonhub::schema::ids::{ChunkId, DatasetId, DocumentId, OrganizationId, UserId};
 use neonhub::schema::roles::ensure_app_role;
 use neonhub::schema::{ConnectOptions, DatabaseUrl, Secret, TenantScope, migrate};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 
@@ -39,6 +45,10 @@ const NOISE: f32 = 0.05;
 const WITH_INDEX_ROWS: usize = 2_000;
 const QUERIES: usize = 200;
 const LATENCY_RUNS: usize = 300;
+/// Rounds of the repository-versus-baseline comparison (their spread is reported).
+const ROUNDS: usize = 3;
+/// The smaller spaces beside the 100k one.
+const SMALL_SPACES: [usize; 2] = [1_000, 10_000];
 
 /// SplitMix64 with Box-Muller normals: deterministic data without a rand dependency.
 struct Rng(u64);
@@ -106,15 +116,38 @@ impl Data {
     }
 }
 
-fn rows(
-    data: &mut Data,
-    document: &neonhub::schema::ids::DocumentId,
-    n: usize,
-    start: usize,
-) -> Vec<ChunkRow> {
+/// The documents rows go to: row `i` belongs to `one` when `i % 100 == 37` (1 % of the
+/// rows), to `ten` when `i % 10 == 5` (10 %), to `main` otherwise. Metadata marks other
+/// 10 % and 1 % slices (`bucket` 3, `rare`).
+struct Docs<'a> {
+    main: &'a DocumentId,
+    ten: &'a DocumentId,
+    one: &'a DocumentId,
+}
+
+impl<'a> Docs<'a> {
+    fn all(document: &'a DocumentId) -> Self {
+        Self {
+            main: document,
+            ten: document,
+            one: document,
+        }
+    }
+    fn of(&self, i: usize) -> &'a DocumentId {
+        if i % 100 == 37 {
+            self.one
+        } else if i % 10 == 5 {
+            self.ten
+        } else {
+            self.main
+        }
+    }
+}
+
+fn rows(data: &mut Data, docs: &Docs<'_>, n: usize, start: usize) -> Vec<ChunkRow> {
     (start..start + n)
         .map(|i| ChunkRow {
-            document_id: document.clone(),
+            document_id: docs.of(i).clone(),
             idx: Some(i as i32),
             text: format!("chunk {i}"),
             embedding: Some(data.sample()),
@@ -125,14 +158,36 @@ fn rows(
 
 struct Bench {
     url: DatabaseUrl,
+    /// The same database as the application role (row-level security on).
+    app_url: DatabaseUrl,
     scope: TenantScope,
     /// The bench's user (owner of its documents).
     user: UserId,
     space: EmbeddingSpace,
     /// The indexed space's 100k-row dataset.
     dataset: DatasetId,
+    /// Its documents of 10 % and 1 % of the rows.
+    doc_ten: DocumentId,
+    doc_one: DocumentId,
+    /// Indexed spaces of [`SMALL_SPACES`] vectors.
+    small: Vec<(usize, EmbeddingSpace)>,
     queries: Vec<Vector>,
-    report: Vec<(String, String)>,
+    report: Report,
+}
+
+/// The table rows and the same figures as JSON numbers.
+#[derive(Default)]
+struct Report {
+    rows: Vec<(String, String)>,
+    json: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    fn push(&mut self, measure: impl Into<String>, result: impl Into<String>, value: Value) {
+        let measure = measure.into();
+        self.json.insert(measure.clone(), value);
+        self.rows.push((measure, result.into()));
+    }
 }
 
 fn per_second(n: usize, took: Duration) -> String {
@@ -196,7 +251,7 @@ async fn setup() -> Bench {
     .await
     .unwrap();
     let scope = TenantScope::trusted_system(org);
-    let mut report = Vec::new();
+    let mut report = Report::default();
     let mut data = Data::new();
     let mut target = async |name: &str| {
         let space = EmbeddingSpace::create(
@@ -227,29 +282,43 @@ async fn setup() -> Bench {
         )
         .await
         .unwrap();
-        let document = Document::create(
-            &mut conn,
-            &scope,
-            &NewDocument {
-                dataset_id: Some(&dataset.id),
-                owner_id: &user,
-                embedding_space_id: Some(&space.id),
-                title: name,
-                content: "",
-                status: None,
-                metadata: None,
-            },
-        )
-        .await
-        .unwrap();
-        (space, dataset, document)
+        let mut documents = Vec::new();
+        for title in ["main", "ten", "one"] {
+            let document = Document::create(
+                &mut conn,
+                &scope,
+                &NewDocument {
+                    dataset_id: Some(&dataset.id),
+                    owner_id: &user,
+                    embedding_space_id: Some(&space.id),
+                    title,
+                    content: "",
+                    status: None,
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+            documents.push(document.id);
+        }
+        (space, dataset, documents)
     };
-    let (u_space, u_dataset, u_doc) = target("unnest").await;
-    let (space, dataset, doc) = target("copy").await;
+    let (u_space, u_dataset, u_docs) = target("unnest").await;
+    let (space, dataset, docs) = target("copy").await;
+    let mut small = Vec::new();
+    for n in SMALL_SPACES {
+        let (s, d, documents) = target(&format!("space-{n}")).await;
+        small.push((n, s, d, documents));
+    }
+    let docs = Docs {
+        main: &docs[0],
+        ten: &docs[1],
+        one: &docs[2],
+    };
 
     // Ingest without an ANN index.
     let batches: Vec<Vec<ChunkRow>> = (0..ROWS / 5000)
-        .map(|b| rows(&mut data, &u_doc.id, 5000, b * 5000))
+        .map(|b| rows(&mut data, &Docs::all(&u_docs[0]), 5000, b * 5000))
         .collect();
     let started = Instant::now();
     for batch in &batches {
@@ -265,12 +334,14 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     }
-    report.push((
-        "ingest UNNEST, no ANN index".into(),
-        per_second(ROWS, started.elapsed()),
-    ));
+    let took = started.elapsed();
+    report.push(
+        "ingest UNNEST, no ANN index",
+        per_second(ROWS, took),
+        json!(ROWS as f64 / took.as_secs_f64()),
+    );
     let batches: Vec<Vec<ChunkRow>> = (0..ROWS / 25_000)
-        .map(|b| rows(&mut data, &doc.id, 25_000, b * 25_000))
+        .map(|b| rows(&mut data, &docs, 25_000, b * 25_000))
         .collect();
     let started = Instant::now();
     for batch in &batches {
@@ -286,24 +357,28 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     }
-    report.push((
-        "ingest COPY, no ANN index".into(),
-        per_second(ROWS, started.elapsed()),
-    ));
+    let took = started.elapsed();
+    report.push(
+        "ingest COPY, no ANN index",
+        per_second(ROWS, took),
+        json!(ROWS as f64 / took.as_secs_f64()),
+    );
 
     let started = Instant::now();
     IndexManager::new(url.clone())
         .create(&scope, &space.id, &IndexSpec::default(), |_| {})
         .await
         .unwrap();
-    report.push((
+    let took = started.elapsed().as_secs_f64();
+    report.push(
         format!("HNSW build ({:?}), 100k x 384", IndexSpec::default().method),
-        format!("{:.1} s", started.elapsed().as_secs_f64()),
-    ));
+        format!("{took:.1} s"),
+        json!(took),
+    );
 
     // Ingest with the index in place (each row is inserted into the HNSW graph).
     let with_index = WITH_INDEX_ROWS;
-    let batch = rows(&mut data, &doc.id, with_index, ROWS);
+    let batch = rows(&mut data, &docs, with_index, ROWS);
     let started = Instant::now();
     Chunk::copy_in(
         &url,
@@ -316,11 +391,13 @@ async fn setup() -> Bench {
     )
     .await
     .unwrap();
-    report.push((
-        "ingest COPY, with HNSW index".into(),
-        per_second(with_index, started.elapsed()),
-    ));
-    let batch = rows(&mut data, &doc.id, with_index, ROWS + with_index);
+    let took = started.elapsed();
+    report.push(
+        "ingest COPY, with HNSW index",
+        per_second(with_index, took),
+        json!(with_index as f64 / took.as_secs_f64()),
+    );
+    let batch = rows(&mut data, &docs, with_index, ROWS + with_index);
     let started = Instant::now();
     for chunk in batch.chunks(1000) {
         Chunk::insert_many(
@@ -335,26 +412,64 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     }
-    report.push((
-        "ingest UNNEST, with HNSW index".into(),
-        per_second(with_index, started.elapsed()),
-    ));
+    let took = started.elapsed();
+    report.push(
+        "ingest UNNEST, with HNSW index",
+        per_second(with_index, took),
+        json!(with_index as f64 / took.as_secs_f64()),
+    );
+
+    // The smaller spaces, filled, then indexed like the large one.
+    let mut small_spaces = Vec::new();
+    for (n, s, d, documents) in small {
+        let batch = rows(&mut data, &Docs::all(&documents[0]), n, 0);
+        for chunk in batch.chunks(5000) {
+            Chunk::insert_many(
+                &mut conn,
+                &scope,
+                IngestTarget {
+                    dataset: &d.id,
+                    space: &s.id,
+                },
+                chunk,
+            )
+            .await
+            .unwrap();
+        }
+        IndexManager::new(url.clone())
+            .create(&scope, &s.id, &IndexSpec::default(), |_| {})
+            .await
+            .unwrap();
+        small_spaces.push((n, s));
+    }
     conn.batch_execute("VACUUM ANALYZE chunks").await.unwrap();
 
+    let password = Secret::new("nh_bench_app".to_owned());
+    ensure_app_role(&mut conn, "nh_bench_app", Some(&password))
+        .await
+        .unwrap();
+    let app_url = url.with_user("nh_bench_app", Some(&password));
     let queries = (0..QUERIES).map(|_| data.sample()).collect();
     Bench {
         url,
+        app_url,
         scope,
         user,
         space,
         dataset: dataset.id,
+        doc_ten: docs.ten.clone(),
+        doc_one: docs.one.clone(),
+        small: small_spaces,
         queries,
         report,
     }
 }
 
+/// recall@10 of the repository's search of `space` against exact search (`sql_filter` is
+/// the filter in SQL), and the rows it returned per query.
 async fn recall(
-    b: &mut Bench,
+    b: &Bench,
+    space: &EmbeddingSpace,
     filter: &SearchFilter,
     sql_filter: &str,
     options: &SearchOptions,
@@ -362,11 +477,11 @@ async fn recall(
     let mut conn = b.url.connect().await.unwrap();
     let (mut found, mut returned) = (0usize, 0usize);
     for q in &b.queries {
-        let truth: HashSet<String> = exact(&mut conn, &b.space, q, sql_filter)
+        let truth: HashSet<String> = exact(&mut conn, space, q, sql_filter)
             .await
             .into_iter()
             .collect();
-        let hits = Chunk::search(&mut conn, &b.scope, &b.space, q, filter, options)
+        let hits = Chunk::search(&mut conn, &b.scope, space, q, filter, options)
             .await
             .unwrap();
         returned += hits.len();
@@ -417,65 +532,415 @@ impl Raw {
     }
 }
 
-/// The cost of row-level security, measured interleaved in one run: the same search and
+/// One side of an interleaved comparison: the repository's search on a connection of its
+/// own, or the hand-written baseline.
+struct Arm {
+    label: &'static str,
+    repo: Option<AsyncPgConnection>,
+    raw: Option<Raw>,
+    space: EmbeddingSpace,
+    filter: SearchFilter,
+    options: SearchOptions,
+}
+
+impl Arm {
+    async fn repository(
+        label: &'static str,
+        url: &DatabaseUrl,
+        space: &EmbeddingSpace,
+        filter: SearchFilter,
+        options: SearchOptions,
+    ) -> Self {
+        Self {
+            label,
+            repo: Some(url.connect().await.unwrap()),
+            raw: None,
+            space: space.clone(),
+            filter,
+            options,
+        }
+    }
+
+    async fn minimal(b: &Bench, options: SearchOptions) -> Self {
+        Self {
+            label: "minimal hand-written (owner)",
+            repo: None,
+            raw: Some(Raw::new(b).await),
+            space: b.space.clone(),
+            filter: SearchFilter::default(),
+            options,
+        }
+    }
+
+    async fn run(&mut self, scope: &TenantScope, q: &Vector) -> usize {
+        match (&mut self.repo, &self.raw) {
+            (Some(conn), _) => {
+                Chunk::search(conn, scope, &self.space, q, &self.filter, &self.options)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+            (None, Some(raw)) => raw.search(q, self.options.effective_ef_search()).await,
+            (None, None) => unreachable!("an arm is the repository or the baseline"),
+        }
+    }
+}
+
+/// p50 and p95 of one arm, in milliseconds.
+#[derive(Clone, Copy)]
+struct Latency {
+    p50: f64,
+    p95: f64,
+}
+
+/// Runs every arm on the same queries, interleaved, rotating which goes first (the next run
+/// of a query finds warmer caches), after 30 unmeasured rounds.
+async fn interleave(b: &Bench, arms: &mut [Arm], runs: usize) -> Vec<Latency> {
+    let mut times = vec![Vec::with_capacity(runs); arms.len()];
+    for i in 0..runs + 30 {
+        let q = &b.queries[i % b.queries.len()];
+        for j in 0..arms.len() {
+            let a = (i + j) % arms.len();
+            let started = Instant::now();
+            let rows = arms[a].run(&b.scope, q).await;
+            let took = started.elapsed();
+            assert!(rows > 0, "{}: no rows", arms[a].label);
+            if i >= 30 {
+                times[a].push(took);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            Latency {
+                p50: percentile(&t, 0.5).as_secs_f64() * 1e3,
+                p95: percentile(&t, 0.95).as_secs_f64() * 1e3,
+            }
+        })
+        .collect()
+}
+
+/// The median of three or more figures and their spread (max - min).
+fn median_spread(values: &[f64]) -> (f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1] - sorted[0],
+    )
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+/// The repository (as the application role and as the owner) beside the minimal
+/// hand-written statement, at the default ef_search and at 40 and 100, in [`ROUNDS`] rounds.
+async fn overhead(b: &mut Bench) {
+    let settings = [
+        ("default (ef_search 200)", None),
+        ("ef_search 40", Some(40u32)),
+        ("ef_search 100", Some(100u32)),
+    ];
+    // [setting][round] = (app, owner, minimal) p50 in ms.
+    let mut p50s = vec![Vec::new(); settings.len()];
+    let mut p95s = vec![Vec::new(); settings.len()];
+    for _round in 0..ROUNDS {
+        for (s, (_, ef)) in settings.iter().enumerate() {
+            let options = SearchOptions {
+                ef_search: *ef,
+                ..SearchOptions::default()
+            };
+            let mut arms = [
+                Arm::repository(
+                    "repository (application role)",
+                    &b.app_url,
+                    &b.space,
+                    SearchFilter::default(),
+                    options.clone(),
+                )
+                .await,
+                Arm::repository(
+                    "repository (owner)",
+                    &b.url,
+                    &b.space,
+                    SearchFilter::default(),
+                    options.clone(),
+                )
+                .await,
+                Arm::minimal(b, options).await,
+            ];
+            let l = interleave(b, &mut arms, LATENCY_RUNS).await;
+            p50s[s].push((l[0].p50, l[1].p50, l[2].p50));
+            p95s[s].push((l[0].p95, l[1].p95, l[2].p95));
+        }
+    }
+    for (s, (label, _)) in settings.iter().enumerate() {
+        let rounds = &p50s[s];
+        let last = rounds[rounds.len() - 1];
+        let p95 = p95s[s][p95s[s].len() - 1];
+        b.report.push(
+            format!(
+                "search k=10 p50 / p95 ms, {label}, last round: application role, owner, minimal"
+            ),
+            format!(
+                "{:.3} / {:.3}, {:.3} / {:.3}, {:.3} / {:.3}",
+                last.0, p95.0, last.1, p95.1, last.2, p95.2
+            ),
+            json!({"p50_ms": rounds.iter().map(|r| [r.0, r.1, r.2]).collect::<Vec<_>>(),
+                   "p95_ms": p95s[s].iter().map(|r| [r.0, r.1, r.2]).collect::<Vec<_>>(),
+                   "columns": ["application role", "owner", "minimal hand-written"]}),
+        );
+        for (who, pick) in [
+            (
+                "application role / minimal",
+                (|r: &(f64, f64, f64)| r.0 / r.2) as fn(&(f64, f64, f64)) -> f64,
+            ),
+            ("owner / minimal", |r| r.1 / r.2),
+            (
+                "application role / owner (cost of row-level security)",
+                |r| r.0 / r.1,
+            ),
+        ] {
+            let ratios: Vec<f64> = rounds.iter().map(pick).collect();
+            let (median, spread) = median_spread(&ratios);
+            let goal = if label.starts_with("default") && !who.contains("security") {
+                format!(" (goal <= 1.10x: {})", met(median <= 1.10))
+            } else {
+                String::new()
+            };
+            b.report.push(
+                format!("p50 ratio {who}, {label}{goal}"),
+                format!(
+                    "{median:.3}x (rounds {}; spread {spread:.3})",
+                    ratios
+                        .iter()
+                        .map(|r| format!("{r:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                json!({"median": median, "spread": spread, "rounds": ratios}),
+            );
+        }
+    }
+}
+
+/// recall@10 unfiltered at several ef_search values, and with metadata and parent filters
+/// at 10 % and 1 % selectivity.
+async fn recalls(b: &mut Bench) {
+    let space = b.space.clone();
+    for (label, ef) in [
+        ("default (ef_search 20 x k = 200)", None),
+        ("ef_search 40 (pgvector's default)", Some(40)),
+        ("ef_search 100", Some(100)),
+        ("ef_search 400", Some(400)),
+    ] {
+        let options = SearchOptions {
+            ef_search: ef,
+            ..SearchOptions::default()
+        };
+        let (r, _) = recall(b, &space, &SearchFilter::default(), "", &options).await;
+        b.report
+            .push(format!("recall@10, {label}"), format!("{r:.3}"), json!(r));
+    }
+    for (label, filter, sql) in [
+        (
+            "metadata 10 %",
+            SearchFilter::default().with_condition(MetaCondition::eq(["bucket"], 3)),
+            r#"AND metadata @> '{"bucket": 3}'"#.to_owned(),
+        ),
+        (
+            "metadata 1 %",
+            SearchFilter::default().with_condition(MetaCondition::eq(["rare"], true)),
+            r#"AND metadata @> '{"rare": true}'"#.to_owned(),
+        ),
+        (
+            "parent (document) 10 %",
+            SearchFilter::default().with(ParentFilter::Document(b.doc_ten.clone())),
+            format!(r#"AND "documentId" = '{}'"#, b.doc_ten),
+        ),
+        (
+            "parent (document) 1 %",
+            SearchFilter::default().with(ParentFilter::Document(b.doc_one.clone())),
+            format!(r#"AND "documentId" = '{}'"#, b.doc_one),
+        ),
+    ] {
+        let (r, rows) = recall(b, &space, &filter, &sql, &SearchOptions::default()).await;
+        let goal = match label {
+            "metadata 1 %" => format!(" (goal >= 0.99: {})", met(r >= 0.99)),
+            "parent (document) 1 %" => format!(" (goal 1.0: {})", met(r >= 1.0)),
+            _ => String::new(),
+        };
+        b.report.push(
+            format!("filtered {label}, defaults: rows returned (k=10) / recall@10{goal}"),
+            format!("{rows:.1} / {r:.3}"),
+            json!({"rows": rows, "recall": r}),
+        );
+        if label == "metadata 1 %" {
+            let wider = SearchOptions {
+                ef_search: Some(400),
+                ..SearchOptions::default()
+            };
+            let (r, rows) = recall(b, &space, &filter, &sql, &wider).await;
+            b.report.push(
+                format!("filtered {label}, ef_search 400: rows returned / recall@10"),
+                format!("{rows:.1} / {r:.3}"),
+                json!({"rows": rows, "recall": r}),
+            );
+        }
+        if label.starts_with("metadata") {
+            let off = SearchOptions {
+                iterative_scan: Some(IterativeScan::Off),
+                ..SearchOptions::default()
+            };
+            let (r, rows) = recall(b, &space, &filter, &sql, &off).await;
+            b.report.push(
+                format!("filtered {label}, iterative scan off: rows returned / recall@10"),
+                format!("{rows:.1} / {r:.3}"),
+                json!({"rows": rows, "recall": r}),
+            );
+        }
+    }
+}
+
+/// Parent filters beside the unfiltered search (application role, defaults), and the
+/// automatic plan beside the index and the exact scan in spaces of 1k, 10k and 100k.
+async fn plans(b: &mut Bench) {
+    let defaults = SearchOptions::default();
+    let mut arms = [
+        Arm::repository(
+            "unfiltered",
+            &b.app_url,
+            &b.space,
+            SearchFilter::default(),
+            defaults.clone(),
+        )
+        .await,
+        Arm::repository(
+            "document of 1 %",
+            &b.app_url,
+            &b.space,
+            SearchFilter::default().with(ParentFilter::Document(b.doc_one.clone())),
+            defaults.clone(),
+        )
+        .await,
+        Arm::repository(
+            "document of 10 %",
+            &b.app_url,
+            &b.space,
+            SearchFilter::default().with(ParentFilter::Document(b.doc_ten.clone())),
+            defaults.clone(),
+        )
+        .await,
+    ];
+    let l = interleave(b, &mut arms, LATENCY_RUNS).await;
+    for (i, arm) in arms.iter().enumerate().skip(1) {
+        let ratio = l[i].p50 / l[0].p50;
+        let goal = if i == 1 {
+            format!(" (goal <= 2x: {})", met(ratio <= 2.0))
+        } else {
+            String::new()
+        };
+        b.report.push(
+            format!("parent filter, {}: p50 / unfiltered p50{goal}", arm.label),
+            format!("{:.3} ms / {:.3} ms = {ratio:.2}x", l[i].p50, l[0].p50),
+            json!({"p50_ms": l[i].p50, "unfiltered_p50_ms": l[0].p50, "ratio": ratio}),
+        );
+    }
+
+    let mut spaces = b.small.clone();
+    spaces.push((ROWS + 2 * WITH_INDEX_ROWS, b.space.clone()));
+    for (n, space) in spaces {
+        let plan = |plan| SearchOptions {
+            plan,
+            ..SearchOptions::default()
+        };
+        let mut arms = [
+            Arm::repository(
+                "auto",
+                &b.app_url,
+                &space,
+                SearchFilter::default(),
+                plan(SearchPlan::Auto),
+            )
+            .await,
+            Arm::repository(
+                "index",
+                &b.app_url,
+                &space,
+                SearchFilter::default(),
+                plan(SearchPlan::Index),
+            )
+            .await,
+            Arm::repository(
+                "exact",
+                &b.app_url,
+                &space,
+                SearchFilter::default(),
+                plan(SearchPlan::Exact),
+            )
+            .await,
+        ];
+        // The exact scan of the large space takes tens of milliseconds: fewer runs there.
+        let runs = if n > 50_000 { 60 } else { LATENCY_RUNS };
+        let l = interleave(b, &mut arms, runs).await;
+        let better = l[1].p50.min(l[2].p50);
+        let ratio = l[0].p50 / better;
+        let (r, _) = recall(
+            b,
+            &space,
+            &SearchFilter::default(),
+            "",
+            &SearchOptions::default(),
+        )
+        .await;
+        b.report.push(
+            format!(
+                "space of {n} vectors: p50 auto / index / exact (goal auto <= 1.10x the better: {})",
+                met(ratio <= 1.10)
+            ),
+            format!(
+                "{:.3} / {:.3} / {:.3} ms = {ratio:.3}x; auto recall@10 {r:.3}",
+                l[0].p50, l[1].p50, l[2].p50
+            ),
+            json!({"auto_p50_ms": l[0].p50, "index_p50_ms": l[1].p50, "exact_p50_ms": l[2].p50,
+                   "auto_vs_better": ratio, "auto_recall": r}),
+        );
+    }
+}
+
+/// The cost of row-level security, measured interleaved in one run: a filtered search and a
 /// point lookup as the application role (policies on) and as the owner (bypassed), and bulk
 /// ingest as both.
 async fn row_level_security(b: &mut Bench) {
-    let mut owner = b.url.connect().await.unwrap();
-    let password = Secret::new("nh_bench_app".to_owned());
-    ensure_app_role(&mut owner, "nh_bench_app", Some(&password))
-        .await
-        .unwrap();
-    let app_url = b.url.with_user("nh_bench_app", Some(&password));
-    let mut app = app_url.connect().await.unwrap();
-    let rare = SearchFilter {
-        metadata: Some(json!({"rare": true})),
-        ..SearchFilter::default()
-    };
-    for (label, filter) in [
-        ("unfiltered", SearchFilter::default()),
-        ("1 % filter", rare),
-    ] {
-        let (mut as_owner, mut as_app) = (Vec::new(), Vec::new());
-        for i in 0..LATENCY_RUNS + 30 {
-            let q = &b.queries[i % b.queries.len()];
-            for app_first in [i % 2 == 0, i % 2 == 1] {
-                let conn = if app_first { &mut app } else { &mut owner };
-                let started = Instant::now();
-                Chunk::search(
-                    conn,
-                    &b.scope,
-                    &b.space,
-                    q,
-                    &filter,
-                    &SearchOptions::default(),
-                )
-                .await
-                .unwrap();
-                if i >= 30 {
-                    if app_first {
-                        &mut as_app
-                    } else {
-                        &mut as_owner
-                    }
-                    .push(started.elapsed());
-                }
-            }
-        }
-        as_owner.sort();
-        as_app.sort();
-        let (o, a) = (percentile(&as_owner, 0.5), percentile(&as_app, 0.5));
-        b.report.push((
-            format!("search k=10 p50 {label}, application role / owner (goal <= 1.10x)"),
-            format!(
-                "{:.3} ms / {:.3} ms = {:.3}x",
-                a.as_secs_f64() * 1e3,
-                o.as_secs_f64() * 1e3,
-                a.as_secs_f64() / o.as_secs_f64()
-            ),
-        ));
-    }
+    let filter = SearchFilter::default().with_condition(MetaCondition::eq(["rare"], true));
+    let mut arms = [
+        Arm::repository(
+            "application role",
+            &b.app_url,
+            &b.space,
+            filter.clone(),
+            SearchOptions::default(),
+        )
+        .await,
+        Arm::repository("owner", &b.url, &b.space, filter, SearchOptions::default()).await,
+    ];
+    let l = interleave(b, &mut arms, LATENCY_RUNS).await;
+    b.report.push(
+        "search k=10 p50, 1 % metadata filter, application role / owner",
+        format!(
+            "{:.3} ms / {:.3} ms = {:.3}x",
+            l[0].p50,
+            l[1].p50,
+            l[0].p50 / l[1].p50
+        ),
+        json!({"app_p50_ms": l[0].p50, "owner_p50_ms": l[1].p50, "ratio": l[0].p50 / l[1].p50}),
+    );
 
+    let mut owner = b.url.connect().await.unwrap();
+    let mut app = b.app_url.connect().await.unwrap();
     // A point lookup by primary key in the 100k-row chunks table.
     let ids: Vec<ChunkId> =
         Chunk::list_in_dataset(&mut owner, &b.scope, &b.dataset, &PageRequest::first(300))
@@ -502,15 +967,19 @@ async fn row_level_security(b: &mut Bench) {
     as_owner.sort();
     as_app.sort();
     let (o, a) = (percentile(&as_owner, 0.5), percentile(&as_app, 0.5));
-    b.report.push((
-        "Chunk::get p50 in 100k rows, application role / owner (goal <= +0.5 ms)".into(),
+    let extra = (a.as_secs_f64() - o.as_secs_f64()) * 1e3;
+    b.report.push(
         format!(
-            "{:.3} ms / {:.3} ms = {:+.3} ms",
+            "Chunk::get p50 in 100k rows, application role / owner (goal <= +0.5 ms: {})",
+            met(extra <= 0.5)
+        ),
+        format!(
+            "{:.3} ms / {:.3} ms = {extra:+.3} ms",
             a.as_secs_f64() * 1e3,
             o.as_secs_f64() * 1e3,
-            (a.as_secs_f64() - o.as_secs_f64()) * 1e3
         ),
-    ));
+        json!({"app_p50_ms": a.as_secs_f64() * 1e3, "owner_p50_ms": o.as_secs_f64() * 1e3}),
+    );
 
     // Bulk ingest into a dataset of its own space (no ANN index), as both roles.
     let space = EmbeddingSpace::create(
@@ -527,7 +996,10 @@ async fn row_level_security(b: &mut Bench) {
     .await
     .unwrap();
     let mut data = Data::new();
-    for (who, url) in [("owner", &b.url), ("application role", &app_url)] {
+    for (who, url) in [
+        ("owner", b.url.clone()),
+        ("application role", b.app_url.clone()),
+    ] {
         let mut conn = url.connect().await.unwrap();
         let dataset = Dataset::create(
             &mut conn,
@@ -563,22 +1035,28 @@ async fn row_level_security(b: &mut Bench) {
             dataset: &dataset.id,
             space: &space.id,
         };
-        let batch = rows(&mut data, &document.id, 20_000, 0);
+        let batch = rows(&mut data, &Docs::all(&document.id), 20_000, 0);
         let started = Instant::now();
-        Chunk::copy_in(url, &b.scope, target, &batch).await.unwrap();
-        b.report.push((
+        Chunk::copy_in(&url, &b.scope, target, &batch)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        b.report.push(
             format!("ingest COPY as the {who}, no ANN index"),
-            per_second(batch.len(), started.elapsed()),
-        ));
-        let batch = rows(&mut data, &document.id, 20_000, 20_000);
+            per_second(batch.len(), took),
+            json!(batch.len() as f64 / took.as_secs_f64()),
+        );
+        let batch = rows(&mut data, &Docs::all(&document.id), 20_000, 20_000);
         let started = Instant::now();
         Chunk::insert_many(&mut conn, &b.scope, target, &batch)
             .await
             .unwrap();
-        b.report.push((
+        let took = started.elapsed();
+        b.report.push(
             format!("ingest UNNEST as the {who}, no ANN index"),
-            per_second(batch.len(), started.elapsed()),
-        ));
+            per_second(batch.len(), took),
+            json!(batch.len() as f64 / took.as_secs_f64()),
+        );
     }
 }
 
@@ -589,162 +1067,42 @@ fn main() {
         .build()
         .unwrap();
     let mut b = rt.block_on(setup());
+    rt.block_on(async {
+        overhead(&mut b).await;
+        recalls(&mut b).await;
+        plans(&mut b).await;
+        row_level_security(&mut b).await;
+    });
+
+    let table: String = std::iter::once("| measure | result |\n| --- | --- |\n".to_owned())
+        .chain(
+            b.report
+                .rows
+                .iter()
+                .map(|(k, v)| format!("| {k} | {v} |\n")),
+        )
+        .collect();
+    println!("\n{table}");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/neonhub-bench");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(format!("{dir}/vector_search.md"), &table);
+    let _ = std::fs::write(
+        format!("{dir}/vector_search.json"),
+        serde_json::to_string_pretty(&Value::Object(b.report.json.clone())).unwrap(),
+    );
+
     let (repo_conn, raw) = rt.block_on(async {
         (
-            Mutex::new(b.url.connect().await.unwrap()),
+            Mutex::new(b.app_url.connect().await.unwrap()),
             Raw::new(&b).await,
         )
     });
-
-    rt.block_on(async {
-        // Interleaved, alternating which goes first (the second run of a query finds warmer
-        // caches): the repository (one statement outside a transaction) beside the
-        // hand-written minimal statement, at the default ef_search and at 40 and 100.
-        for (label, ef) in [
-            ("default (ef_search 200)", None),
-            ("ef_search 40", Some(40u32)),
-            ("ef_search 100", Some(100u32)),
-        ] {
-            let options = SearchOptions {
-                ef_search: ef,
-                ..SearchOptions::default()
-            };
-            let effective = options.effective_ef_search();
-            let (mut repo, mut rawt) = (Vec::new(), Vec::new());
-            for i in 0..LATENCY_RUNS + 30 {
-                let q = &b.queries[i % b.queries.len()];
-                let (mut t_repo, mut t_raw, mut hits, mut n) =
-                    (Duration::ZERO, Duration::ZERO, 0, 0);
-                for first_repo in [i % 2 == 0, i % 2 == 1] {
-                    let started = Instant::now();
-                    if first_repo {
-                        hits = Chunk::search(
-                            &mut *repo_conn.lock().await,
-                            &b.scope,
-                            &b.space,
-                            q,
-                            &SearchFilter::default(),
-                            &options,
-                        )
-                        .await
-                        .unwrap()
-                        .len();
-                        t_repo = started.elapsed();
-                    } else {
-                        n = raw.search(q, effective).await;
-                        t_raw = started.elapsed();
-                    }
-                }
-                assert_eq!(hits, n);
-                if i >= 30 {
-                    repo.push(t_repo);
-                    rawt.push(t_raw);
-                }
-            }
-            repo.sort();
-            rawt.sort();
-            let (r50, r95, w50, w95) = (
-                percentile(&repo, 0.5),
-                percentile(&repo, 0.95),
-                percentile(&rawt, 0.5),
-                percentile(&rawt, 0.95),
-            );
-            b.report.push((
-                format!("search k=10 p50 / p95, {label}: repository / minimal hand-written"),
-                format!(
-                    "{:.3} / {:.3} ms, {:.3} / {:.3} ms",
-                    r50.as_secs_f64() * 1e3,
-                    r95.as_secs_f64() * 1e3,
-                    w50.as_secs_f64() * 1e3,
-                    w95.as_secs_f64() * 1e3
-                ),
-            ));
-            b.report.push((
-                format!("repository / minimal (p50), {label}"),
-                format!("{:.3}x", r50.as_secs_f64() / w50.as_secs_f64()),
-            ));
-        }
-
-        for (label, options) in [
-            ("default (ef_search 20 x k = 200)", SearchOptions::default()),
-            (
-                "ef_search 40 (pgvector's default)",
-                SearchOptions {
-                    ef_search: Some(40),
-                    ..SearchOptions::default()
-                },
-            ),
-            (
-                "ef_search 100",
-                SearchOptions {
-                    ef_search: Some(100),
-                    ..SearchOptions::default()
-                },
-            ),
-            (
-                "ef_search 400",
-                SearchOptions {
-                    ef_search: Some(400),
-                    ..SearchOptions::default()
-                },
-            ),
-        ] {
-            let (r, _) = recall(&mut b, &SearchFilter::default(), "", &options).await;
-            b.report
-                .push((format!("recall@10, {label}"), format!("{r:.3}")));
-        }
-        for (label, filter, sql) in [
-            (
-                "10 %",
-                SearchFilter {
-                    metadata: Some(json!({"bucket": 3})),
-                    ..SearchFilter::default()
-                },
-                r#"AND metadata @> '{"bucket": 3}'"#,
-            ),
-            (
-                "1 %",
-                SearchFilter {
-                    metadata: Some(json!({"rare": true})),
-                    ..SearchFilter::default()
-                },
-                r#"AND metadata @> '{"rare": true}'"#,
-            ),
-        ] {
-            for (mode, scan) in [
-                ("iterative on", IterativeScan::StrictOrder),
-                ("iterative off", IterativeScan::Off),
-            ] {
-                let options = SearchOptions {
-                    iterative_scan: Some(scan),
-                    ..SearchOptions::default()
-                };
-                let (r, rows) = recall(&mut b, &filter, sql, &options).await;
-                b.report.push((
-                    format!("filtered {label}, {mode}: rows returned (k=10) / recall@10"),
-                    format!("{rows:.1} / {r:.3}"),
-                ));
-            }
-        }
-    });
-
-    rt.block_on(row_level_security(&mut b));
-
-    let table: String = std::iter::once("| measure | result |\n| --- | --- |\n".to_owned())
-        .chain(b.report.iter().map(|(k, v)| format!("| {k} | {v} |\n")))
-        .collect();
-    println!("\n{table}");
-    let _ = std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/target/neonhub-bench.md"),
-        &table,
-    );
-
     let mut c = Criterion::default()
         .configure_from_args()
         .sample_size(50)
         .measurement_time(Duration::from_secs(5));
     let query = b.queries[1].clone();
-    c.bench_function("search_k10/repository", |bencher| {
+    c.bench_function("search_k10/repository_application_role", |bencher| {
         bencher.to_async(&rt).iter(|| async {
             Chunk::search(
                 &mut *repo_conn.lock().await,

@@ -14,8 +14,10 @@
 //!   the candidate rows.
 //!
 //! Under a vector index the conditions filter the index's candidates (with the iterative
-//! scan a filtered search turns on); with a selective condition an index above lets the
-//! planner find the rows first and rank them exactly instead.
+//! scan a filtered search turns on). [`SearchPlan::Auto`](crate::SearchPlan::Auto) does not
+//! estimate their selectivity; for a condition known to be selective and served by an index
+//! above, [`SearchPlan::Exact`](crate::SearchPlan::Exact) finds the rows first and ranks
+//! them exactly.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;

@@ -2,9 +2,11 @@
 //!
 //! The statement repeats the index's expression (`embedding::vector(D)`) and predicate
 //! (`"embeddingSpaceId" = '<space>'`, a literal, so generic plans keep the partial index).
-//! The query vector, k and the filters are parameters. Per-query settings are `SET LOCAL`
-//! (`set_config(..., true)`) in the query's transaction, pipelined with the query, and
-//! skipped when they equal pgvector's defaults.
+//! The query vector, k and the filters are parameters. Per-query settings travel inside the
+//! statement (`set_config(..., true)` in its organization guard, see
+//! [`SearchStatement::inline`]) and are skipped when they equal pgvector's defaults; under
+//! [`SearchPlan::Auto`] the statement also chooses, when it runs, between the ANN index and
+//! an exact scan.
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
@@ -105,7 +107,7 @@ pub enum SearchPlan {
 /// [`SearchPlan::Auto`] ranks a space of fewer vectors than this exactly. On the bench
 /// (384 dimensions, this 2-core machine) an exact scan of 1,000 vectors beat the HNSW index
 /// at the default `ef_search`, and the index won from 5,000 on (`README.md`, vector table).
-pub const AUTO_EXACT_SPACE_ROWS: i64 = 2_000;
+pub const AUTO_EXACT_SPACE_ROWS: i64 = 1_000;
 
 /// [`SearchPlan::Auto`] ranks the rows of a parent filter exactly when the parent has at
 /// most this many rows (each parent of the filter is counted, up to one more than this,
@@ -394,7 +396,8 @@ impl SearchStatement {
     /// The same search as one statement that carries its own settings: the tenant
     /// (`app.current_org`, `app.current_user`, what row-level security reads) and the
     /// pgvector settings are `set_config(..., true)` calls in the organization guard's
-    /// subquery. That guard has no column of the searched table, so PostgreSQL evaluates
+    /// subquery (under [`SearchPlan::Auto`], the plan row's, which every branch's gate
+    /// reads). That guard has no column of the searched table, so PostgreSQL evaluates
     /// it once as a gating filter (`One-Time Filter`) before the first row is fetched, and
     /// pgvector reads `hnsw.ef_search` and `hnsw.iterative_scan` when its scan fetches the
     /// first row. Run outside a transaction, the statement is its own transaction, so the
@@ -707,7 +710,11 @@ impl StatementSetup {
 /// ALL`, each gated by a one-time filter on the plan row (`nh_plan`: the organization
 /// guard and the choice, computed once): PostgreSQL runs only the branch whose gate is true
 /// (`EXPLAIN ANALYZE` marks the other `never executed`), and a cached generic plan keeps
-/// both, so the choice is made at every run, never frozen into a plan.
+/// both, so the choice is made at every run, never frozen into a plan. The rows come in the
+/// open branch's order (an `Append` returns its children's rows in turn; an outer `ORDER
+/// BY` made PostgreSQL merge the branches, which cost far more than it saved), and
+/// [`vector_search`] sorts its hits by distance again, which also orders a relaxed
+/// iterative scan's.
 pub fn search_statement(
     scope: &TenantScope,
     table: VectorTable,
@@ -716,8 +723,10 @@ pub fn search_statement(
     filter: &SearchFilter,
     options: &SearchOptions,
 ) -> Result<SearchStatement, RagError> {
-    let mut setup = StatementSetup::new(scope, table, space, query, filter, options)?;
-    let k = setup.param(Bind::BigInt(options.k));
+    let setup = StatementSetup::new(scope, table, space, query, filter, options)?;
+    // k is a literal (a checked integer): as a parameter it made the generic plan's cost an
+    // estimate for an unknown LIMIT, so the plan cache re-planned every search.
+    let k = options.k;
     let columns = select_list(table, options.with_embedding);
     let distance = &setup.distance;
     // `+ 0` keeps the value and hides the index's operator shape from the planner: the
@@ -745,7 +754,7 @@ pub fn search_statement(
             };
             format!(
                 "WITH nh_plan AS MATERIALIZED (SELECT {exact} AS exact {GUARD}{guard}) \
-                 {index} UNION ALL {scan} ORDER BY distance",
+                 {index} UNION ALL {scan}",
                 exact = setup.auto_exact_condition(),
                 guard = setup.space_is_the_organizations(&setup.org),
                 index = branch("NOT exact", distance),
@@ -793,13 +802,22 @@ where
     // the session's ef_search, never at a search's larger one (which made it prefer a
     // sequential scan of a mid-sized space).
     if in_transaction(conn)? {
-        return scope
+        let mut hits = scope
             .transaction(conn, async |tx| {
                 statement.run_inline::<Hit<T>>(tx, scope).await
             })
-            .await;
+            .await?;
+        sort_by_distance(&mut hits);
+        return Ok(hits);
     }
-    statement.run_inline::<Hit<T>>(conn, scope).await
+    let mut hits = statement.run_inline::<Hit<T>>(conn, scope).await?;
+    sort_by_distance(&mut hits);
+    Ok(hits)
+}
+
+/// Nearest first (stable: equal distances keep the statement's order).
+fn sort_by_distance<T>(hits: &mut [Hit<T>]) {
+    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
 }
 
 /// Whether `conn` is inside a transaction diesel-async knows of.

@@ -397,3 +397,81 @@ async fn an_exact_search_ranks_a_small_dataset_exactly_through_its_btree_index()
         .unwrap();
     assert_eq!(ids(&hits), truth, "the exact top 10");
 }
+
+#[derive(QueryableByName)]
+struct PlanCounts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
+}
+
+/// PostgreSQL's plan cache keeps one generic plan for a repeated search instead of planning
+/// every run again (the query vector is an uncast parameter and k a literal, so a generic
+/// plan costs what a custom one does; the automatic plan choice happens at run time either
+/// way), with and without a parent filter.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_search_runs_on_the_plan_caches_generic_plan() {
+    // Enough rows that a per-row cost difference between the generic and the custom plan
+    // outweighs what PostgreSQL charges a custom plan for planning (no ANN index: the
+    // branches are planned, and the choice is made, all the same).
+    let db = TestDatabase::migrated().await;
+    // A direct connection: its prepared statements are the server's to inspect.
+    let mut conn = db.connect().await;
+    let t = tenant_with(&mut conn, DIMS).await;
+    conn.batch_execute(&format!(
+        r#"INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, embedding, "createdAt")
+           SELECT 'g' || g, '{ds}', '{doc}', '{sp}', g, 'chunk ' || g,
+                  array_fill(sin(g)::real, ARRAY[{DIMS}])::vector, now()
+           FROM generate_series(1, 40000) g;
+           ANALYZE chunks;"#,
+        ds = t.dataset.id,
+        doc = t.document.id,
+        sp = t.space.id
+    ))
+    .await
+    .unwrap();
+    let c = Corpus {
+        db,
+        scope: t.scope,
+        user: t.user,
+        space: t.space,
+        index: String::new(),
+    };
+    let dataset = t.dataset;
+    for filter in [
+        SearchFilter::default(),
+        SearchFilter::default().with(ParentFilter::Dataset(dataset.id.clone())),
+    ] {
+        for i in 0..12 {
+            let hits = Chunk::search(
+                &mut conn,
+                &c.scope,
+                &c.space,
+                &query_vector(i as f32),
+                &filter,
+                &SearchOptions::default(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(hits.len(), 10);
+        }
+        let counts: PlanCounts = sql_query(format!(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE statement LIKE 'WITH nh_plan%' AND statement {} LIKE '%\"datasetId\" = $%'
+             ORDER BY prepare_time DESC LIMIT 1",
+            if filter.is_empty() { "NOT" } else { "" }
+        ))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        // Five custom plans first (PostgreSQL's rule), the generic plan from then on.
+        assert!(
+            counts.generic_plans >= 6 && counts.custom_plans <= 6,
+            "generic {} / custom {} (filtered: {})",
+            counts.generic_plans,
+            counts.custom_plans,
+            !filter.is_empty()
+        );
+    }
+}

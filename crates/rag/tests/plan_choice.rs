@@ -12,8 +12,12 @@ use neonhub_testing::TestDatabase;
 use neonhub_testing::fixtures::rag::*;
 
 const DIMS: i32 = 16;
-/// Comfortably above the bound, so the space is "large" to the choice.
-const LARGE: i64 = AUTO_EXACT_SPACE_ROWS + 400;
+/// Comfortably above both bounds, so a space or a parent this size is "large" to the choice.
+const LARGE: i64 = if AUTO_EXACT_SPACE_ROWS > AUTO_EXACT_PARENT_ROWS {
+    AUTO_EXACT_SPACE_ROWS
+} else {
+    AUTO_EXACT_PARENT_ROWS
+} + 400;
 
 fn spec() -> IndexSpec {
     IndexSpec {
