@@ -593,14 +593,32 @@ struct Latency {
     p95: f64,
 }
 
-/// Runs every arm on the same queries, interleaved, rotating which goes first (the next run
-/// of a query finds warmer caches), after 30 unmeasured rounds.
+/// Every order of `0..n` (n! of them).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n <= 1 {
+        return vec![(0..n).collect()];
+    }
+    let mut all = Vec::new();
+    for rest in permutations(n - 1) {
+        for at in 0..n {
+            let mut order = rest.clone();
+            order.insert(at, n - 1);
+            all.push(order);
+        }
+    }
+    all
+}
+
+/// Runs every arm on the same queries, interleaved, cycling through every order of the arms
+/// (the next run of a query finds warmer caches, and a heavy arm, such as an exact scan of
+/// 100k rows, cools them for whichever runs after it: each arm follows each other equally
+/// often), after 30 unmeasured rounds.
 async fn interleave(b: &Bench, arms: &mut [Arm], runs: usize) -> Vec<Latency> {
     let mut times = vec![Vec::with_capacity(runs); arms.len()];
+    let orders = permutations(arms.len());
     for i in 0..runs + 30 {
         let q = &b.queries[i % b.queries.len()];
-        for j in 0..arms.len() {
-            let a = (i + j) % arms.len();
+        for &a in &orders[i % orders.len()] {
             let started = Instant::now();
             let rows = arms[a].run(&b.scope, q).await;
             let took = started.elapsed();
@@ -884,7 +902,7 @@ async fn plans(b: &mut Bench) {
             .await,
         ];
         // The exact scan of the large space takes tens of milliseconds: fewer runs there.
-        let runs = if n > 50_000 { 60 } else { LATENCY_RUNS };
+        let runs = if n > 50_000 { 90 } else { LATENCY_RUNS };
         let l = interleave(b, &mut arms, runs).await;
         let better = l[1].p50.min(l[2].p50);
         let ratio = l[0].p50 / better;

@@ -130,6 +130,10 @@ pub enum RagError {
         /// What it may be.
         allowed: &'static str,
     },
+    /// A text-search language (configuration) the server does not know, such as a typo
+    /// of `german`; nothing was changed.
+    #[error("unknown text-search language {0:?} (see pg_ts_config: english, german, simple, ...)")]
+    UnknownTextSearchLanguage(String),
     /// An index parameter outside what pgvector (or the server) accepts; nothing was built.
     #[error("invalid index option {option} = {value}: must be {allowed}")]
     InvalidIndexOption {
@@ -235,6 +239,7 @@ impl RagError {
             | Self::SpaceMismatch { .. }
             | Self::CopyRefused { .. }
             | Self::InvalidOption { .. }
+            | Self::UnknownTextSearchLanguage(_)
             | Self::InvalidIndexOption { .. }
             | Self::InvalidFilter(_) => S::BadRequest,
             Self::BatchRow { source, .. } => source.status_hint(),

@@ -2,7 +2,8 @@
 //! SQL statement.
 //!
 //! Each side ranks its `candidates` best chunks (the vector side through the space's
-//! index, the text side through the GIN index on `to_tsvector('english', text)`); a chunk
+//! index, the text side through the GIN index on the stored `"searchVector"`, kept by a
+//! trigger in the space's text-search language); a chunk
 //! scores `vector_weight / (rrf_k + vector_rank) + text_weight / (rrf_k + text_rank)`, a
 //! missing side contributing nothing.
 
@@ -108,6 +109,13 @@ pub fn hybrid_statement(
     options: &HybridOptions,
 ) -> Result<SearchStatement, RagError> {
     options.validate()?;
+    if options.search.columns.is_some() {
+        return Err(RagError::invalid_option(
+            "columns",
+            "Some(..)",
+            "None for hybrid search (its hits are whole chunks)",
+        ));
+    }
     neonhub_schema::InvalidData::check_text("text", text)?;
     let mut setup = StatementSetup::new(
         scope,
@@ -125,7 +133,16 @@ pub fn hybrid_statement(
     let k = setup.param(Bind::BigInt(options.search.k));
     let (distance, clauses, vector_clauses) =
         (&setup.distance, &setup.clauses, &setup.vector_clauses);
-    let tsv = "to_tsvector('english'::regconfig, t.text)";
+    // The stored tsvector (kept by a trigger in the space's language), matched through its
+    // GIN index and ranked without recomputing to_tsvector per row; the query is parsed in
+    // the same language, a constant for the whole statement.
+    let tsv = "t.\"searchVector\"";
+    let language = format!(
+        "(SELECT s.\"textSearchConfig\"::regconfig FROM public.embedding_spaces s WHERE s.id = {})",
+        crate::vector_table::literal(space.id.as_str())
+    );
+    // Every column of a chunk, the embedding only when asked for.
+    let columns = crate::search::select_list(VectorTable::Chunks, &options.search)?;
     let sql = format!(
         "WITH vec AS (\
              SELECT v.id, row_number() OVER (ORDER BY v.distance) AS rank FROM (\
@@ -134,13 +151,13 @@ pub fn hybrid_statement(
          lex AS (\
              SELECT l.id, row_number() OVER (ORDER BY l.score DESC, l.id) AS rank FROM (\
                  SELECT t.id, ts_rank_cd({tsv}, q) AS score \
-                 FROM public.chunks t, websearch_to_tsquery('english'::regconfig, {text_param}) q \
+                 FROM public.chunks t, websearch_to_tsquery({language}, {text_param}) q \
                  WHERE {clauses} AND {tsv} @@ q ORDER BY score DESC LIMIT {candidates}) l), \
          fused AS (\
              SELECT coalesce(vec.id, lex.id) AS id, vec.rank AS vector_rank, lex.rank AS text_rank, \
                     coalesce({wv} / ({rrf_k} + vec.rank), 0) + coalesce({wt} / ({rrf_k} + lex.rank), 0) AS score \
              FROM vec FULL OUTER JOIN lex ON vec.id = lex.id) \
-         SELECT t.*, f.score::float8 AS score, f.vector_rank, f.text_rank \
+         SELECT {columns}, f.score::float8 AS score, f.vector_rank, f.text_rank \
          FROM fused f JOIN public.chunks t ON t.id = f.id ORDER BY f.score DESC, t.id LIMIT {k}"
     );
     Ok(setup.finish(sql))

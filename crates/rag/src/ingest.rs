@@ -135,8 +135,11 @@ fn copy_failed(e: tokio_postgres::Error) -> RagError {
     if let Some(detail) = db.detail() {
         message = format!("{message} ({detail})");
     }
+    // The COPY's own context line (`COPY chunks, line 501, ...`), not a trigger function's
+    // (`PL/pgSQL function ... line 3 at assignment`) listed before it.
     let line = db.where_().and_then(|context| {
-        let after = context.split("line ").nth(1)?;
+        let copy = context.lines().find(|l| l.starts_with("COPY "))?;
+        let after = copy.split(", line ").nth(1)?;
         let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
         digits.parse::<usize>().ok()
     });
@@ -479,13 +482,15 @@ impl Chunk {
         // would do again for each row (about half of the server's insert time). Where the
         // role may set session_replication_role (superusers; on PostgreSQL 15+ a role
         // granted SET on it) and chunks has no trigger of its own that "replica" would
-        // also silence, the COPY skips them; elsewhere they run as usual.
+        // also silence (an ENABLE ALWAYS trigger, such as the one filling "searchVector",
+        // still fires), the COPY skips them; elsewhere they run as usual.
         tokio_postgres::Transaction::execute(
             &tx,
             r#"SELECT set_config('session_replication_role', 'replica', true)
                WHERE (current_setting('is_superuser') = 'on'
                       OR has_parameter_privilege('session_replication_role', 'SET'))
-                 AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'public.chunks'::regclass AND NOT tgisinternal)"#,
+                 AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'public.chunks'::regclass
+                                 AND NOT tgisinternal AND tgenabled <> 'A')"#,
             &[],
         )
         .await

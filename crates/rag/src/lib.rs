@@ -31,8 +31,9 @@ pub use meta::{MAX_IN_VALUES, MAX_PATH_BYTES, MAX_PATH_DEPTH, MetaCondition, Met
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
 pub use search::{
     AUTO_EXACT_PARENT_ROWS, AUTO_EXACT_SPACE_ROWS, Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES,
-    EF_SEARCH_PER_ROW, Hit, IterativeScan, MAX_K, ParentFilter, SearchFilter, SearchOptions,
-    SearchPlan, SearchStatement, explain, search_statement, vector_search,
+    EF_SEARCH_PER_ROW, EF_SEARCH_PER_ROW_FILTERED, Hit, IterativeScan, MAX_K, ParentFilter,
+    SearchFilter, SearchOptions, SearchPlan, SearchStatement, explain, search_statement,
+    vector_search,
 };
 pub use space::{EmbeddingSpace, EmbeddingSpaceChanges, MAX_DIMENSION, NewEmbeddingSpace};
 pub use vector::validate_vector;

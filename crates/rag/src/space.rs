@@ -46,6 +46,11 @@ pub struct EmbeddingSpace {
     /// When it last changed (UTC, milliseconds).
     #[diesel(column_name = updatedAt)]
     pub updated_at: NaiveDateTime,
+    /// The text-search configuration (language) of its chunks' stored `searchVector` and
+    /// of hybrid search's query: `english` unless set with
+    /// [`EmbeddingSpace::set_text_search_language`].
+    #[diesel(column_name = textSearchConfig)]
+    pub text_search_config: String,
 }
 
 impl Keyed for EmbeddingSpace {
@@ -310,6 +315,68 @@ impl EmbeddingSpace {
                     .optional()
                     .map_err(|e| duplicate_name(e, changes.name.unwrap_or_default()))?
                     .ok_or_else(|| RagError::not_found("embedding space", id))
+            })
+            .await
+    }
+}
+
+impl EmbeddingSpace {
+    /// Sets the text-search language (a configuration the server knows: `german`,
+    /// `french`, `simple`, ...) of the space's chunks, and recomputes the stored
+    /// `searchVector` of every chunk already in it, in one transaction (one pass over the
+    /// space's chunks: set it before a large ingest). An unknown name is
+    /// [`RagError::UnknownTextSearchLanguage`] and changes nothing.
+    #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "embedding_space", op = "set_text_search_language"))]
+    pub async fn set_text_search_language(
+        conn: &mut AsyncPgConnection,
+        scope: &TenantScope,
+        id: &EmbeddingSpaceId,
+        language: &str,
+    ) -> Result<Self, RagError> {
+        scope.require(keys::KNOWLEDGE_WRITE)?;
+        use diesel::sql_types::{Bool, Text};
+        InvalidData::check_text("language", language)?;
+        #[derive(diesel::QueryableByName)]
+        struct Known {
+            #[diesel(sql_type = Bool)]
+            known: bool,
+        }
+        scope
+            .transaction(conn, async |tx| {
+                let known: Known = diesel::sql_query(
+                    "SELECT EXISTS (SELECT FROM pg_catalog.pg_ts_config c \
+                     WHERE c.cfgname = $1 AND pg_catalog.pg_ts_config_is_visible(c.oid)) AS known",
+                )
+                .bind::<Text, _>(language)
+                .get_result(tx)
+                .await?;
+                if !known.known {
+                    return Err(RagError::UnknownTextSearchLanguage(language.to_owned()));
+                }
+                let space = diesel::update(embedding_spaces::table)
+                    .filter(
+                        embedding_spaces::id
+                            .eq(id)
+                            .and(embedding_spaces::organizationId.eq(scope.organization_id())),
+                    )
+                    .set((
+                        embedding_spaces::textSearchConfig.eq(language),
+                        embedding_spaces::updatedAt.eq(time::now()),
+                    ))
+                    .returning(Self::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| RagError::not_found("embedding space", id))?;
+                diesel::sql_query(
+                    r#"UPDATE public.chunks SET "searchVector" = to_tsvector($1::regconfig, text)
+                       WHERE "embeddingSpaceId" = $2"#,
+                )
+                .bind::<Text, _>(language)
+                .bind::<Text, _>(id.as_str())
+                .execute(tx)
+                .await?;
+                Ok(space)
             })
             .await
     }

@@ -115,11 +115,22 @@ async fn fusion_combines_rankings_that_disagree_and_weights_move_it() {
     assert_eq!(order(&by_text)[..2], [a.clone(), c.clone()]);
 }
 
+/// The text side matches and ranks on the stored `searchVector` through its GIN index (no
+/// `to_tsvector` per row), the vector side through the space's HNSW index.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_text_side_can_use_the_gin_index() {
+async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
     let db = neonhub_testing::TestDatabase::migrated().await;
     let mut conn = db.connect().await;
     let t = tenant(&mut conn).await;
+    let spec = IndexSpec {
+        table: VectorTable::Chunks,
+        distance: Distance::Cosine,
+        method: IndexMethod::default(),
+    };
+    IndexManager::new(db.url().clone())
+        .create(&t.scope, &t.space.id, &spec, |_| {})
+        .await
+        .unwrap();
     let statement = hybrid_statement(
         &t.scope,
         &t.space,
@@ -129,11 +140,107 @@ async fn the_text_side_can_use_the_gin_index() {
         &HybridOptions::default(),
     )
     .unwrap();
+    assert!(!statement.sql.contains("to_tsvector"), "{}", statement.sql);
     let plan = plan_with_space_btree_hidden(&mut conn, &statement).await;
     assert!(
-        plan.contains("Bitmap Index Scan on chunks_text_search_idx"),
+        plan.contains("Bitmap Index Scan on \"chunks_searchVector_idx\""),
         "{plan}"
     );
+    assert!(
+        plan.contains(&format!(
+            "Index Scan using {}",
+            IndexManager::index_name(&t.space.id, &spec)
+        )),
+        "{plan}"
+    );
+}
+
+/// A space's language decides how its chunks and the query are parsed: German stems
+/// "Häuser" to the "Haus" a query asks for, English does not. Setting it recomputes the
+/// chunks already there; chunks added later get it from the trigger (COPY included); an
+/// unknown language is a typed error that changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_spaces_text_search_language_is_honoured() {
+    let db = neonhub_testing::TestDatabase::migrated().await;
+    let t = tenant(&mut db.connect().await).await;
+    let mut conn = db.connect_as_app().await;
+    let (x, z) = (v(&[1.0, 0.0, 0.0]), v(&[0.0, 0.0, 1.0]));
+    let mut first = new_chunk(&t, 0, Some(&x));
+    first.text = "Die alten Häuser am Hafen";
+    let first = Chunk::create(&mut conn, &t.scope, &first).await.unwrap();
+    let text_only = HybridOptions {
+        vector_weight: 0.0,
+        ..HybridOptions::default()
+    };
+    let text_matches = async |conn: &mut diesel_async::AsyncPgConnection,
+                              space: &EmbeddingSpace| {
+        Chunk::hybrid_search(
+            conn,
+            &t.scope,
+            space,
+            &v(&[0.0, 1.0, 0.0]),
+            "Haus",
+            &SearchFilter::default(),
+            &text_only,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.text_rank.is_some())
+        .map(|h| h.chunk.id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(t.space.text_search_config, "english");
+    assert!(text_matches(&mut conn, &t.space).await.is_empty());
+
+    let err = EmbeddingSpace::set_text_search_language(&mut conn, &t.scope, &t.space.id, "klingon")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RagError::UnknownTextSearchLanguage(ref l) if l == "klingon"),
+        "{err}"
+    );
+    let unchanged = EmbeddingSpace::get(&mut conn, &t.scope, &t.space.id)
+        .await
+        .unwrap();
+    assert_eq!(unchanged.text_search_config, "english");
+
+    let german =
+        EmbeddingSpace::set_text_search_language(&mut conn, &t.scope, &t.space.id, "german")
+            .await
+            .unwrap();
+    assert_eq!(german.text_search_config, "german");
+    assert_eq!(
+        text_matches(&mut conn, &german).await,
+        vec![first.id.clone()]
+    );
+    // Chunks written afterwards, one by one and by COPY, are parsed in German too.
+    let mut second = new_chunk(&t, 1, Some(&z));
+    second.text = "Ein Haus";
+    let second = Chunk::create(&mut conn, &t.scope, &second).await.unwrap();
+    let copied = ChunkRow {
+        document_id: t.document.id.clone(),
+        idx: Some(2),
+        text: "Zwei Häuser".into(),
+        embedding: Some(v(&[0.5, 0.5, 0.0])),
+        metadata: None,
+    };
+    let target = IngestTarget {
+        dataset: &t.dataset.id,
+        space: &t.space.id,
+    };
+    Chunk::copy_in(
+        &db.app_url(),
+        &t.scope,
+        target,
+        std::slice::from_ref(&copied),
+    )
+    .await
+    .unwrap();
+    let mut found = text_matches(&mut conn, &german).await;
+    found.sort();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found.contains(&first.id) && found.contains(&second.id));
 }
 
 #[derive(diesel::QueryableByName, Debug)]

@@ -127,6 +127,17 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             }),
         ),
         (
+            "EmbeddingSpace::set_text_search_language",
+            WRITE,
+            op(|c, s, f| {
+                Box::pin(async move {
+                    EmbeddingSpace::set_text_search_language(c, s, &f.t.space.id, "simple")
+                        .await
+                        .map(drop)
+                })
+            }),
+        ),
+        (
             "EmbeddingSpace::delete",
             WRITE,
             op(|c, s, f| {

@@ -520,6 +520,7 @@ async fn settings_are_local_and_skipped_when_default() {
         metadata: None,
         created_at: neonhub_schema::time::now(),
         updated_at: neonhub_schema::time::now(),
+        text_search_config: "english".into(),
     };
     let stmt = |filter: &SearchFilter, options: &SearchOptions| {
         search_statement(&scope, VectorTable::Chunks, &space, &q, filter, options).unwrap()

@@ -149,7 +149,73 @@ where
 {
     let mut conn = url.connect_with(&migration_options()).await?;
     check_pgvector(&mut conn, url.target()).await?;
-    with_lock(conn, move |harness| apply_pending(harness, source)).await
+    let applied = with_lock(conn, move |harness| apply_pending(harness, source)).await?;
+    if applied
+        .iter()
+        .any(|m| m.starts_with(SEARCH_VECTOR_MIGRATION))
+    {
+        let mut conn = url.connect_with(&migration_options()).await?;
+        backfill_search_vectors(&mut conn, SEARCH_VECTOR_BATCH)
+            .await
+            .map_err(|e| MigrateError::Failed {
+                migration: format!(
+                    "{SEARCH_VECTOR_MIGRATION} (backfill of chunks.\"searchVector\")"
+                ),
+                applied: applied.clone(),
+                reason: one_line(&e.to_string()),
+            })?;
+    }
+    Ok(applied)
+}
+
+/// The migration that added `chunks."searchVector"` (nullable, kept by a trigger from then
+/// on); the rows it found are filled by [`backfill_search_vectors`] right after it.
+const SEARCH_VECTOR_MIGRATION: &str = "20261203000000";
+/// Rows per backfill transaction: short transactions, each locking only its own rows.
+const SEARCH_VECTOR_BATCH: i64 = 5_000;
+
+#[derive(QueryableByName)]
+struct Filled {
+    #[diesel(sql_type = BigInt)]
+    filled: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    last: Option<String>,
+}
+
+/// Fills `chunks."searchVector"` where it is NULL (rows written before the column existed),
+/// `batch` rows per transaction in primary-key order, each in its space's text-search
+/// language; returns the rows filled. The trigger keeps new and changed rows current, so
+/// this is needed once, after the migration (`run_pending` calls it then) or after
+/// restoring old data. Safe to run again or beside writers: each batch is its own
+/// statement and takes only its rows' locks.
+pub async fn backfill_search_vectors(
+    conn: &mut AsyncPgConnection,
+    batch: i64,
+) -> Result<u64, diesel::result::Error> {
+    let mut after = String::new();
+    let mut total = 0u64;
+    loop {
+        let done: Filled = sql_query(
+            r#"WITH batch AS (
+                   SELECT c.id FROM public.chunks c WHERE c.id > $1 ORDER BY c.id LIMIT $2),
+               filled AS (
+                   UPDATE public.chunks c SET "searchVector" = to_tsvector(
+                       COALESCE((SELECT s."textSearchConfig"::regconfig FROM public.embedding_spaces s
+                                 WHERE s.id = c."embeddingSpaceId"), 'english'::regconfig), c.text)
+                   FROM batch WHERE c.id = batch.id AND c."searchVector" IS NULL
+                   RETURNING 1)
+               SELECT (SELECT count(*) FROM filled) AS filled, (SELECT max(id) FROM batch) AS last"#,
+        )
+        .bind::<Text, _>(&after)
+        .bind::<BigInt, _>(batch)
+        .get_result(conn)
+        .await?;
+        total += u64::try_from(done.filled).unwrap_or(0);
+        match done.last {
+            Some(last) => after = last,
+            None => return Ok(total),
+        }
+    }
 }
 
 /// Applies the pending migrations of `source` one by one, each in its own transaction.

@@ -68,6 +68,10 @@ pub mod sql_types {
     #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
     #[diesel(postgres_type(name = "TrainStatus"))]
     pub struct TrainStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
 }
 
 diesel::table! {
@@ -483,6 +487,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::vector::sql_types::*;
+    use super::sql_types::Tsvector;
 
     chunks (id) {
         id -> Text,
@@ -494,6 +499,7 @@ diesel::table! {
         embedding -> Nullable<Vector>,
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
+        searchVector -> Nullable<Tsvector>,
     }
 }
 
@@ -714,6 +720,7 @@ diesel::table! {
         metadata -> Nullable<Jsonb>,
         createdAt -> Timestamp,
         updatedAt -> Timestamp,
+        textSearchConfig -> Text,
     }
 }
 

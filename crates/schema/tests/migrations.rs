@@ -197,3 +197,79 @@ async fn two_runners_at_once_apply_each_migration_once() {
     .await;
     assert_eq!(rows as usize, total);
 }
+
+/// Chunks, one space and its parents, written with SQL (rows of an existing database).
+const CHUNKS: &str = r#"
+    INSERT INTO organizations (id, slug, name, "updatedAt") VALUES ('o', 'o', 'O', now());
+    INSERT INTO users (id, email, "updatedAt") VALUES ('u', 'u@example.com', now());
+    INSERT INTO embedding_spaces (id, "organizationId", name, provider, model, dimension, "updatedAt")
+        VALUES ('s', 'o', 's', 'p', 'm', 3, now());
+    INSERT INTO datasets (id, "organizationId", "embeddingSpaceId", name, slug, kind, "updatedAt")
+        VALUES ('d', 'o', 's', 'd', 'd', 'documents', now());
+    INSERT INTO documents (id, "datasetId", "organizationId", "ownerId", "embeddingSpaceId", title, content, "updatedAt")
+        VALUES ('doc', 'd', 'o', 'u', 's', 't', '', now());
+    INSERT INTO chunks (id, "datasetId", "documentId", "embeddingSpaceId", idx, text, "createdAt")
+        SELECT 'c' || g, 'd', 'doc', 's', g, 'Die alten Häuser ' || g, now() FROM generate_series(1, 12) g;"#;
+
+/// Rows whose `searchVector` equals `to_tsvector(language, text)`.
+async fn parsed_in(conn: &mut AsyncPgConnection, language: &str) -> i64 {
+    count(
+        conn,
+        &format!(
+            r#"SELECT count(*) AS n FROM chunks WHERE "searchVector" = to_tsvector('{language}', text)"#
+        ),
+    )
+    .await
+}
+
+/// `chunks."searchVector"` came after chunks existed: re-applying its migration to a
+/// database with chunks fills every row (the migration runner backfills in batches), and the
+/// backfill alone fills rows left NULL in their space's language.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_search_vector_is_backfilled_for_rows_written_before_it() {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, CHUNKS)
+        .await
+        .unwrap();
+    assert_eq!(parsed_in(&mut conn, "english").await, 12, "the trigger");
+    let status = migrate::status(db.url()).await.unwrap();
+    let since = status
+        .applied
+        .iter()
+        .filter(|m| m.version.as_str() >= "20261203000000")
+        .count();
+    migrate::revert(db.url(), since, false).await.unwrap();
+    let columns = "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'chunks' AND column_name = 'searchVector'";
+    assert_eq!(count(&mut conn, columns).await, 0);
+    let applied = migrate::run_pending(db.url()).await.unwrap();
+    assert_eq!(applied.len(), since, "{applied:?}");
+    assert_eq!(parsed_in(&mut conn, "english").await, 12);
+
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        r#"UPDATE embedding_spaces SET "textSearchConfig" = 'german';
+           UPDATE chunks SET "searchVector" = NULL WHERE idx % 3 = 0;"#,
+    )
+    .await
+    .unwrap();
+    let filled = migrate::backfill_search_vectors(&mut conn, 2)
+        .await
+        .unwrap();
+    assert_eq!(filled, 4);
+    assert_eq!(parsed_in(&mut conn, "german").await, 4);
+    assert_eq!(
+        count(
+            &mut conn,
+            r#"SELECT count(*) AS n FROM chunks WHERE "searchVector" IS NULL"#
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        migrate::backfill_search_vectors(&mut conn, 2)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS public."chunks_searchVector_idx";
