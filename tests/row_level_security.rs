@@ -803,8 +803,10 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
         dataset: &tenant.dataset.id,
         space: &tenant.space.id,
     };
+    // The caller's own client, as from its pool, used for both imports.
+    let mut client = app_url.connect_raw(&Default::default()).await.unwrap();
     assert_eq!(
-        Chunk::copy_in(&app_url, &write, target, &rows)
+        Chunk::copy_in(&mut client, &write, target, &rows)
             .await
             .unwrap(),
         100
@@ -814,7 +816,7 @@ async fn the_lookups_before_a_scope_and_the_repositories_work_as_the_application
         space: &tenant.space.id,
     };
     assert!(
-        Chunk::copy_in(&app_url, &write, foreign, &rows)
+        Chunk::copy_in(&mut client, &write, foreign, &rows)
             .await
             .is_err()
     );

@@ -1,10 +1,9 @@
 //! Bulk ingest of chunks: thousands per call, all or nothing.
 //!
 //! [`Chunk::insert_many`] is the main path: one `INSERT ... SELECT FROM unnest(...)` in
-//! the scope's transaction. [`Chunk::copy_in`] streams binary COPY on a dedicated
-//! tokio-postgres connection for the largest loads (diesel-async does not expose COPY);
-//! that connection owns its transaction and re-checks tenant, parents and vectors inside
-//! it. Every row is validated before anything is written, and an error names the row's
+//! the scope's transaction. [`Chunk::copy_in`] streams binary COPY for the largest loads
+//! on a tokio-postgres client the caller owns (diesel-async does not expose COPY), in a
+//! transaction of its own that checks tenant, parents and vectors inside it. Every row is validated before anything is written, and an error names the row's
 //! position in the batch.
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +17,7 @@ use neonhub_schema::Vector;
 use neonhub_schema::ids::{ChunkId, DatasetId, DocumentId, EmbeddingSpaceId};
 use neonhub_schema::keys;
 use neonhub_schema::schema::documents;
-use neonhub_schema::{ConnectOptions, DatabaseUrl, InvalidData, TenantScope, time};
+use neonhub_schema::{InvalidData, TenantScope, time};
 use serde_json::Value;
 
 use crate::{Chunk, Dataset, EmbeddingSpace, RagError, validate_vector};
@@ -376,12 +375,20 @@ impl Chunk {
             .await
     }
 
-    /// Streams `rows` into `target` with binary COPY on a dedicated connection to `url`,
-    /// which owns its transaction: tenant, parents, indexes and vectors are re-checked
-    /// inside it before the first byte is copied. All or nothing; returns the rows written.
+    /// Streams `rows` into `target` with binary COPY on `client`, a tokio-postgres
+    /// connection the caller owns (from its own pool, such as deadpool-postgres' or
+    /// bb8-postgres', or opened with
+    /// [`DatabaseUrl::connect_raw`](neonhub_schema::DatabaseUrl::connect_raw); diesel-async
+    /// does not expose COPY), in a transaction of its own on it: tenant, parents, positions and
+    /// vectors are checked inside that transaction before the first byte is copied, each
+    /// parent locked `FOR KEY SHARE` as a foreign-key check would. All or nothing; returns
+    /// the rows written. The client is left as it was found (no session setting outlives
+    /// the transaction), ready for its pool. As the application role the rows go through a
+    /// staging table (row-level security refuses COPY into `chunks`), so the policies still
+    /// judge every row.
     #[tracing::instrument(skip_all, fields(org = %scope.organization_id(), entity = "chunk", op = "copy_in"))]
     pub async fn copy_in(
-        url: &DatabaseUrl,
+        client: &mut tokio_postgres::Client,
         scope: &TenantScope,
         target: IngestTarget<'_>,
         rows: &[ChunkRow],
@@ -393,29 +400,7 @@ impl Chunk {
         if rows.is_empty() {
             return Ok(0);
         }
-        // First the full checks, for errors that name the row: through diesel on a
-        // connection of their own. The COPY's transaction then re-checks ownership itself,
-        // and the foreign keys and unique index hold whatever happens in between.
-        let mut check = url.connect().await?;
-        let dimension = scope
-            .transaction(&mut check, async |tx| {
-                let dimension = check_target(tx, scope, target).await?;
-                check_rows(rows, target.dataset, dimension)?;
-                check_against_database(tx, scope, target, rows).await?;
-                Ok::<_, RagError>(dimension)
-            })
-            .await?;
-        let mut client = url
-            .connect_raw(&ConnectOptions {
-                application_name: "neonhub-copy".to_owned(),
-                ..ConnectOptions::default()
-            })
-            .await?;
         let tx = client.transaction().await.map_err(copy_failed)?;
-        // Re-check inside the COPY's own transaction: the tenant still owns dataset and
-        // space, the dataset's space is unchanged, every document is still there. Each
-        // parent is locked FOR KEY SHARE, as a foreign-key check would lock it: a concurrent
-        // delete waits for this COPY and then cascades to its rows.
         tokio_postgres::Transaction::execute(
             &tx,
             "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true)",
@@ -426,35 +411,95 @@ impl Chunk {
         )
         .await
         .map_err(copy_failed)?;
-        let owned = tx
-            .query_one(
-                r#"SELECT (SELECT count(*) FROM (SELECT FROM datasets d WHERE d.id = $1 AND d."organizationId" = $3
-                              AND (d."embeddingSpaceId" IS NULL OR d."embeddingSpaceId" = $2) FOR KEY SHARE) p)
-                        + (SELECT count(*) FROM (SELECT FROM embedding_spaces s WHERE s.id = $2 AND s."organizationId" = $3
-                              AND s.dimension = $4 FOR KEY SHARE) p)
-                        + (SELECT count(*) FROM (SELECT FROM documents o WHERE o.id = ANY($5) AND o."organizationId" = $3
-                              AND (o."datasetId" IS NULL OR o."datasetId" = $1) FOR KEY SHARE) p) AS n"#,
-                &[
-                    &target.dataset.as_str(),
-                    &target.space.as_str(),
-                    &scope.organization_id().as_str(),
-                    &dimension,
-                    &rows.iter().map(|r| r.document_id.as_str()).collect::<HashSet<_>>().into_iter().collect::<Vec<_>>(),
-                ],
+        let org = scope.organization_id().as_str();
+        // The parents, each in the scope and locked as a foreign-key check would lock it: a
+        // concurrent delete waits for this COPY and then cascades to its rows.
+        let dataset = tx
+            .query_opt(
+                r#"SELECT "embeddingSpaceId" FROM datasets WHERE id = $1 AND "organizationId" = $2 FOR KEY SHARE"#,
+                &[&target.dataset.as_str(), &org],
             )
             .await
             .map_err(copy_failed)?
-            .get::<_, i64>(0);
-        let documents = rows
-            .iter()
-            .map(|r| &r.document_id)
-            .collect::<HashSet<_>>()
-            .len() as i64;
-        if owned != 2 + documents {
-            return Err(RagError::ForeignParent {
-                entity: "dataset, space or document",
-                id: target.dataset.to_string(),
+            .ok_or_else(|| RagError::foreign_parent("dataset", target.dataset))?;
+        let dimension: i32 = tx
+            .query_opt(
+                r#"SELECT dimension FROM embedding_spaces WHERE id = $1 AND "organizationId" = $2 FOR KEY SHARE"#,
+                &[&target.space.as_str(), &org],
+            )
+            .await
+            .map_err(copy_failed)?
+            .ok_or_else(|| RagError::foreign_parent("embedding space", target.space))?
+            .get(0);
+        if let Some(dataset_space) = dataset
+            .get::<_, Option<String>>(0)
+            .filter(|s| s != target.space.as_str())
+        {
+            return Err(RagError::SpaceMismatch {
+                space: target.space.to_string(),
+                dataset: target.dataset.to_string(),
+                dataset_space,
             });
+        }
+        check_rows(rows, target.dataset, dimension)?;
+        let wanted: Vec<&str> = rows
+            .iter()
+            .map(|r| r.document_id.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let found: HashMap<String, Option<String>> = tx
+            .query(
+                r#"SELECT id, "datasetId" FROM documents WHERE id = ANY($1) AND "organizationId" = $2 FOR KEY SHARE"#,
+                &[&wanted, &org],
+            )
+            .await
+            .map_err(copy_failed)?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for (position, row) in rows.iter().enumerate() {
+            match found.get(row.document_id.as_str()) {
+                None => {
+                    return Err(at(
+                        position,
+                        RagError::foreign_parent("document", &row.document_id),
+                    ));
+                }
+                Some(Some(other)) if other != target.dataset.as_str() => {
+                    return Err(at(
+                        position,
+                        RagError::DocumentNotInDataset {
+                            document: row.document_id.to_string(),
+                            document_dataset: other.clone(),
+                            dataset: target.dataset.to_string(),
+                        },
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let named: Vec<i32> = rows.iter().filter_map(|r| r.idx).collect();
+        if let Some(taken) = tx
+            .query_opt(
+                r#"SELECT idx FROM chunks WHERE "datasetId" = $1 AND idx = ANY($2) LIMIT 1"#,
+                &[&target.dataset.as_str(), &named],
+            )
+            .await
+            .map_err(copy_failed)?
+        {
+            let idx: i32 = taken.get(0);
+            let position = rows
+                .iter()
+                .position(|r| r.idx == Some(idx))
+                .unwrap_or_default();
+            return Err(at(
+                position,
+                RagError::DuplicateChunkIndex {
+                    dataset: target.dataset.to_string(),
+                    idx,
+                },
+            ));
         }
         // Unnumbered rows: the dataset's row lock, then its first free position, as
         // `next_idx` does (two statements, so the maximum is read after the lock).
@@ -483,14 +528,15 @@ impl Chunk {
         // role may set session_replication_role (superusers; on PostgreSQL 15+ a role
         // granted SET on it) and chunks has no trigger of its own that "replica" would
         // also silence (an ENABLE ALWAYS trigger, such as the one filling "searchVector",
-        // still fires), the COPY skips them; elsewhere they run as usual.
+        // still fires; a disabled one fires for nobody), the COPY skips them; elsewhere
+        // they run as usual.
         tokio_postgres::Transaction::execute(
             &tx,
             r#"SELECT set_config('session_replication_role', 'replica', true)
                WHERE (current_setting('is_superuser') = 'on'
                       OR has_parameter_privilege('session_replication_role', 'SET'))
                  AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'public.chunks'::regclass
-                                 AND NOT tgisinternal AND tgenabled <> 'A')"#,
+                                 AND NOT tgisinternal AND tgenabled NOT IN ('A', 'D'))"#,
             &[],
         )
         .await

@@ -331,7 +331,8 @@ async fn copy_in_names_the_servers_refusal_and_the_row() {
         })
         .collect();
     rows[999].metadata = Some(json!({"k": "\u{0}"}));
-    match Chunk::copy_in(db.url(), &t.scope, target, &rows).await {
+    let mut client = db.url().connect_raw(&Default::default()).await.unwrap();
+    match Chunk::copy_in(&mut client, &t.scope, target, &rows).await {
         Err(RagError::BatchRow {
             position: 999,
             source,
@@ -347,7 +348,7 @@ async fn copy_in_names_the_servers_refusal_and_the_row() {
     rows[999].metadata = None;
     let words: Vec<String> = (0..200_000).map(|i| format!("w{i}x")).collect();
     rows[500].text = words.join(" ");
-    let err = Chunk::copy_in(db.url(), &t.scope, target, &rows)
+    let err = Chunk::copy_in(&mut client, &t.scope, target, &rows)
         .await
         .unwrap_err();
     let message = err.to_string();

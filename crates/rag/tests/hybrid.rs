@@ -230,7 +230,7 @@ async fn the_spaces_text_search_language_is_honoured() {
         space: &t.space.id,
     };
     Chunk::copy_in(
-        &db.app_url(),
+        &mut db.app_url().connect_raw(&Default::default()).await.unwrap(),
         &t.scope,
         target,
         std::slice::from_ref(&copied),

@@ -157,7 +157,8 @@ async fn copy_ingest_is_all_or_nothing_and_refuses_other_tenants() {
     let t = tenant(&mut conn).await;
     let mut batch = rows(&t.document.id, N, 0);
     batch[7777].embedding = Some(v(&[f32::INFINITY, 0.0, 0.0]));
-    let err = Chunk::copy_in(db.url(), &t.scope, target(&t), &batch)
+    let mut client = db.url().connect_raw(&Default::default()).await.unwrap();
+    let err = Chunk::copy_in(&mut client, &t.scope, target(&t), &batch)
         .await
         .unwrap_err();
     expect_row_error(err, 7777, |e| matches!(e, RagError::NonFiniteVector { .. }));
@@ -165,7 +166,7 @@ async fn copy_ingest_is_all_or_nothing_and_refuses_other_tenants() {
 
     batch[7777].embedding = Some(v(&[1.0, 0.0, 0.0]));
     assert_eq!(
-        Chunk::copy_in(db.url(), &t.scope, target(&t), &batch)
+        Chunk::copy_in(&mut client, &t.scope, target(&t), &batch)
             .await
             .unwrap(),
         N as u64
@@ -184,7 +185,7 @@ async fn copy_ingest_is_all_or_nothing_and_refuses_other_tenants() {
 
     let other = fixtures::scoped_organization(&mut conn).await;
     let stolen = Chunk::copy_in(
-        db.url(),
+        &mut client,
         &other,
         target(&t),
         &rows(&t.document.id, 10, N as i32),
@@ -222,7 +223,8 @@ async fn a_document_deleted_during_a_copy_never_leaves_orphan_chunks() {
             dataset: &dataset,
             space: &space,
         };
-        Chunk::copy_in(&url, &scope, target, &batch).await
+        let mut client = url.connect_raw(&Default::default()).await.unwrap();
+        Chunk::copy_in(&mut client, &scope, target, &batch).await
     });
     // The COPY's parent lock waits for the delete; once it commits, the document is gone.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -232,7 +234,7 @@ async fn a_document_deleted_during_a_copy_never_leaves_orphan_chunks() {
     );
     deleter.batch_execute("COMMIT").await.unwrap();
     let err = copy.await.unwrap().unwrap_err();
-    assert!(matches!(err, RagError::ForeignParent { .. }), "{err}");
+    expect_row_error(err, 0, |e| matches!(e, RagError::ForeignParent { .. }));
     let orphans: i64 = sql_query(
         r#"SELECT count(*) AS n FROM chunks c LEFT JOIN documents d ON d.id = c."documentId" WHERE d.id IS NULL"#,
     )
@@ -388,8 +390,10 @@ async fn concurrent_appends_get_unique_gapless_positions() {
                     }
                 }
                 _ => {
+                    // One client of the caller's for every batch, as from a pool.
+                    let mut client = app_url.connect_raw(&Default::default()).await.unwrap();
                     for part in batch.chunks(50) {
-                        Chunk::copy_in(&app_url, &scope, target, part)
+                        Chunk::copy_in(&mut client, &scope, target, part)
                             .await
                             .unwrap();
                     }
@@ -420,4 +424,71 @@ async fn concurrent_appends_get_unique_gapless_positions() {
     .await
     .unwrap();
     assert_eq!((p.n, p.distinct, p.lowest, p.highest), (800, 800, 0, 799));
+}
+
+/// `copy_in` runs on the caller's own client (one from a pool, here as the application
+/// role): the client is left as it was found, with no tenant or replication-role setting,
+/// after a COPY and after a refused one, and goes on serving the next COPY and queries.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_in_runs_on_the_callers_client_and_leaves_it_clean() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let t = tenant(&mut owner).await;
+    let other = tenant(&mut owner).await;
+    let mut client = db.app_url().connect_raw(&Default::default()).await.unwrap();
+    let settings = async |client: &tokio_postgres::Client| {
+        let row = client
+            .query_one(
+                "SELECT current_user::text, coalesce(current_setting('app.current_org', true), ''), \
+                        current_setting('session_replication_role'), pg_catalog.txid_current_if_assigned() IS NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2),
+            row.get::<_, bool>(3),
+        )
+    };
+    let clean = settings(&client).await;
+    assert_eq!(clean.1, "");
+    assert_eq!(clean.2, "origin");
+    assert_eq!(
+        Chunk::copy_in(
+            &mut client,
+            &t.scope,
+            target(&t),
+            &rows(&t.document.id, 300, 0)
+        )
+        .await
+        .unwrap(),
+        300
+    );
+    assert_eq!(settings(&client).await, clean);
+    // Another organization's document: refused, nothing written, the client still clean.
+    let err = Chunk::copy_in(
+        &mut client,
+        &t.scope,
+        target(&t),
+        &rows(&other.document.id, 10, 300),
+    )
+    .await
+    .unwrap_err();
+    expect_row_error(err, 0, |e| matches!(e, RagError::ForeignParent { .. }));
+    assert_eq!(settings(&client).await, clean);
+    assert_eq!(
+        Chunk::copy_in(
+            &mut client,
+            &t.scope,
+            target(&t),
+            &rows(&t.document.id, 200, 300)
+        )
+        .await
+        .unwrap(),
+        200
+    );
+    assert_eq!(chunk_count(&mut owner, &t).await, 500);
+    assert_eq!(chunk_count(&mut owner, &other).await, 0);
 }
