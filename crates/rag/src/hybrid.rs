@@ -141,7 +141,28 @@ pub fn hybrid_statement(
         "(SELECT s.\"textSearchConfig\"::regconfig FROM public.embedding_spaces s WHERE s.id = {})",
         crate::vector_table::literal(space.id.as_str())
     );
-    // Every column of a chunk, the embedding only when asked for.
+    let query = format!("websearch_to_tsquery({language}, {text_param})");
+    // `@@` is not leakproof: under row-level security PostgreSQL will not match it through
+    // the GIN index, so an unfiltered text side goes through `nh_chunk_text_matches` (owner's
+    // rights, the space checked against `app.current_org`; ids and scores only, the rows are
+    // read below under row-level security). A filtered one matches in place, the filters
+    // beside it, so no match the filters keep is cut by a limit taken before them.
+    let text_side = if filter.is_empty() {
+        format!(
+            "SELECT m.id, m.score FROM public.nh_chunk_text_matches({space}, {query}, {candidates}) m \
+             WHERE EXISTS (SELECT 1 FROM public.embedding_spaces s WHERE s.id = {space} AND s.\"organizationId\" = {org})",
+            space = crate::vector_table::literal(space.id.as_str()),
+            org = setup.org_placeholder(),
+        )
+    } else {
+        format!(
+            "SELECT t.id, ts_rank_cd({tsv}, q) AS score FROM public.chunks t, {query} q \
+             WHERE {clauses} AND {tsv} @@ q ORDER BY score DESC LIMIT {candidates}"
+        )
+    };
+    // Every column of a chunk, the embedding only when asked for. The rows are read by
+    // primary key from an array of the fused ids (a join on the ids let the planner walk
+    // the whole table under row-level security).
     let columns = crate::search::select_list(VectorTable::Chunks, &options.search)?;
     let sql = format!(
         "WITH vec AS (\
@@ -149,16 +170,15 @@ pub fn hybrid_statement(
                  SELECT t.id, {distance} AS distance FROM public.chunks t WHERE {vector_clauses} \
                  ORDER BY {distance} LIMIT {candidates}) v), \
          lex AS (\
-             SELECT l.id, row_number() OVER (ORDER BY l.score DESC, l.id) AS rank FROM (\
-                 SELECT t.id, ts_rank_cd({tsv}, q) AS score \
-                 FROM public.chunks t, websearch_to_tsquery({language}, {text_param}) q \
-                 WHERE {clauses} AND {tsv} @@ q ORDER BY score DESC LIMIT {candidates}) l), \
+             SELECT l.id, row_number() OVER (ORDER BY l.score DESC, l.id) AS rank FROM ({text_side}) l), \
          fused AS (\
              SELECT coalesce(vec.id, lex.id) AS id, vec.rank AS vector_rank, lex.rank AS text_rank, \
                     coalesce({wv} / ({rrf_k} + vec.rank), 0) + coalesce({wt} / ({rrf_k} + lex.rank), 0) AS score \
              FROM vec FULL OUTER JOIN lex ON vec.id = lex.id) \
          SELECT {columns}, f.score::float8 AS score, f.vector_rank, f.text_rank \
-         FROM fused f JOIN public.chunks t ON t.id = f.id ORDER BY f.score DESC, t.id LIMIT {k}"
+         FROM fused f JOIN (SELECT * FROM public.chunks c WHERE c.id = ANY (ARRAY(SELECT id FROM fused))) t \
+         ON t.id = f.id \
+         ORDER BY f.score DESC, t.id LIMIT {k}"
     );
     Ok(setup.finish(sql))
 }

@@ -719,6 +719,11 @@ impl StatementSetup {
         condition
     }
 
+    /// The organization's placeholder (`$n`).
+    pub(crate) fn org_placeholder(&self) -> &str {
+        &self.org
+    }
+
     /// Binds a parameter and returns its placeholder (`$n`).
     pub(crate) fn param(&mut self, bind: Bind) -> String {
         self.binds.push(bind);

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.nh_chunk_text_matches(text, tsquery, bigint);
