@@ -687,6 +687,19 @@ impl StatementSetup {
         )
     }
 
+    /// `clauses` for an exact scan: with a parent filter, the space predicate is written
+    /// `(...) IS TRUE`, which no index serves, so the rows come through the parent's btree
+    /// alone (PostgreSQL otherwise ANDed it with a bitmap of the whole space's btree: 4 of
+    /// 5.5 ms for a 1,000-row document of a 100k space); without one, the space's btree
+    /// finds them.
+    fn for_exact_scan(&self, clauses: &str) -> String {
+        if self.parents.is_empty() {
+            return clauses.to_owned();
+        }
+        let space = format!("t.{}", space_predicate(self.space.as_str()));
+        clauses.replacen(&space, &format!("({space}) IS TRUE"), 1)
+    }
+
     /// The condition under which [`SearchPlan::Auto`] scans exactly (SQL, evaluated once
     /// per search, after the statement's settings: see [`SearchPlan::Auto`]). Each count
     /// stops at its bound, so a large space or parent costs a bounded number of index
@@ -770,7 +783,11 @@ pub fn search_statement(
         SearchPlan::Index | SearchPlan::Exact => format!(
             "SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {order} LIMIT {k}",
             table = table.name(),
-            clauses = setup.vector_clauses,
+            clauses = if options.plan == SearchPlan::Exact {
+                setup.for_exact_scan(&setup.vector_clauses)
+            } else {
+                setup.vector_clauses.clone()
+            },
             order = if options.plan == SearchPlan::Exact {
                 &exact_order
             } else {
@@ -778,12 +795,11 @@ pub fn search_statement(
             },
         ),
         SearchPlan::Auto => {
-            let branch = |gate: &str, order: &str| {
+            let branch = |gate: &str, clauses: &str, order: &str| {
                 format!(
                     "(SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t \
                      WHERE {clauses} AND (SELECT {gate} FROM nh_plan) ORDER BY {order} LIMIT {k})",
                     table = table.name(),
-                    clauses = setup.unguarded,
                 )
             };
             format!(
@@ -791,8 +807,12 @@ pub fn search_statement(
                  {index} UNION ALL {scan}",
                 exact = setup.auto_exact_condition(),
                 guard = setup.space_is_the_organizations(&setup.org),
-                index = branch("NOT exact", distance),
-                scan = branch("exact", &exact_order),
+                index = branch("NOT exact", &setup.unguarded, distance),
+                scan = branch(
+                    "exact",
+                    &setup.for_exact_scan(&setup.unguarded),
+                    &exact_order
+                ),
             )
         }
     };
