@@ -245,6 +245,64 @@ async fn exact(
         .collect()
 }
 
+/// A space of `name`, a dataset of it and one document per title in that dataset.
+async fn space_with_documents(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    user: &UserId,
+    name: &str,
+    titles: &[&str],
+) -> (EmbeddingSpace, Dataset, Vec<DocumentId>) {
+    let space = EmbeddingSpace::create(
+        conn,
+        scope,
+        &NewEmbeddingSpace {
+            name,
+            provider: "bench",
+            model: "clustered",
+            dimension: DIM as i32,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let dataset = Dataset::create(
+        conn,
+        scope,
+        &NewDataset {
+            embedding_space_id: Some(&space.id),
+            name,
+            slug: name,
+            kind: DatasetKind::Documents,
+            description: None,
+            source: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut documents = Vec::new();
+    for title in titles {
+        let document = Document::create(
+            conn,
+            scope,
+            &NewDocument {
+                dataset_id: Some(&dataset.id),
+                owner_id: user,
+                embedding_space_id: Some(&space.id),
+                title,
+                content: "",
+                status: None,
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+        documents.push(document.id);
+    }
+    (space, dataset, documents)
+}
+
 async fn setup() -> Bench {
     let admin = std::env::var("NEONHUB_BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("NEONHUB_TEST_DATABASE_URL"))
@@ -271,54 +329,7 @@ async fn setup() -> Bench {
     let mut report = Report::default();
     let mut data = Data::new();
     let mut target = async |name: &str| {
-        let space = EmbeddingSpace::create(
-            &mut conn,
-            &scope,
-            &NewEmbeddingSpace {
-                name,
-                provider: "bench",
-                model: "clustered",
-                dimension: DIM as i32,
-                metadata: None,
-            },
-        )
-        .await
-        .unwrap();
-        let dataset = Dataset::create(
-            &mut conn,
-            &scope,
-            &NewDataset {
-                embedding_space_id: Some(&space.id),
-                name,
-                slug: name,
-                kind: DatasetKind::Documents,
-                description: None,
-                source: None,
-                metadata: None,
-            },
-        )
-        .await
-        .unwrap();
-        let mut documents = Vec::new();
-        for title in ["main", "ten", "one"] {
-            let document = Document::create(
-                &mut conn,
-                &scope,
-                &NewDocument {
-                    dataset_id: Some(&dataset.id),
-                    owner_id: &user,
-                    embedding_space_id: Some(&space.id),
-                    title,
-                    content: "",
-                    status: None,
-                    metadata: None,
-                },
-            )
-            .await
-            .unwrap();
-            documents.push(document.id);
-        }
-        (space, dataset, documents)
+        space_with_documents(&mut conn, &scope, &user, name, &["main", "ten", "one"]).await
     };
     let (u_space, u_dataset, u_docs) = target("unnest").await;
     let (space, dataset, docs) = target("copy").await;
@@ -497,49 +508,9 @@ async fn stored_column_ingest(
     report: &mut Report,
 ) {
     let mut conn = url.connect().await.unwrap();
-    let space = EmbeddingSpace::create(
-        &mut conn,
-        scope,
-        &NewEmbeddingSpace {
-            name: "stored-column",
-            provider: "bench",
-            model: "m",
-            dimension: DIM as i32,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let dataset = Dataset::create(
-        &mut conn,
-        scope,
-        &NewDataset {
-            embedding_space_id: Some(&space.id),
-            name: "stored-column",
-            slug: "stored-column",
-            kind: DatasetKind::Documents,
-            description: None,
-            source: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
-    let document = Document::create(
-        &mut conn,
-        scope,
-        &NewDocument {
-            dataset_id: Some(&dataset.id),
-            owner_id: user,
-            embedding_space_id: Some(&space.id),
-            title: "stored-column",
-            content: "",
-            status: None,
-            metadata: None,
-        },
-    )
-    .await
-    .unwrap();
+    let (space, dataset, documents) =
+        space_with_documents(&mut conn, scope, user, "stored-column", &["stored-column"]).await;
+    let document = &documents[0];
     let target = IngestTarget {
         dataset: &dataset.id,
         space: &space.id,
@@ -560,7 +531,7 @@ async fn stored_column_ingest(
                 .await
                 .unwrap();
             for (how, t) in took[state].iter_mut().enumerate() {
-                let batch = rows(&mut data, &Docs::all(&document.id), BATCH, next);
+                let batch = rows(&mut data, &Docs::all(document), BATCH, next);
                 next += BATCH;
                 let started = Instant::now();
                 if how == 0 {

@@ -716,9 +716,9 @@ impl StatementSetup {
         // bound when there is none (never analyzed: -1) or it says empty (an index built
         // before the rows came), where a stale zero would send a grown space to a scan.
         let mut condition = format!(
-            "(CASE WHEN COALESCE((SELECT max(c.reltuples) FROM pg_catalog.pg_class c WHERE c.oid IN ({indexes})), -1) > 0 \
-                   THEN (SELECT max(c.reltuples) FROM pg_catalog.pg_class c WHERE c.oid IN ({indexes})) < {small} \
-                   ELSE (SELECT count(*) FROM (SELECT 1 FROM public.{table} z WHERE z.{space} LIMIT {small}) z) < {small} END)",
+            "COALESCE((SELECT CASE WHEN max(c.reltuples) > 0 THEN max(c.reltuples) < {small} END \
+                       FROM pg_catalog.pg_class c WHERE c.oid IN ({indexes})), \
+                      (SELECT count(*) FROM (SELECT 1 FROM public.{table} z WHERE z.{space} LIMIT {small}) z) < {small})",
             indexes = indexes.join(", "),
             space = space_predicate(self.space.as_str()),
         );

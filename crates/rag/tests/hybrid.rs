@@ -142,15 +142,7 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
         ))
         .await
         .unwrap();
-    let spec = IndexSpec {
-        table: VectorTable::Chunks,
-        distance: Distance::Cosine,
-        method: IndexMethod::default(),
-    };
-    IndexManager::new(db.url().clone())
-        .create(&t.scope, &t.space.id, &spec, |_| {})
-        .await
-        .unwrap();
+    let hnsw = cosine_hnsw_index(db.url(), &t.scope, &t.space.id).await;
     let statement = hybrid_statement(
         &t.scope,
         &t.space,
@@ -170,7 +162,6 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
         #[diesel(sql_type = BigInt)]
         table: i64,
     }
-    let hnsw = IndexManager::index_name(&t.space.id, &spec);
     let mut app = db.connect_as_app().await;
     // On 5,000 short rows a sequential scan costs less than any index: off, the plans show
     // which indexes the statement can use as this role (on 100k chunks the planner picks

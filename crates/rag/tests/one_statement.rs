@@ -43,16 +43,7 @@ async fn corpus() -> Corpus {
     ))
     .await
     .unwrap();
-    let spec = IndexSpec {
-        table: VectorTable::Chunks,
-        distance: Distance::Cosine,
-        method: IndexMethod::default(),
-    };
-    IndexManager::new(db.url().clone())
-        .create(&t.scope, &t.space.id, &spec, |_| {})
-        .await
-        .unwrap();
-    let index = IndexManager::index_name(&t.space.id, &spec);
+    let index = cosine_hnsw_index(db.url(), &t.scope, &t.space.id).await;
     Corpus {
         db,
         scope: t.scope,

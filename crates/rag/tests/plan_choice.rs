@@ -19,14 +19,6 @@ const LARGE: i64 = if AUTO_EXACT_SPACE_ROWS > AUTO_EXACT_PARENT_ROWS {
     AUTO_EXACT_PARENT_ROWS
 } + 400;
 
-fn spec() -> IndexSpec {
-    IndexSpec {
-        table: VectorTable::Chunks,
-        distance: Distance::Cosine,
-        method: IndexMethod::default(),
-    }
-}
-
 /// `n` rows of `t`'s document (and of `document` when given), numbered from `from`.
 async fn fill(
     conn: &mut AsyncPgConnection,
@@ -51,10 +43,7 @@ async fn fill(
 }
 
 async fn index(db: &TestDatabase, t: &Tenant) {
-    IndexManager::new(db.url().clone())
-        .create(&t.scope, &t.space.id, &spec(), |_| {})
-        .await
-        .unwrap();
+    cosine_hnsw_index(db.url(), &t.scope, &t.space.id).await;
 }
 
 #[derive(QueryableByName)]
