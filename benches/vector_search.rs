@@ -188,6 +188,8 @@ struct Bench {
     doc_one: DocumentId,
     /// Indexed spaces of [`SMALL_SPACES`] vectors.
     small: Vec<(usize, EmbeddingSpace)>,
+    /// Seconds the full-precision HNSW index of the 100k space took to build.
+    full_build_s: f64,
     queries: Vec<Vector>,
     report: Report,
 }
@@ -402,6 +404,7 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     let took = started.elapsed().as_secs_f64();
+    let full_build_s = took;
     report.push(
         format!("HNSW build ({:?}), 100k x 384", IndexSpec::default().method),
         format!("{took:.1} s"),
@@ -492,6 +495,7 @@ async fn setup() -> Bench {
         doc_ten: docs.ten.clone(),
         doc_one: docs.one.clone(),
         small: small_spaces,
+        full_build_s,
         queries,
         report,
     }
@@ -682,6 +686,10 @@ struct Arm {
     space: EmbeddingSpace,
     filter: SearchFilter,
     options: SearchOptions,
+    /// Forget `SearchPlan::Auto`'s remembered choices before each search, so the statement
+    /// decides every time (what the first search of a space, and one every
+    /// `AUTO_PLAN_MEMORY`, costs). Never interleaved with an arm that relies on the memory.
+    forget: bool,
 }
 
 impl Arm {
@@ -699,6 +707,7 @@ impl Arm {
             space: space.clone(),
             filter,
             options,
+            forget: false,
         }
     }
 
@@ -710,10 +719,14 @@ impl Arm {
             space: b.space.clone(),
             filter: SearchFilter::default(),
             options,
+            forget: false,
         }
     }
 
     async fn run(&mut self, scope: &TenantScope, q: &Vector) -> usize {
+        if self.forget {
+            forget_plan_choices();
+        }
         match (&mut self.repo, &self.raw) {
             (Some(conn), _) => {
                 Chunk::search(conn, scope, &self.space, q, &self.filter, &self.options)
@@ -1047,6 +1060,18 @@ async fn plans(b: &mut Bench) {
         .await];
         let runs = if n > 50_000 { 60 } else { LATENCY_RUNS };
         l.extend(interleave(b, &mut exact, runs).await);
+        // The statement deciding at every search, on its own: its forgetting would make the
+        // remembering arm decide again too.
+        let mut deciding = Arm::repository(
+            "auto, deciding",
+            &b.app_url,
+            &space,
+            SearchFilter::default(),
+            plan(SearchPlan::Auto),
+        )
+        .await;
+        deciding.forget = true;
+        l.extend(interleave(b, &mut [deciding], LATENCY_RUNS).await);
         let better = l[1].p50.min(l[2].p50);
         let ratio = l[0].p50 / better;
         let (r, _) = recall(
@@ -1063,13 +1088,121 @@ async fn plans(b: &mut Bench) {
                 met(ratio <= 1.10)
             ),
             format!(
-                "{:.3} / {:.3} / {:.3} ms = {ratio:.3}x; auto recall@10 {r:.3}",
-                l[0].p50, l[1].p50, l[2].p50
+                "{:.3} / {:.3} / {:.3} ms = {ratio:.3}x; auto recall@10 {r:.3}; \
+                 deciding at every search {:.3} ms = {:.3}x",
+                l[0].p50,
+                l[1].p50,
+                l[2].p50,
+                l[3].p50,
+                l[3].p50 / better
             ),
             json!({"auto_p50_ms": l[0].p50, "index_p50_ms": l[1].p50, "exact_p50_ms": l[2].p50,
-                   "auto_vs_better": ratio, "auto_recall": r}),
+                   "auto_vs_better": ratio, "auto_recall": r,
+                   "auto_deciding_p50_ms": l[3].p50, "auto_deciding_vs_better": l[3].p50 / better}),
         );
     }
+}
+
+/// Index storages side by side on the 100k space: size, build time, recall@10 and p50
+/// latency of the full-precision, `halfvec` and binary (re-ranked) HNSW indexes.
+async fn storages(b: &mut Bench) {
+    let manager = IndexManager::new(b.url.clone());
+    let mut build_s = vec![b.full_build_s];
+    for storage in [IndexStorage::Half, IndexStorage::Binary] {
+        let spec = IndexSpec {
+            storage,
+            ..IndexSpec::default()
+        };
+        let started = Instant::now();
+        manager
+            .create(&b.scope, &b.space.id, &spec, |_| {})
+            .await
+            .unwrap();
+        build_s.push(started.elapsed().as_secs_f64());
+    }
+    let mut conn = b.url.connect().await.unwrap();
+    conn.batch_execute("ANALYZE chunks").await.unwrap();
+    let indexes = manager.list(&b.scope, Some(&b.space.id)).await.unwrap();
+    let storages = [IndexStorage::Full, IndexStorage::Half, IndexStorage::Binary];
+    let mut sizes = Vec::new();
+    let mut recalls = Vec::new();
+    for storage in storages {
+        let spec = IndexSpec {
+            storage,
+            ..IndexSpec::default()
+        };
+        let name = IndexManager::index_name(&b.space.id, &spec);
+        sizes.push(
+            indexes
+                .iter()
+                .find(|i| i.name == name)
+                .map(|i| i.size_bytes as f64 / 1_048_576.0)
+                .unwrap(),
+        );
+        let options = SearchOptions {
+            storage,
+            ..SearchOptions::default()
+        };
+        recalls.push(
+            recall(b, &b.space, &SearchFilter::default(), "", &options)
+                .await
+                .0,
+        );
+    }
+    let mut arms = Vec::new();
+    for (label, storage) in [
+        ("full", IndexStorage::Full),
+        ("half", IndexStorage::Half),
+        ("binary", IndexStorage::Binary),
+    ] {
+        arms.push(
+            Arm::repository(
+                label,
+                &b.app_url,
+                &b.space,
+                SearchFilter::default(),
+                SearchOptions {
+                    storage,
+                    ..SearchOptions::default()
+                },
+            )
+            .await,
+        );
+    }
+    let l = interleave(b, &mut arms, LATENCY_RUNS).await;
+    for (i, storage) in storages.iter().enumerate() {
+        b.report.push(
+            format!(
+                "index storage {}: size, build, recall@10, search p50 / p95 (application role)",
+                storage.name()
+            ),
+            format!(
+                "{:.1} MB, {:.1} s, {:.3}, {:.3} / {:.3} ms",
+                sizes[i], build_s[i], recalls[i], l[i].p50, l[i].p95
+            ),
+            json!({"size_mb": sizes[i], "build_s": build_s[i], "recall": recalls[i],
+                   "p50_ms": l[i].p50, "p95_ms": l[i].p95}),
+        );
+    }
+    let half_size = sizes[1] / sizes[0];
+    let half_recall = recalls[1] - recalls[0];
+    b.report.push(
+        format!(
+            "halfvec / vector index size (goal <= 60 %: {}), recall difference (goal within 0.002: {})",
+            met(half_size <= 0.60),
+            met(half_recall.abs() <= 0.002)
+        ),
+        format!("{:.1} %, {half_recall:+.3}", half_size * 100.0),
+        json!({"size_ratio": half_size, "recall_difference": half_recall}),
+    );
+    b.report.push(
+        format!(
+            "binary + re-rank ({BINARY_RERANK_PER_ROW} x k candidates) recall@10 (goal >= 0.95: {}), p50 / full p50",
+            met(recalls[2] >= 0.95)
+        ),
+        format!("{:.3}, {:.3} ms / {:.3} ms = {:.2}x", recalls[2], l[2].p50, l[0].p50, l[2].p50 / l[0].p50),
+        json!({"recall": recalls[2], "p50_ms": l[2].p50, "full_p50_ms": l[0].p50}),
+    );
 }
 
 /// The cost of row-level security, measured interleaved in one run: a filtered search and a
@@ -1235,6 +1368,8 @@ fn main() {
         plans(&mut b).await;
         hybrid(&mut b).await;
         row_level_security(&mut b).await;
+        // Last: the extra indexes it builds must not share the machine with other figures.
+        storages(&mut b).await;
     });
 
     let table: String = std::iter::once("| measure | result |\n| --- | --- |\n".to_owned())

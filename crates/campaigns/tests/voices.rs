@@ -4,8 +4,8 @@
 use diesel_async::SimpleAsyncConnection;
 use neonhub_campaigns::*;
 use neonhub_rag::{
-    Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, NewEmbeddingSpace, RagError,
-    VectorTable, explain,
+    Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, IndexStorage,
+    NewEmbeddingSpace, RagError, VectorTable, explain,
 };
 use neonhub_schema::TenantScope;
 use neonhub_schema::Vector;
@@ -178,6 +178,7 @@ async fn voice_searches_use_the_spaces_index() {
         table: VectorTable::BrandVoices,
         distance: Distance::Cosine,
         method: IndexMethod::default(),
+        storage: IndexStorage::Full,
     };
     IndexManager::new(db.url().clone())
         .create(s, &sp, &spec, |_| {})

@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand, ValueEnum};
 use neonhub_identity::{IdentityError, Organization};
 use neonhub_rag::{
-    BuildProgress, Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, RagError,
-    VectorTable,
+    BuildProgress, Distance, EmbeddingSpace, IndexManager, IndexMethod, IndexSpec, IndexStorage,
+    RagError, VectorTable,
 };
 use neonhub_schema::ids::EmbeddingSpaceId;
 use neonhub_schema::{DatabaseUrl, TenantScope};
@@ -58,6 +58,10 @@ pub struct Target {
     /// IVFFlat: lists (default: from the row count).
     #[arg(long)]
     pub lists: Option<u32>,
+    /// How the index stores vectors: full precision, halfvec (half the element size), or
+    /// binary (one bit per dimension; searches re-rank on the full vectors).
+    #[arg(long, value_enum, default_value = "full")]
+    pub storage: StorageArg,
     /// maintenance_work_mem for the build.
     #[arg(long, default_value = "1GB")]
     pub maintenance_work_mem: String,
@@ -96,6 +100,17 @@ pub enum MethodArg {
     Ivfflat,
 }
 
+/// An index storage.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StorageArg {
+    /// vector (halfvec from 2001 to 4000 dimensions)
+    Full,
+    /// halfvec, up to 4000 dimensions
+    Half,
+    /// binary quantization, any dimension
+    Binary,
+}
+
 impl Target {
     fn spec(&self) -> IndexSpec {
         IndexSpec {
@@ -116,6 +131,11 @@ impl Target {
                     ef_construction: self.ef_construction,
                 },
                 MethodArg::Ivfflat => IndexMethod::IvfFlat { lists: self.lists },
+            },
+            storage: match self.storage {
+                StorageArg::Full => IndexStorage::Full,
+                StorageArg::Half => IndexStorage::Half,
+                StorageArg::Binary => IndexStorage::Binary,
             },
         }
     }

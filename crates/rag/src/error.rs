@@ -44,11 +44,22 @@ pub enum RagError {
         /// Why.
         reason: String,
     },
-    /// A dimension outside 1 to 4000 (pgvector indexes `halfvec` up to 4000).
+    /// A dimension outside 1 to 16,000 (pgvector's `vector` type).
     #[error(
-        "dimension {0} is out of range: 1 to 4000 (vector indexes reach 2000, halfvec indexes 4000)"
+        "dimension {0} is out of range: 1 to 16000 (pgvector's vector type; indexes reach 2000 as vector, 4000 as halfvec, 64000 as binary)"
     )]
     DimensionOutOfRange(i32),
+    /// An index storage that cannot hold the space's vectors (pgvector indexes `vector` up
+    /// to 2,000 dimensions and `halfvec` up to 4,000); nothing was built or searched.
+    #[error("a {storage} index cannot hold {dimension}-dimensional vectors: {allowed}")]
+    StorageTooNarrow {
+        /// The storage asked for (`full`, `half`).
+        storage: &'static str,
+        /// The space's dimension.
+        dimension: i32,
+        /// What would work.
+        allowed: &'static str,
+    },
     /// A vector's length differs from its space's dimension.
     #[error("vector has {got} dimensions, the embedding space has {expected}")]
     DimensionMismatch {
@@ -231,6 +242,7 @@ impl RagError {
             | Self::ExistsDifferently { .. } => S::Conflict,
             Self::InvalidSpace { .. }
             | Self::DimensionOutOfRange(_)
+            | Self::StorageTooNarrow { .. }
             | Self::DimensionMismatch { .. }
             | Self::EmptyVector
             | Self::NonFiniteVector { .. }

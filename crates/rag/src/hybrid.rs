@@ -116,6 +116,15 @@ pub fn hybrid_statement(
             "None for hybrid search (its hits are whole chunks)",
         ));
     }
+    if options.search.storage == crate::IndexStorage::Binary {
+        // Its vector ranking would be by Hamming distance, a coarse order that ties often;
+        // the exact re-ranking that makes binary search worth it is k-NN search's.
+        return Err(RagError::invalid_option(
+            "storage",
+            "binary",
+            "full or half for hybrid search",
+        ));
+    }
     neonhub_schema::InvalidData::check_text("text", text)?;
     let mut setup = StatementSetup::new(
         scope,

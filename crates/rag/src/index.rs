@@ -16,7 +16,7 @@ use neonhub_schema::ids::EmbeddingSpaceId;
 use neonhub_schema::keys;
 use neonhub_schema::{ConnectOptions, DatabaseUrl, TenantScope};
 
-use crate::vector_table::{Distance, VectorCast, VectorTable, space_predicate};
+use crate::vector_table::{Distance, IndexStorage, VectorCast, VectorTable, space_predicate};
 use crate::{EmbeddingSpace, RagError};
 
 /// The ANN method and its build parameters.
@@ -105,6 +105,10 @@ pub struct IndexSpec {
     pub distance: Distance,
     /// HNSW or IVFFlat.
     pub method: IndexMethod,
+    /// How the vectors are stored in the index (full precision, `halfvec`, or binary with
+    /// re-ranking); a search names the same storage in
+    /// [`SearchOptions::storage`](crate::SearchOptions::storage) to use it.
+    pub storage: IndexStorage,
 }
 
 /// A managed index as found in the database.
@@ -213,6 +217,7 @@ pub(crate) fn ann_index_names(
     table: VectorTable,
     space: &EmbeddingSpaceId,
     distance: Distance,
+    storage: IndexStorage,
 ) -> [String; 2] {
     [IndexMethod::default(), IndexMethod::IvfFlat { lists: None }].map(|method| {
         IndexManager::index_name(
@@ -221,6 +226,7 @@ pub(crate) fn ann_index_names(
                 table,
                 distance,
                 method,
+                storage,
             },
         )
     })
@@ -257,14 +263,17 @@ impl IndexManager {
         self
     }
 
-    /// The name of the index `spec` of `space`: `nh_vec_<table>_<space hash>_<distance>_<method>`.
+    /// The name of the index `spec` of `space`:
+    /// `nh_vec_<table>_<space hash>_<distance>_<method>`, then `_half` or `_bin` for those
+    /// storages.
     pub fn index_name(space: &EmbeddingSpaceId, spec: &IndexSpec) -> String {
         format!(
-            "{MANAGED_INDEX_PREFIX}{}_{}_{}_{}",
+            "{MANAGED_INDEX_PREFIX}{}_{}_{}_{}{}",
             spec.table.tag(),
             space_tag(space),
             spec.distance.tag(),
-            spec.method.tag()
+            spec.method.tag(),
+            spec.storage.suffix()
         )
     }
 
@@ -305,6 +314,8 @@ impl IndexManager {
         self.check_maintenance_work_mem()?;
         let mut conn = self.connect().await?;
         let space = EmbeddingSpace::get(&mut conn, scope, space).await?;
+        // Refused before anything is touched: pgvector would refuse the build anyway.
+        VectorCast::for_index(space.dimension, spec.storage)?;
         let name = Self::index_name(&space.id, spec);
         let outcome = match validity(&mut conn, &name).await? {
             Some(true) => return Ok(BuildOutcome::AlreadyValid),
@@ -449,7 +460,7 @@ impl IndexManager {
         spec: &IndexSpec,
         name: &str,
     ) -> Result<String, RagError> {
-        let cast = VectorCast::for_dimension(space.dimension)?;
+        let cast = VectorCast::for_index(space.dimension, spec.storage)?;
         let predicate = space_predicate(space.id.as_str());
         let table = spec.table.name();
         let (method, with) = match spec.method {
@@ -475,7 +486,7 @@ impl IndexManager {
         Ok(format!(
             "CREATE INDEX CONCURRENTLY {name} ON public.{table} USING {method} ({} {}) WITH ({with}) WHERE {predicate}",
             cast.expression("embedding"),
-            spec.distance.opclass(cast),
+            cast.opclass(spec.distance),
         ))
     }
 
@@ -549,11 +560,23 @@ mod tests {
             table: VectorTable::MemEmbeddings,
             distance: Distance::InnerProduct,
             method: IndexMethod::IvfFlat { lists: None },
+            storage: IndexStorage::Full,
         };
         let name = IndexManager::index_name(&long, &spec);
         assert!(
             name.len() <= 63 && name.starts_with("nh_vec_mems_") && name.ends_with("_ip_ivf"),
             "{name}"
+        );
+        let binary = IndexManager::index_name(
+            &long,
+            &IndexSpec {
+                storage: IndexStorage::Binary,
+                ..spec
+            },
+        );
+        assert!(
+            binary.len() <= 63 && binary == format!("{name}_bin"),
+            "{binary}"
         );
         assert_eq!(
             (

@@ -10,6 +10,7 @@ mod index;
 mod ingest;
 mod message;
 mod meta;
+mod plan_memory;
 mod prepared;
 mod search;
 mod space;
@@ -29,12 +30,13 @@ pub use ingest::{ChunkRow, IngestTarget};
 pub use message::{Message, MessageChanges, NewMessage};
 pub use meta::{MAX_IN_VALUES, MAX_PATH_BYTES, MAX_PATH_DEPTH, MetaCondition, MetaTest, MetaValue};
 pub use neonhub_schema::page::{Cursor, Page, PageRequest};
+pub use plan_memory::{AUTO_PLAN_MEMORY, forget_plan_choices};
 pub use search::{
-    AUTO_EXACT_PARENT_ROWS, AUTO_EXACT_SPACE_ROWS, Bind, DEFAULT_EF_SEARCH, DEFAULT_PROBES,
-    EF_SEARCH_PER_ROW, EF_SEARCH_PER_ROW_FILTERED, Hit, IterativeScan, MAX_K, ParentFilter,
-    SearchFilter, SearchOptions, SearchPlan, SearchStatement, explain, search_statement,
-    vector_search,
+    AUTO_EXACT_PARENT_ROWS, AUTO_EXACT_SPACE_ROWS, BINARY_RERANK_PER_ROW, Bind, DEFAULT_EF_SEARCH,
+    DEFAULT_PROBES, EF_SEARCH_PER_ROW, EF_SEARCH_PER_ROW_FILTERED, Hit, IterativeScan, MAX_K,
+    ParentFilter, SearchFilter, SearchOptions, SearchPlan, SearchStatement, explain,
+    search_statement, vector_search,
 };
 pub use space::{EmbeddingSpace, EmbeddingSpaceChanges, MAX_DIMENSION, NewEmbeddingSpace};
 pub use vector::validate_vector;
-pub use vector_table::{Distance, VectorTable};
+pub use vector_table::{Distance, IndexStorage, VectorTable};

@@ -24,7 +24,10 @@ use neonhub_schema::ids::{
     BrandId, ConversationId, DatasetId, DocumentId, EventId, PersonId, UserId,
 };
 
-use crate::vector_table::{Distance, VectorCast, VectorTable, literal, space_predicate};
+use crate::plan_memory::{self, PlanKey};
+use crate::vector_table::{
+    Distance, IndexStorage, VectorCast, VectorTable, literal, space_predicate,
+};
 use crate::{EmbeddingSpace, RagError, validate_vector};
 use neonhub_schema::ids::EmbeddingSpaceId;
 
@@ -91,7 +94,22 @@ pub struct SearchOptions {
     /// How the rows are found: [`SearchPlan::Auto`] (the default) lets the statement choose
     /// between the ANN index and an exact scan when it runs.
     pub plan: SearchPlan,
+    /// Which of the space's indexes to search: the one built with this
+    /// [`IndexSpec::storage`](crate::IndexSpec::storage) (the default, full precision, is
+    /// what every index was before storages existed). Without such an index the search
+    /// still answers, by scanning. A `halfvec` search ranks by half-precision distances;
+    /// a binary one re-ranks its candidates by the exact distance, which hits carry.
+    pub storage: IndexStorage,
+    /// [`IndexStorage::Binary`] only: candidates fetched from the binary index per
+    /// requested row, re-ranked by exact distance (`None`: [`BINARY_RERANK_PER_ROW`]);
+    /// `ef_search` is raised to the candidate count when below it.
+    pub rerank: Option<u32>,
 }
+
+/// Candidates per requested row a binary-quantized search re-ranks when
+/// [`SearchOptions::rerank`] is `None` (400 for k = 10, the most one HNSW scan returns at
+/// `ef_search` 400). See the README's vector table for the recall it reached.
+pub const BINARY_RERANK_PER_ROW: u32 = 40;
 
 /// How a search finds its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -104,8 +122,14 @@ pub enum SearchPlan {
     /// index otherwise. The space's size comes from the catalog's estimate for its ANN
     /// index (`pg_class.reltuples`, kept by the build and by (auto)ANALYZE), or, where there
     /// is none or it says empty, from a count that stops at the bound; a parent's size from
-    /// a count that stops at its bound. Metadata conditions do not take part: their selectivity is not known cheaply,
-    /// and the index's iterative scan serves them.
+    /// a count that stops at its bound. Metadata conditions do not take part: their
+    /// selectivity is not known cheaply, and the index's iterative scan serves them.
+    ///
+    /// [`vector_search`] remembers the choice for [`AUTO_PLAN_MEMORY`](crate::AUTO_PLAN_MEMORY)
+    /// per organization, space, distance and parent filter, and meanwhile sends the chosen
+    /// branch alone (as [`SearchPlan::Index`] or [`SearchPlan::Exact`]): reading the sizes
+    /// cost 0.1 to 0.4 ms of a 2.4 ms search of a 100k space.
+    /// [`forget_plan_choices`](crate::forget_plan_choices) makes every space decide again.
     #[default]
     Auto,
     /// Always the ANN index (pgvector's settings as given).
@@ -144,6 +168,9 @@ impl SearchOptions {
                 "1 to 1000 (hnsw.ef_search)",
             ));
         }
+        if let Some(rerank) = self.rerank.filter(|r| !(1..=100).contains(r)) {
+            return Err(RagError::invalid_option("rerank", rerank, "1 to 100"));
+        }
         if let Some(probes) = self.probes.filter(|p| !(1..=32768).contains(p)) {
             return Err(RagError::invalid_option(
                 "probes",
@@ -159,10 +186,28 @@ impl SearchOptions {
         self.effective_ef_search_for(false)
     }
 
+    /// How many candidates a binary-quantized search re-ranks: k × [`SearchOptions::rerank`]
+    /// (or [`BINARY_RERANK_PER_ROW`]).
+    pub fn rerank_candidates(&self) -> i64 {
+        self.k
+            .clamp(1, MAX_K)
+            .saturating_mul(i64::from(self.rerank.unwrap_or(BINARY_RERANK_PER_ROW)))
+    }
+
     /// The `hnsw.ef_search` a search runs with, filtered or not: `ef_search` when given,
     /// else [`EF_SEARCH_PER_ROW`] (unfiltered) or [`EF_SEARCH_PER_ROW_FILTERED`] (filtered)
-    /// times k, within pgvector's 40 to 1000.
+    /// times k, within pgvector's 40 to 1000; for a binary search, at least its candidate
+    /// count (up to 1000), as one HNSW scan returns at most `ef_search` rows.
     pub fn effective_ef_search_for(&self, filtered: bool) -> u32 {
+        let ef = self.ef_search_before_rerank(filtered);
+        if self.storage == IndexStorage::Binary {
+            let candidates = u32::try_from(self.rerank_candidates().min(1000)).unwrap_or(1000);
+            return ef.max(candidates);
+        }
+        ef
+    }
+
+    fn ef_search_before_rerank(&self, filtered: bool) -> u32 {
         self.ef_search.unwrap_or_else(|| {
             let wanted = u32::try_from(self.k.clamp(1, MAX_K)).unwrap_or(1);
             let per_row = if filtered {
@@ -188,6 +233,8 @@ impl Default for SearchOptions {
             with_embedding: false,
             columns: None,
             plan: SearchPlan::Auto,
+            storage: IndexStorage::Full,
+            rerank: None,
         }
     }
 }
@@ -549,6 +596,11 @@ fn settings_for(options: &SearchOptions, filtered: bool) -> Vec<(&'static str, S
 pub(crate) struct StatementSetup {
     /// The distance expression, exactly as the index has it (`t.embedding::vector(D) <=> $1`).
     pub(crate) distance: String,
+    /// The distance hits are ranked and reported by: [`StatementSetup::distance`], except
+    /// for a binary index, whose candidates are re-ranked on the full vectors.
+    pub(crate) exact_distance: String,
+    /// The cast the index was built on.
+    pub(crate) cast: VectorCast,
     /// The WHERE clauses joined with AND (table alias `t`).
     pub(crate) clauses: String,
     /// [`StatementSetup::clauses`] for the vector side: rows without an embedding are never
@@ -564,6 +616,8 @@ pub(crate) struct StatementSetup {
     table: VectorTable,
     space: EmbeddingSpaceId,
     distance_kind: Distance,
+    storage: IndexStorage,
+    rerank_candidates: i64,
     binds: Vec<Bind>,
     settings: Vec<(&'static str, String)>,
 }
@@ -582,15 +636,27 @@ impl StatementSetup {
         }
         options.validate()?;
         validate_vector(query, space.dimension)?;
-        let cast = VectorCast::for_dimension(space.dimension)?;
+        let cast = VectorCast::for_search(space.dimension, options.storage)?;
         let distance = format!(
             "{} {} {}",
             cast.expression("t.embedding"),
-            options.distance.operator(),
+            cast.operator(options.distance),
             cast.parameter(1)
         );
+        // A binary index orders candidates by Hamming distance; they are ranked, and
+        // reported, by the exact distance on the full vectors.
+        let exact_distance = match cast {
+            VectorCast::Bit(d) => format!(
+                "{} {} $1",
+                VectorCast::Vector(d).expression("t.embedding"),
+                options.distance.operator()
+            ),
+            _ => distance.clone(),
+        };
         let mut setup = Self {
             distance,
+            exact_distance,
+            cast,
             clauses: String::new(),
             vector_clauses: String::new(),
             unguarded: String::new(),
@@ -599,6 +665,8 @@ impl StatementSetup {
             table,
             space: space.id.clone(),
             distance_kind: options.distance,
+            storage: options.storage,
+            rerank_candidates: options.rerank_candidates(),
             binds: vec![Bind::Vector(query.clone())],
             settings: if options.plan == SearchPlan::Exact {
                 Vec::new()
@@ -706,11 +774,15 @@ impl StatementSetup {
     /// entries, and a large space with a current estimate costs one catalog lookup.
     fn auto_exact_condition(&self) -> String {
         let table = self.table.name();
-        let indexes: Vec<String> =
-            crate::index::ann_index_names(self.table, &self.space, self.distance_kind)
-                .iter()
-                .map(|name| format!("to_regclass({})", literal(&format!("public.{name}"))))
-                .collect();
+        let indexes: Vec<String> = crate::index::ann_index_names(
+            self.table,
+            &self.space,
+            self.distance_kind,
+            self.storage,
+        )
+        .iter()
+        .map(|name| format!("to_regclass({})", literal(&format!("public.{name}"))))
+        .collect();
         let small = AUTO_EXACT_SPACE_ROWS;
         // The estimate when ANALYZE (or the build) made one; a count that stops at the
         // bound when there is none (never analyzed: -1) or it says empty (an index built
@@ -775,46 +847,54 @@ pub fn search_statement(
     // estimate for an unknown LIMIT, so the plan cache re-planned every search.
     let k = options.k;
     let columns = select_list(table, options)?;
+    let table = table.name();
     let distance = &setup.distance;
+    let exact = &setup.exact_distance;
     // `+ 0` keeps the value and hides the index's operator shape from the planner: the
     // rows are found through the filters' indexes and sorted exactly.
-    let exact_order = format!("({distance}) + 0");
-    let sql = match options.plan {
-        SearchPlan::Index | SearchPlan::Exact => format!(
-            "SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t WHERE {clauses} ORDER BY {order} LIMIT {k}",
-            table = table.name(),
-            clauses = if options.plan == SearchPlan::Exact {
-                setup.for_exact_scan(&setup.vector_clauses)
-            } else {
-                setup.vector_clauses.clone()
-            },
-            order = if options.plan == SearchPlan::Exact {
-                &exact_order
-            } else {
-                distance
-            },
+    let exact_order = format!("({exact}) + 0");
+    // `tail` adds to the select list (the Auto branches' `nh_exact`).
+    let index_query = |clauses: &str, tail: &str| match setup.cast {
+        // Over-fetch through the binary index, then rank those candidates exactly.
+        VectorCast::Bit(_) => format!(
+            "SELECT {columns}, ({exact})::float8 AS distance{tail} FROM \
+             (SELECT t.* FROM public.{table} t WHERE {clauses} ORDER BY {distance} LIMIT {candidates}) t \
+             ORDER BY distance LIMIT {k}",
+            candidates = setup.rerank_candidates,
         ),
-        SearchPlan::Auto => {
-            let branch = |gate: &str, clauses: &str, order: &str| {
-                format!(
-                    "(SELECT {columns}, ({distance})::float8 AS distance FROM public.{table} t \
-                     WHERE {clauses} AND (SELECT {gate} FROM nh_plan) ORDER BY {order} LIMIT {k})",
-                    table = table.name(),
-                )
-            };
-            format!(
-                "WITH nh_plan AS MATERIALIZED (SELECT {exact} AS exact {GUARD}{guard}) \
-                 {index} UNION ALL {scan}",
-                exact = setup.auto_exact_condition(),
-                guard = setup.space_is_the_organizations(&setup.org),
-                index = branch("NOT exact", &setup.unguarded, distance),
-                scan = branch(
-                    "exact",
-                    &setup.for_exact_scan(&setup.unguarded),
-                    &exact_order
+        _ => format!(
+            "SELECT {columns}, ({distance})::float8 AS distance{tail} FROM public.{table} t \
+             WHERE {clauses} ORDER BY {distance} LIMIT {k}"
+        ),
+    };
+    let exact_query = |clauses: &str, tail: &str| {
+        format!(
+            "SELECT {columns}, ({exact})::float8 AS distance{tail} FROM public.{table} t \
+             WHERE {clauses} ORDER BY {exact_order} LIMIT {k}"
+        )
+    };
+    let sql = match options.plan {
+        SearchPlan::Index => index_query(&setup.vector_clauses, ""),
+        SearchPlan::Exact => exact_query(&setup.for_exact_scan(&setup.vector_clauses), ""),
+        // Each branch says which it is (`nh_exact`), so `vector_search` can remember the
+        // choice and send that branch alone next time (see `AUTO_PLAN_MEMORY`).
+        SearchPlan::Auto => format!(
+            "WITH nh_plan AS MATERIALIZED (SELECT {choice} AS exact {GUARD}{guard}) \
+             ({index}) UNION ALL ({scan})",
+            choice = setup.auto_exact_condition(),
+            guard = setup.space_is_the_organizations(&setup.org),
+            index = index_query(
+                &format!("{} AND (SELECT NOT exact FROM nh_plan)", setup.unguarded),
+                ", false AS nh_exact"
+            ),
+            scan = exact_query(
+                &format!(
+                    "{} AND (SELECT exact FROM nh_plan)",
+                    setup.for_exact_scan(&setup.unguarded)
                 ),
-            )
-        }
+                ", true AS nh_exact"
+            ),
+        ),
     };
     Ok(setup.finish(sql))
 }
@@ -871,24 +951,82 @@ where
     T: QueryableByName<Pg> + Send + 'static,
 {
     scope.require(keys::KNOWLEDGE_READ)?;
+    let auto_key = (options.plan == SearchPlan::Auto).then(|| PlanKey {
+        organization: scope.organization_id().as_str().to_owned(),
+        table,
+        space: space.id.as_str().to_owned(),
+        distance: options.distance,
+        storage: options.storage,
+        parents: filter
+            .parents
+            .iter()
+            .map(|p| (p.column(), p.value().to_owned()))
+            .collect(),
+    });
+    let remembered;
+    let options = match auto_key.as_ref().and_then(plan_memory::recall) {
+        Some(exact) => {
+            remembered = SearchOptions {
+                plan: if exact {
+                    SearchPlan::Exact
+                } else {
+                    SearchPlan::Index
+                },
+                ..options.clone()
+            };
+            &remembered
+        }
+        None => options,
+    };
     let statement = search_statement(scope, table, space, query, filter, options)?;
-    // Inside the caller's transaction the scope's savepoint keeps (and restores) the
-    // enclosing tenant; outside any, the one-statement form is the whole transaction. Both
-    // carry the pgvector settings inside the statement, so the planner costs the index at
-    // the session's ef_search, never at a search's larger one (which made it prefer a
-    // sequential scan of a mid-sized space).
-    if in_transaction(conn)? {
-        let mut hits = scope
-            .transaction(conn, async |tx| {
-                statement.run_inline::<Hit<T>>(tx, scope).await
-            })
-            .await?;
-        sort_by_distance(&mut hits);
-        return Ok(hits);
-    }
-    let mut hits = statement.run_inline::<Hit<T>>(conn, scope).await?;
+    let mut hits = if options.plan == SearchPlan::Auto {
+        let flagged = run_search::<Flagged<Hit<T>>>(conn, scope, &statement).await?;
+        // No row, no decision to learn: the next search decides again.
+        if let (Some(first), Some(key)) = (<[_]>::first(&flagged), auto_key) {
+            plan_memory::remember(key, first.exact);
+        }
+        flagged.into_iter().map(|f| f.row).collect()
+    } else {
+        run_search::<Hit<T>>(conn, scope, &statement).await?
+    };
     sort_by_distance(&mut hits);
     Ok(hits)
+}
+
+/// Runs a search's one statement. Inside the caller's transaction the scope's savepoint
+/// keeps (and restores) the enclosing tenant; outside any, the one-statement form is the
+/// whole transaction. Both carry the pgvector settings inside the statement, so the planner
+/// costs the index at the session's ef_search, never at a search's larger one (which made it
+/// prefer a sequential scan of a mid-sized space).
+async fn run_search<R>(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    statement: &SearchStatement,
+) -> Result<Vec<R>, RagError>
+where
+    R: QueryableByName<Pg> + Send + 'static,
+{
+    if in_transaction(conn)? {
+        return scope
+            .transaction(conn, async |tx| statement.run_inline::<R>(tx, scope).await)
+            .await;
+    }
+    statement.run_inline::<R>(conn, scope).await
+}
+
+/// A row of a [`SearchPlan::Auto`] statement and which of its branches produced it.
+struct Flagged<R> {
+    row: R,
+    exact: bool,
+}
+
+impl<R: QueryableByName<Pg>> QueryableByName<Pg> for Flagged<R> {
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, Pg>) -> diesel::deserialize::Result<Self> {
+        Ok(Self {
+            row: R::build(row)?,
+            exact: diesel::row::NamedRow::get::<diesel::sql_types::Bool, bool>(row, "nh_exact")?,
+        })
+    }
 }
 
 /// Nearest first (stable: equal distances keep the statement's order).

@@ -17,9 +17,11 @@ use crate::RagError;
 use crate::error::unique_violation;
 use neonhub_schema::page::{Cursor, Keyed, Page, PageRequest, load_page};
 
-/// The largest dimension a space may have: pgvector indexes `vector` up to 2000
-/// dimensions and `halfvec` up to 4000; a larger space could never be indexed.
-pub const MAX_DIMENSION: i32 = 4000;
+/// The largest dimension a space may have: pgvector's `vector` type holds up to 16,000.
+/// Its indexes hold fewer: `vector` up to 2,000 dimensions, `halfvec` up to 4,000, and only
+/// binary quantization ([`IndexStorage::Binary`](crate::IndexStorage::Binary)) indexes a
+/// wider space.
+pub const MAX_DIMENSION: i32 = 16_000;
 
 /// An embedding space.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, serde::Serialize)]

@@ -578,39 +578,49 @@ async fn a_repeated_search_runs_on_the_plan_caches_generic_plan() {
         index: String::new(),
     };
     let dataset = t.dataset;
-    for filter in [
-        SearchFilter::default(),
-        SearchFilter::default().with(ParentFilter::Dataset(dataset.id.clone())),
-    ] {
-        for i in 0..12 {
-            let hits = Chunk::search(
-                &mut conn,
-                &c.scope,
-                &c.space,
-                &query_vector(i as f32),
-                &filter,
-                &SearchOptions::default(),
-            )
+    // The self-deciding statement (its choice forgotten before each run, so it runs every
+    // time), then the branch it chose, sent alone while the choice is remembered.
+    for remembered in [false, true] {
+        for filter in [
+            SearchFilter::default(),
+            SearchFilter::default().with(ParentFilter::Dataset(dataset.id.clone())),
+        ] {
+            for i in 0..12 {
+                if !remembered {
+                    forget_plan_choices();
+                }
+                let hits = Chunk::search(
+                    &mut conn,
+                    &c.scope,
+                    &c.space,
+                    &query_vector(i as f32),
+                    &filter,
+                    &SearchOptions::default(),
+                )
+                .await
+                .unwrap();
+                assert_eq!(hits.len(), 10);
+            }
+            let counts: PlanCounts = sql_query(format!(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                 WHERE statement LIKE '%<=>%' AND statement NOT LIKE '%pg_prepared_statements%'
+                   AND statement {} LIKE 'WITH nh_plan%'
+                   AND statement {} LIKE '%\"datasetId\" = $%'
+                 ORDER BY prepare_time DESC LIMIT 1",
+                if remembered { "NOT" } else { "" },
+                if filter.is_empty() { "NOT" } else { "" }
+            ))
+            .get_result(&mut conn)
             .await
             .unwrap();
-            assert_eq!(hits.len(), 10);
+            // Five custom plans first (PostgreSQL's rule), the generic plan from then on.
+            assert!(
+                counts.generic_plans >= 6 && counts.custom_plans <= 6,
+                "generic {} / custom {} (filtered: {}, remembered: {remembered})",
+                counts.generic_plans,
+                counts.custom_plans,
+                !filter.is_empty()
+            );
         }
-        let counts: PlanCounts = sql_query(format!(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements
-             WHERE statement LIKE 'WITH nh_plan%' AND statement {} LIKE '%\"datasetId\" = $%'
-             ORDER BY prepare_time DESC LIMIT 1",
-            if filter.is_empty() { "NOT" } else { "" }
-        ))
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-        // Five custom plans first (PostgreSQL's rule), the generic plan from then on.
-        assert!(
-            counts.generic_plans >= 6 && counts.custom_plans <= 6,
-            "generic {} / custom {} (filtered: {})",
-            counts.generic_plans,
-            counts.custom_plans,
-            !filter.is_empty()
-        );
     }
 }

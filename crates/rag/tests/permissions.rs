@@ -43,6 +43,7 @@ fn index_spec() -> IndexSpec {
         table: VectorTable::Chunks,
         distance: Distance::Cosine,
         method: IndexMethod::default(),
+        storage: IndexStorage::Full,
     }
 }
 

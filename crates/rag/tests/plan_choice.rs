@@ -363,3 +363,85 @@ async fn another_organizations_search_finds_nothing_under_either_choice() {
         assert_eq!(own.len(), 10, "{plan:?}");
     }
 }
+
+/// How many times the connection ran the search statement whose text matches `like` (the
+/// plan cache counts every run as a generic or a custom plan).
+async fn runs(conn: &mut AsyncPgConnection, like: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Runs {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!(
+        "SELECT coalesce(sum(generic_plans + custom_plans), 0)::int8 AS n
+           FROM pg_prepared_statements
+          WHERE statement LIKE '%<=>%' AND statement NOT LIKE '%pg_prepared_statements%' AND {like}"
+    ))
+    .get_result::<Runs>(conn)
+    .await
+    .unwrap()
+    .n
+}
+
+/// `Auto` remembers its choice per space: the next search sends the chosen branch alone,
+/// with the same exact hits. The memory outlives a change of size until it is forgotten
+/// (or expires), and then the statement decides again from the database.
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_remembers_its_choice_and_sends_that_branch_alone() {
+    let db = TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let t = tenant_with(&mut owner, DIMS).await;
+    fill(&mut owner, &t, None, 1, 300).await;
+    index(&db, &t).await;
+    // A direct connection: its prepared statements are the server's to inspect.
+    let mut conn = db.connect().await;
+    let query = q(5.0);
+    let auto = "statement LIKE 'WITH nh_plan%'";
+    let exact_alone = "statement NOT LIKE 'WITH nh_plan%' AND statement LIKE '%+ 0%'";
+    let index_alone = "statement NOT LIKE 'WITH nh_plan%' AND statement NOT LIKE '%+ 0%'";
+    let mut counts = Vec::new();
+    for step in 0..5 {
+        if step == 2 {
+            // The space grows past the bound and its index estimate says so.
+            fill(&mut owner, &t, None, 1_000, LARGE).await;
+            owner.batch_execute("VACUUM ANALYZE chunks").await.unwrap();
+        }
+        if step == 3 {
+            forget_plan_choices();
+        }
+        let hits = Chunk::search(
+            &mut conn,
+            &t.scope,
+            &t.space,
+            &query,
+            &SearchFilter::default(),
+            &SearchOptions::default(),
+        )
+        .await
+        .unwrap();
+        if step < 3 {
+            assert_eq!(
+                ids(&hits),
+                truth(&mut owner, &t.space.id, None, &query).await,
+                "step {step}: the exact top 10"
+            );
+        } else {
+            assert_eq!(hits.len(), 10);
+        }
+        counts.push((
+            runs(&mut conn, auto).await,
+            runs(&mut conn, exact_alone).await,
+            runs(&mut conn, index_alone).await,
+        ));
+    }
+    assert_eq!(
+        counts,
+        [
+            (1, 0, 0), // decided: exact
+            (1, 1, 0), // remembered: the exact branch alone
+            (1, 2, 0), // still remembered, though the space is large now
+            (2, 2, 0), // forgotten: decided again, the index this time
+            (2, 2, 1), // remembered: the index branch alone
+        ]
+    );
+}

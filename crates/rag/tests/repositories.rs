@@ -27,8 +27,8 @@ async fn spaces_round_trip_and_validate() {
     for (new, expected) in [
         (bad("a", "openai", "m", 0), "dimension 0 is out of range"),
         (
-            bad("a", "openai", "m", 4001),
-            "dimension 4001 is out of range",
+            bad("a", "openai", "m", 16001),
+            "dimension 16001 is out of range",
         ),
         (
             bad("", "openai", "m", 8),

@@ -68,6 +68,7 @@ fn cosine_hnsw() -> IndexSpec {
         table: VectorTable::Chunks,
         distance: Distance::Cosine,
         method: IndexMethod::default(),
+        storage: IndexStorage::Full,
     }
 }
 
