@@ -188,8 +188,6 @@ struct Bench {
     doc_one: DocumentId,
     /// Indexed spaces of [`SMALL_SPACES`] vectors.
     small: Vec<(usize, EmbeddingSpace)>,
-    /// Seconds the full-precision HNSW index of the 100k space took to build.
-    full_build_s: f64,
     queries: Vec<Vector>,
     report: Report,
 }
@@ -404,7 +402,6 @@ async fn setup() -> Bench {
         .await
         .unwrap();
     let took = started.elapsed().as_secs_f64();
-    let full_build_s = took;
     report.push(
         format!("HNSW build ({:?}), 100k x 384", IndexSpec::default().method),
         format!("{took:.1} s"),
@@ -495,7 +492,6 @@ async fn setup() -> Bench {
         doc_ten: docs.ten.clone(),
         doc_one: docs.one.clone(),
         small: small_spaces,
-        full_build_s,
         queries,
         report,
     }
@@ -1029,25 +1025,32 @@ async fn plans(b: &mut Bench) {
             plan,
             ..SearchOptions::default()
         };
-        let mut arms = [
-            Arm::repository(
-                "auto",
-                &b.app_url,
-                &space,
-                SearchFilter::default(),
-                plan(SearchPlan::Auto),
-            )
-            .await,
-            Arm::repository(
-                "index",
-                &b.app_url,
-                &space,
-                SearchFilter::default(),
-                plan(SearchPlan::Index),
-            )
-            .await,
-        ];
-        let mut l = interleave(b, &mut arms, LATENCY_RUNS).await;
+        // Three rounds, as for the overhead: two arms that send the same statement (auto
+        // remembers the index) differed by up to 14 % in a single round of 300 runs.
+        let mut ratios = Vec::new();
+        let mut l = Vec::new();
+        for _round in 0..ROUNDS {
+            let mut arms = [
+                Arm::repository(
+                    "auto",
+                    &b.app_url,
+                    &space,
+                    SearchFilter::default(),
+                    plan(SearchPlan::Auto),
+                )
+                .await,
+                Arm::repository(
+                    "index",
+                    &b.app_url,
+                    &space,
+                    SearchFilter::default(),
+                    plan(SearchPlan::Index),
+                )
+                .await,
+            ];
+            l = interleave(b, &mut arms, LATENCY_RUNS).await;
+            ratios.push(l[0].p50 / l[1].p50);
+        }
         // The exact scan on its own: interleaved, a scan of 100k rows cools the caches for
         // whichever search runs next, which says nothing about either plan.
         let mut exact = [Arm::repository(
@@ -1072,8 +1075,16 @@ async fn plans(b: &mut Bench) {
         .await;
         deciding.forget = true;
         l.extend(interleave(b, &mut [deciding], LATENCY_RUNS).await);
+        // Auto against the better of index and exact: the index's ratio per round (both
+        // measured together), or the exact scan's when it is the better.
+        let exact_better = l[2].p50 < l[1].p50;
+        let per_round: Vec<f64> = if exact_better {
+            vec![l[0].p50 / l[2].p50]
+        } else {
+            ratios.clone()
+        };
+        let (ratio, spread) = median_spread(&per_round);
         let better = l[1].p50.min(l[2].p50);
-        let ratio = l[0].p50 / better;
         let (r, _) = recall(
             b,
             &space,
@@ -1084,20 +1095,26 @@ async fn plans(b: &mut Bench) {
         .await;
         b.report.push(
             format!(
-                "space of {n} vectors: p50 auto / index / exact (goal auto <= 1.10x the better: {})",
+                "space of {n} vectors: p50 auto / index / exact, last round (goal auto <= 1.10x the better: {})",
                 met(ratio <= 1.10)
             ),
             format!(
-                "{:.3} / {:.3} / {:.3} ms = {ratio:.3}x; auto recall@10 {r:.3}; \
-                 deciding at every search {:.3} ms = {:.3}x",
+                "{:.3} / {:.3} / {:.3} ms; auto / better {ratio:.3}x (rounds {}; spread {spread:.3}); \
+                 auto recall@10 {r:.3}; deciding at every search {:.3} ms = {:.3}x",
                 l[0].p50,
                 l[1].p50,
                 l[2].p50,
+                per_round
+                    .iter()
+                    .map(|x| format!("{x:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 l[3].p50,
                 l[3].p50 / better
             ),
             json!({"auto_p50_ms": l[0].p50, "index_p50_ms": l[1].p50, "exact_p50_ms": l[2].p50,
-                   "auto_vs_better": ratio, "auto_recall": r,
+                   "auto_vs_better": ratio, "auto_vs_better_rounds": per_round, "spread": spread,
+                   "auto_recall": r,
                    "auto_deciding_p50_ms": l[3].p50, "auto_deciding_vs_better": l[3].p50 / better}),
         );
     }
@@ -1107,15 +1124,17 @@ async fn plans(b: &mut Bench) {
 /// latency of the full-precision, `halfvec` and binary (re-ranked) HNSW indexes.
 async fn storages(b: &mut Bench) {
     let manager = IndexManager::new(b.url.clone());
-    let mut build_s = vec![b.full_build_s];
-    for storage in [IndexStorage::Half, IndexStorage::Binary] {
+    let mut build_s = Vec::new();
+    // The full index is built again here (REINDEX), so all three are built from the same
+    // rows at the same point: two builds of one HNSW index differ in recall by up to 0.01.
+    for storage in [IndexStorage::Full, IndexStorage::Half, IndexStorage::Binary] {
         let spec = IndexSpec {
             storage,
             ..IndexSpec::default()
         };
         let started = Instant::now();
         manager
-            .create(&b.scope, &b.space.id, &spec, |_| {})
+            .rebuild(&b.scope, &b.space.id, &spec, |_| {})
             .await
             .unwrap();
         build_s.push(started.elapsed().as_secs_f64());

@@ -372,8 +372,8 @@ impl Chunk {
     ) -> Result<Vec<HybridHit>, RagError> {
         scope.require(keys::KNOWLEDGE_READ)?;
         let statement = hybrid_statement(scope, space, query, text, filter, options)?;
-        scope
-            .transaction(conn, async |tx| statement.run::<HybridHit>(tx).await)
-            .await
+        // One statement carrying its tenant and pgvector settings, as for k-NN search: one
+        // round trip instead of BEGIN, the tenant's settings, the query and COMMIT.
+        crate::search::run_search::<HybridHit>(conn, scope, &statement).await
     }
 }

@@ -135,11 +135,13 @@ pub fn hybrid_statement(
         &options.search,
     )?;
     let text_param = setup.param(Bind::Text(text.to_owned()));
-    let candidates = setup.param(Bind::BigInt(options.candidates));
+    // The counts are literals (checked integers): as parameters of a LIMIT they made the
+    // plan cache judge a generic plan dearer than a custom one and plan every search again.
+    let candidates = options.candidates;
     let wv = setup.param(Bind::Double(options.vector_weight));
     let wt = setup.param(Bind::Double(options.text_weight));
     let rrf_k = setup.param(Bind::Double(options.rrf_k));
-    let k = setup.param(Bind::BigInt(options.search.k));
+    let k = options.search.k;
     let (distance, clauses, vector_clauses) =
         (&setup.distance, &setup.clauses, &setup.vector_clauses);
     // The stored tsvector (kept by a trigger in the space's language), matched through its

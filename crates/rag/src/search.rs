@@ -511,7 +511,11 @@ impl SearchStatement {
             return SearchStatement::new(None, self.sql.clone(), binds);
         }
         let gate = format!("(SELECT concat({})) IS NOT NULL AND ", calls.join(", "));
-        let sql = self.sql.replacen(GUARD, &format!("{GUARD}{gate}"), 1);
+        // Into every guard: a k-NN statement has one, but each side of a hybrid statement
+        // has its own, and PostgreSQL may run either side first (a full join builds its
+        // inner side's hash table before reading the outer side), so each sets what it
+        // reads (the tenant for the text side's function, ef_search for the index scan).
+        let sql = self.sql.replace(GUARD, &format!("{GUARD}{gate}"));
         SearchStatement::new(None, sql, binds)
     }
 
@@ -998,7 +1002,7 @@ where
 /// whole transaction. Both carry the pgvector settings inside the statement, so the planner
 /// costs the index at the session's ef_search, never at a search's larger one (which made it
 /// prefer a sequential scan of a mid-sized space).
-async fn run_search<R>(
+pub(crate) async fn run_search<R>(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,
     statement: &SearchStatement,

@@ -396,3 +396,40 @@ async fn messages_and_brand_voices_search_through_the_same_machinery() {
     .unwrap_err();
     assert!(matches!(err, RagError::InvalidFilter(_)), "{err}");
 }
+
+/// Outside a transaction a hybrid search is one statement, and every guard in it (the
+/// vector side's, the text side's, the language lookup's) sets the tenant before its side
+/// runs: PostgreSQL may run either side first (a full hash join builds its inner side's
+/// table before reading the outer one), and the text side's function reads the
+/// organization from that setting. Filtered or not.
+#[tokio::test]
+async fn every_guard_of_a_one_statement_hybrid_search_sets_the_tenant() {
+    let mut conn = test_connection().await;
+    let t = tenant(&mut conn).await;
+    for filter in [
+        SearchFilter::default(),
+        SearchFilter::default().with(ParentFilter::Dataset(t.dataset.id.clone())),
+    ] {
+        let statement = hybrid_statement(
+            &t.scope,
+            &t.space,
+            &v(&[1.0, 0.0, 0.0]),
+            "neon",
+            &filter,
+            &HybridOptions::default(),
+        )
+        .unwrap();
+        let inline = statement.inline(&t.scope).sql;
+        let guards = inline
+            .matches("FROM public.embedding_spaces s WHERE ")
+            .count();
+        let tenant_set = inline.matches("set_config('app.current_org', $").count();
+        assert!(guards >= 3, "{inline}");
+        assert_eq!(tenant_set, guards, "{inline}");
+        // k and the candidate count are literals, so a generic plan can be kept.
+        assert!(
+            inline.contains("LIMIT 50") && inline.contains("LIMIT 10"),
+            "{inline}"
+        );
+    }
+}
