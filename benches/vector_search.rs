@@ -516,11 +516,12 @@ async fn stored_column_ingest(
         space: &space.id,
     };
     let before = r#"ALTER TABLE chunks DISABLE TRIGGER nh_chunk_search_vector;
-                    DROP INDEX IF EXISTS "chunks_searchVector_idx";
+                    DROP INDEX IF EXISTS "chunks_embeddingSpaceId_searchVector_idx";
                     CREATE INDEX IF NOT EXISTS chunks_text_search_idx ON chunks USING gin (to_tsvector('english'::regconfig, text))"#;
     let after = r#"ALTER TABLE chunks ENABLE ALWAYS TRIGGER nh_chunk_search_vector;
                    DROP INDEX IF EXISTS chunks_text_search_idx;
-                   CREATE INDEX IF NOT EXISTS "chunks_searchVector_idx" ON chunks USING gin ("searchVector")"#;
+                   CREATE INDEX IF NOT EXISTS "chunks_embeddingSpaceId_searchVector_idx"
+                       ON chunks USING gin ("embeddingSpaceId", "searchVector")"#;
     let mut data = Data::new();
     let mut copier = url.connect_raw(&ConnectOptions::default()).await.unwrap();
     let (mut took, mut next) = ([[Duration::ZERO; 2]; 2], 0usize);

@@ -85,6 +85,51 @@ async fn index_commands_build_list_rebuild_and_drop() {
     let drop_again = neonhub(&url, &["index", "drop", "--org", &slug, "--space", "toy"]);
     assert!(String::from_utf8_lossy(&drop_again.stdout).contains(": did not exist"));
 
+    // Storages: a binary index has its own name; a halfvec index of a space wider than
+    // pgvector indexes is refused, naming the way that works.
+    let binary = ["index", "create", "--org", &slug, "--space", "toy"];
+    let binary = neonhub(&url, &[&binary[..], &["--storage", "binary"]].concat());
+    assert_eq!(binary.status.code(), Some(0), "{}", text(&binary));
+    let list = neonhub(&url, &["index", "list", "--org", &slug]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("_cos_hnsw_bin") && listed.contains("1 managed vector index(es)"),
+        "{listed}"
+    );
+    EmbeddingSpace::create(
+        &mut conn,
+        &scope,
+        &NewEmbeddingSpace {
+            name: "wide",
+            provider: "local",
+            model: "m",
+            dimension: 5_000,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let half = neonhub(
+        &url,
+        &[
+            "index",
+            "create",
+            "--org",
+            &slug,
+            "--space",
+            "wide",
+            "--storage",
+            "half",
+        ],
+    );
+    assert_eq!(half.status.code(), Some(1), "{}", text(&half));
+    let said = String::from_utf8_lossy(&half.stderr);
+    assert!(
+        said.contains("a half index cannot hold 5000-dimensional vectors")
+            && said.contains("binary"),
+        "{said}"
+    );
+
     let unknown = neonhub(
         &url,
         &["index", "create", "--org", &slug, "--space", "nope"],

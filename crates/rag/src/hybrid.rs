@@ -171,9 +171,9 @@ pub fn hybrid_statement(
              WHERE {clauses} AND {tsv} @@ q ORDER BY score DESC LIMIT {candidates}"
         )
     };
-    // Every column of a chunk, the embedding only when asked for. The rows are read by
-    // primary key from an array of the fused ids (a join on the ids let the planner walk
-    // the whole table under row-level security).
+    // Every column of a chunk, the embedding only when asked for. Only the k best fused
+    // ids' rows are read (not all 2 x candidates), by primary key from an array of them (a
+    // join on the ids let the planner walk the whole table under row-level security).
     let columns = crate::search::select_list(VectorTable::Chunks, &options.search)?;
     let sql = format!(
         "WITH vec AS (\
@@ -185,9 +185,10 @@ pub fn hybrid_statement(
          fused AS (\
              SELECT coalesce(vec.id, lex.id) AS id, vec.rank AS vector_rank, lex.rank AS text_rank, \
                     coalesce({wv} / ({rrf_k} + vec.rank), 0) + coalesce({wt} / ({rrf_k} + lex.rank), 0) AS score \
-             FROM vec FULL OUTER JOIN lex ON vec.id = lex.id) \
+             FROM vec FULL OUTER JOIN lex ON vec.id = lex.id), \
+         top AS (SELECT * FROM fused ORDER BY score DESC, id LIMIT {k}) \
          SELECT {columns}, f.score::float8 AS score, f.vector_rank, f.text_rank \
-         FROM fused f JOIN (SELECT * FROM public.chunks c WHERE c.id = ANY (ARRAY(SELECT id FROM fused))) t \
+         FROM top f JOIN (SELECT * FROM public.chunks c WHERE c.id = ANY (ARRAY(SELECT id FROM top))) t \
          ON t.id = f.id \
          ORDER BY f.score DESC, t.id LIMIT {k}"
     );
