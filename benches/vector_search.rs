@@ -1206,11 +1206,14 @@ async fn storages(b: &mut Bench) {
     }
     let half_size = sizes[1] / sizes[0];
     let half_recall = recalls[1] - recalls[0];
+    // Two builds of the same full index differed by up to 0.014 in recall on this bench, so
+    // both readings of "within 0.002" are reported: either side, and not below.
     b.report.push(
         format!(
-            "halfvec / vector index size (goal <= 60 %: {}), recall difference (goal within 0.002: {})",
+            "halfvec / vector index size (goal <= 60 %: {}), recall half - full (goal within 0.002: {}; not below by more than 0.002: {})",
             met(half_size <= 0.60),
-            met(half_recall.abs() <= 0.002)
+            met(half_recall.abs() <= 0.002),
+            met(half_recall >= -0.002)
         ),
         format!("{:.1} %, {half_recall:+.3}", half_size * 100.0),
         json!({"size_ratio": half_size, "recall_difference": half_recall}),

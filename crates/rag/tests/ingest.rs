@@ -426,21 +426,29 @@ async fn concurrent_appends_get_unique_gapless_positions() {
     assert_eq!((p.n, p.distinct, p.lowest, p.highest), (800, 800, 0, 799));
 }
 
-/// `copy_in` runs on the caller's own client (one from a pool, here as the application
-/// role): the client is left as it was found, with no tenant or replication-role setting,
-/// after a COPY and after a refused one, and goes on serving the next COPY and queries.
+/// `copy_in` runs on a client of the caller's pool (a `RawPool` of one connection, as the
+/// application role): each checkout is the same server session (its backend pid), left as
+/// it was found, with no tenant or replication-role setting, after a COPY and after a
+/// refused one, and it goes on serving the next COPY and queries.
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_in_runs_on_the_callers_client_and_leaves_it_clean() {
     let db = TestDatabase::migrated().await;
     let mut owner = db.connect().await;
     let t = tenant(&mut owner).await;
     let other = tenant(&mut owner).await;
-    let mut client = db.app_url().connect_raw(&Default::default()).await.unwrap();
+    let pool = neonhub_schema::build_raw_pool(
+        &db.app_url(),
+        &neonhub_schema::PoolConfig {
+            max_size: 1,
+            ..Default::default()
+        },
+    );
     let settings = async |client: &tokio_postgres::Client| {
         let row = client
             .query_one(
                 "SELECT current_user::text, coalesce(current_setting('app.current_org', true), ''), \
-                        current_setting('session_replication_role'), pg_catalog.txid_current_if_assigned() IS NULL",
+                        current_setting('session_replication_role'), pg_catalog.txid_current_if_assigned() IS NULL, \
+                        pg_backend_pid()",
                 &[],
             )
             .await
@@ -450,14 +458,15 @@ async fn copy_in_runs_on_the_callers_client_and_leaves_it_clean() {
             row.get::<_, String>(1),
             row.get::<_, String>(2),
             row.get::<_, bool>(3),
+            row.get::<_, i32>(4),
         )
     };
-    let clean = settings(&client).await;
+    let clean = settings(&*pool.get().await.unwrap()).await;
     assert_eq!(clean.1, "");
     assert_eq!(clean.2, "origin");
     assert_eq!(
         Chunk::copy_in(
-            &mut client,
+            &mut pool.get().await.unwrap(),
             &t.scope,
             target(&t),
             &rows(&t.document.id, 300, 0)
@@ -466,10 +475,10 @@ async fn copy_in_runs_on_the_callers_client_and_leaves_it_clean() {
         .unwrap(),
         300
     );
-    assert_eq!(settings(&client).await, clean);
+    assert_eq!(settings(&*pool.get().await.unwrap()).await, clean);
     // Another organization's document: refused, nothing written, the client still clean.
     let err = Chunk::copy_in(
-        &mut client,
+        &mut pool.get().await.unwrap(),
         &t.scope,
         target(&t),
         &rows(&other.document.id, 10, 300),
@@ -477,10 +486,10 @@ async fn copy_in_runs_on_the_callers_client_and_leaves_it_clean() {
     .await
     .unwrap_err();
     expect_row_error(err, 0, |e| matches!(e, RagError::ForeignParent { .. }));
-    assert_eq!(settings(&client).await, clean);
+    assert_eq!(settings(&*pool.get().await.unwrap()).await, clean);
     assert_eq!(
         Chunk::copy_in(
-            &mut client,
+            &mut pool.get().await.unwrap(),
             &t.scope,
             target(&t),
             &rows(&t.document.id, 200, 300)

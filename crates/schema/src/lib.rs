@@ -41,7 +41,10 @@ pub use error::{
 };
 pub use migrate::{MIGRATIONS, MigrateError};
 pub use permissions::{Denied, PERMISSIONS, PermissionSet, keys};
-pub use pool::{PgPool, PoolConfig, PoolError, PooledConnection, build_pool};
+pub use pool::{
+    PgPool, PoolConfig, PoolError, PooledConnection, RawClientError, RawClientManager, RawPool,
+    RawPoolError, build_pool, build_raw_pool,
+};
 
 /// Diesel's query error (`diesel::result::Error`), what the crates' `Database(..)`
 /// variants carry, for matching without a direct diesel dependency.

@@ -50,6 +50,67 @@ impl Default for PoolConfig {
     }
 }
 
+/// A pool of plain tokio-postgres clients, for the work diesel-async cannot do (binary COPY:
+/// `neonhub_rag::Chunk::copy_in` takes `&mut pool.get().await?`). Same settings, limits and
+/// health check as [`PgPool`]; clients go back to it when the checkout is dropped.
+pub type RawPool = bb8::Pool<RawClientManager>;
+
+/// Why a checkout from a [`RawPool`] failed.
+pub type RawPoolError = bb8::RunError<RawClientError>;
+
+/// Why [`RawClientManager`] could not open or check a client.
+#[derive(Debug, thiserror::Error)]
+pub enum RawClientError {
+    /// Opening the connection failed.
+    #[error(transparent)]
+    Connect(#[from] crate::ConnectError),
+    /// The health check (an empty query) failed.
+    #[error("the pooled connection failed its check: {0}")]
+    Check(#[from] tokio_postgres::Error),
+}
+
+/// Opens [`RawPool`]'s clients with [`DatabaseUrl::connect_raw`] (so TLS, time zone and
+/// timeouts are those of every other connection) and checks them with an empty query.
+#[derive(Debug, Clone)]
+pub struct RawClientManager {
+    url: DatabaseUrl,
+    options: ConnectOptions,
+}
+
+impl bb8::ManageConnection for RawClientManager {
+    type Connection = tokio_postgres::Client;
+    type Error = RawClientError;
+
+    async fn connect(&self) -> Result<Self::Connection, Self::Error> {
+        Ok(self.url.connect_raw(&self.options).await?)
+    }
+
+    async fn is_valid(&self, client: &mut Self::Connection) -> Result<(), Self::Error> {
+        client.simple_query("").await?;
+        Ok(())
+    }
+
+    fn has_broken(&self, client: &mut Self::Connection) -> bool {
+        client.is_closed()
+    }
+}
+
+/// Builds a [`RawPool`] for `url` with `config`'s limits (usually a small one beside the
+/// application's [`PgPool`]: bulk loads are few and long).
+pub fn build_raw_pool(url: &DatabaseUrl, config: &PoolConfig) -> RawPool {
+    let manager = RawClientManager {
+        url: url.clone(),
+        options: config.connect.clone(),
+    };
+    bb8::Pool::builder()
+        .max_size(config.max_size)
+        .connection_timeout(config.connection_timeout)
+        .idle_timeout(config.idle_timeout)
+        .max_lifetime(config.max_lifetime)
+        .test_on_check_out(true)
+        .build_unchecked(manager)
+}
+
 /// Builds a pool for `url`. Connections open lazily; every checkout is health-checked
 /// (a round trip), so a connection the server dropped is replaced, not handed out.
 pub fn build_pool(url: &DatabaseUrl, config: &PoolConfig) -> PgPool {
