@@ -78,6 +78,18 @@ fn through(storage: IndexStorage) -> SearchOptions {
     }
 }
 
+/// The k-NN statement of `t`'s space for `q`, unfiltered.
+fn knn(t: &Tenant, q: &Vector, options: &SearchOptions) -> Result<SearchStatement, RagError> {
+    search_statement(
+        &t.scope,
+        VectorTable::Chunks,
+        &t.space,
+        q,
+        &SearchFilter::default(),
+        options,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn half_and_binary_indexes_are_built_used_smaller_and_close_in_recall() {
     let db = TestDatabase::migrated().await;
@@ -99,15 +111,7 @@ async fn half_and_binary_indexes_are_built_used_smaller_and_close_in_recall() {
     let mut app = db.connect_as_app().await;
     let q0 = query(0, DIMS);
     for (storage, name) in storages.iter().zip(&names) {
-        let statement = search_statement(
-            &t.scope,
-            VectorTable::Chunks,
-            &t.space,
-            &q0,
-            &SearchFilter::default(),
-            &through(*storage),
-        )
-        .unwrap();
+        let statement = knn(&t, &q0, &through(*storage)).unwrap();
         let plan = explain(&mut app, &statement).await.unwrap();
         assert!(
             plan.contains(&format!("Index Scan using {name} ")),
@@ -231,15 +235,7 @@ async fn storages_refuse_what_pgvector_cannot_index() {
                 .unwrap()
                 .is_empty()
         );
-        let err = search_statement(
-            &t.scope,
-            VectorTable::Chunks,
-            &t.space,
-            &query(1, WIDE),
-            &SearchFilter::default(),
-            &through(IndexStorage::Half),
-        )
-        .unwrap_err();
+        let err = knn(&t, &query(1, WIDE), &through(IndexStorage::Half)).unwrap_err();
         assert!(matches!(err, RagError::StorageTooNarrow { .. }), "{err}");
     }
     let q = query(3, WIDE);
@@ -281,26 +277,15 @@ async fn storages_refuse_what_pgvector_cannot_index() {
     .unwrap();
     assert_eq!(ids(hits), expected, "binary + re-rank of a wide space");
     app.batch_execute("SET enable_seqscan = off").await.unwrap();
-    let statement = search_statement(
-        &t.scope,
-        VectorTable::Chunks,
-        &t.space,
-        &q,
-        &SearchFilter::default(),
-        &through(IndexStorage::Binary),
-    )
-    .unwrap();
+    let statement = knn(&t, &q, &through(IndexStorage::Binary)).unwrap();
     let plan = explain(&mut app, &statement).await.unwrap();
     assert!(plan.contains(&name), "{plan}");
 
     // Bad options and combinations: typed errors naming them.
     for rerank in [0, 101] {
-        let err = search_statement(
-            &t.scope,
-            VectorTable::Chunks,
-            &t.space,
+        let err = knn(
+            &t,
             &q,
-            &SearchFilter::default(),
             &SearchOptions {
                 rerank: Some(rerank),
                 ..through(IndexStorage::Binary)

@@ -102,13 +102,27 @@ pub fn build_raw_pool(url: &DatabaseUrl, config: &PoolConfig) -> RawPool {
         url: url.clone(),
         options: config.connect.clone(),
     };
+    configured(config).build_unchecked(manager)
+}
+
+/// A pool builder with `config`'s limits, every checkout health-checked. bb8 enforces
+/// idle_timeout and max_lifetime only in its reaper, which runs every 30 s by default; a
+/// rate derived from the shortest limit makes the limits mean what they say.
+fn configured<M: bb8::ManageConnection>(config: &PoolConfig) -> bb8::Builder<M> {
+    let shortest = [config.idle_timeout, config.max_lifetime]
+        .into_iter()
+        .flatten()
+        .min();
+    let reaper_rate = shortest.map_or(Duration::from_secs(30), |d| {
+        (d / 4).clamp(Duration::from_millis(50), Duration::from_secs(30))
+    });
     bb8::Pool::builder()
+        .reaper_rate(reaper_rate)
         .max_size(config.max_size)
         .connection_timeout(config.connection_timeout)
         .idle_timeout(config.idle_timeout)
         .max_lifetime(config.max_lifetime)
         .test_on_check_out(true)
-        .build_unchecked(manager)
 }
 
 /// Builds a pool for `url`. Connections open lazily; every checkout is health-checked
@@ -127,21 +141,5 @@ pub fn build_pool(url: &DatabaseUrl, config: &PoolConfig) -> PgPool {
     // The manager's own URL is unused: custom_setup connects from the parsed DatabaseUrl.
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", manager_config);
-    // bb8 enforces idle_timeout and max_lifetime only in its reaper, which runs every 30 s
-    // by default; a rate derived from the shortest limit makes the limits mean what they say.
-    let shortest = [config.idle_timeout, config.max_lifetime]
-        .into_iter()
-        .flatten()
-        .min();
-    let reaper_rate = shortest.map_or(Duration::from_secs(30), |d| {
-        (d / 4).clamp(Duration::from_millis(50), Duration::from_secs(30))
-    });
-    Pool::builder()
-        .reaper_rate(reaper_rate)
-        .max_size(config.max_size)
-        .connection_timeout(config.connection_timeout)
-        .idle_timeout(config.idle_timeout)
-        .max_lifetime(config.max_lifetime)
-        .test_on_check_out(true)
-        .build_unchecked(manager)
+    configured(config).build_unchecked(manager)
 }
