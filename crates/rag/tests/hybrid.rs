@@ -116,10 +116,10 @@ async fn fusion_combines_rankings_that_disagree_and_weights_move_it() {
 }
 
 /// As the application role (row-level security on), the text side matches and ranks on the
-/// stored `searchVector` through its GIN index (inside `nh_chunk_text_matches`: `@@` is not
-/// leakproof, so the policies would keep it off the index in place), the vector side goes
-/// through the space's HNSW index, the rows are read by primary key, and nothing scans the
-/// table; the statement computes no `to_tsvector`.
+/// stored tsvector's narrow copy (`chunk_search_vectors`) through its GIN index (inside
+/// `nh_chunk_text_matches`: `@@` is not leakproof, so the policies would keep it off the
+/// index in place), the vector side goes through the space's HNSW index, the rows are read
+/// by primary key, and nothing scans either table; the statement computes no `to_tsvector`.
 #[tokio::test(flavor = "multi_thread")]
 async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
     use diesel::sql_types::BigInt;
@@ -145,7 +145,10 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
     // As (auto)vacuum leaves a table: the rows moved out of the GIN index's pending list and
     // its statistics current (a pending list of every row made the index look dearer than
     // the space's btree to the planner).
-    owner.batch_execute("VACUUM ANALYZE chunks").await.unwrap();
+    owner
+        .batch_execute("VACUUM ANALYZE chunks, chunk_search_vectors")
+        .await
+        .unwrap();
     let hnsw = cosine_hnsw_index(db.url(), &t.scope, &t.space.id).await;
     let statement = hybrid_statement(
         &t.scope,
@@ -165,6 +168,8 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
         hnsw: i64,
         #[diesel(sql_type = BigInt)]
         table: i64,
+        #[diesel(sql_type = BigInt)]
+        copy: i64,
     }
     let mut app = db.connect_as_app().await;
     // On 5,000 short rows a sequential scan costs less than any index: off, the plans show
@@ -186,9 +191,10 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
             .unwrap();
             // This transaction's scans, as the server counted them.
             let scans: Scans = diesel::sql_query(format!(
-                "SELECT pg_stat_get_xact_numscans('public.\"chunks_embeddingSpaceId_searchVector_idx\"'::regclass) AS gin, \
+                "SELECT pg_stat_get_xact_numscans('public.\"chunk_search_vectors_embeddingSpaceId_searchVector_idx\"'::regclass) AS gin, \
                         pg_stat_get_xact_numscans('public.{hnsw}'::regclass) AS hnsw, \
-                        pg_stat_get_xact_numscans('public.chunks'::regclass) AS table"
+                        pg_stat_get_xact_numscans('public.chunks'::regclass) AS table, \
+                        pg_stat_get_xact_numscans('public.chunk_search_vectors'::regclass) AS copy"
             ))
             .get_result(tx)
             .await?;
@@ -203,6 +209,10 @@ async fn hybrid_uses_the_stored_tsvector_and_both_indexes() {
     );
     assert!(scans.gin >= 1 && scans.hnsw >= 1, "{scans:?}");
     assert_eq!(scans.table, 0, "a sequential scan of chunks: {scans:?}");
+    assert_eq!(
+        scans.copy, 0,
+        "a sequential scan of the text copy: {scans:?}"
+    );
 }
 
 /// A space's language decides how its chunks and the query are parsed: German stems
@@ -436,4 +446,178 @@ async fn every_guard_of_a_one_statement_hybrid_search_sets_the_tenant() {
             "{inline}"
         );
     }
+}
+
+/// The text side reads `chunk_search_vectors`, a narrow copy of each chunk's tsvector kept by
+/// statement triggers on chunks: every way the application role writes chunks (one row,
+/// UNNEST, COPY, text and metadata updates, deletes of a chunk and of a document) leaves
+/// the copy equal to the chunks, a space's language change reaches it, the application
+/// role cannot write the copy itself, and TRUNCATE empties it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_text_copy_follows_every_write_to_chunks() {
+    use diesel::sql_types::BigInt;
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let db = neonhub_testing::TestDatabase::migrated().await;
+    let mut owner = db.connect().await;
+    let t = tenant(&mut owner).await;
+    // Rows of one side without an equal row on the other (id, space and tsvector), and the
+    // copy's size.
+    let differences = async |owner: &mut diesel_async::AsyncPgConnection| -> (i64, i64) {
+        let diff: N = diesel::sql_query(
+            r#"SELECT count(*) AS n FROM chunks c FULL JOIN chunk_search_vectors v ON v."chunkId" = c.id
+               WHERE c.id IS NULL OR v."chunkId" IS NULL OR v."embeddingSpaceId" <> c."embeddingSpaceId"
+                  OR v."searchVector" <> c."searchVector""#,
+        )
+        .get_result(owner)
+        .await
+        .unwrap();
+        let size: N = diesel::sql_query("SELECT count(*) AS n FROM chunk_search_vectors")
+            .get_result(owner)
+            .await
+            .unwrap();
+        (diff.n, size.n)
+    };
+    let mut app = db.connect_as_app().await;
+    let (x, y) = (v(&[1.0, 0.0, 0.0]), v(&[0.0, 1.0, 0.0]));
+    let mut one = new_chunk(&t, 0, Some(&x));
+    one.text = "lighthouse keepers log";
+    let one = Chunk::create(&mut app, &t.scope, &one).await.unwrap();
+    let target = IngestTarget {
+        dataset: &t.dataset.id,
+        space: &t.space.id,
+    };
+    let rows = |start: i32, n: i32| -> Vec<ChunkRow> {
+        (start..start + n)
+            .map(|i| ChunkRow {
+                document_id: t.document.id.clone(),
+                idx: Some(i),
+                text: format!("harbour pilot {i}"),
+                embedding: Some(y.clone()),
+                metadata: None,
+            })
+            .collect()
+    };
+    Chunk::insert_many(&mut app, &t.scope, target, &rows(100, 50))
+        .await
+        .unwrap();
+    let pool = neonhub_schema::build_raw_pool(&db.app_url(), &Default::default());
+    let mut client = pool.get().await.unwrap();
+    Chunk::copy_in(&mut client, &t.scope, target, &rows(200, 50))
+        .await
+        .unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 101));
+
+    let changed = Chunk::update(
+        &mut app,
+        &t.scope,
+        &one.id,
+        &ChunkChanges {
+            text: Some("foghorn signal"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let metadata = serde_json::json!({"tag": "x"});
+    Chunk::update(
+        &mut app,
+        &t.scope,
+        &changed.id,
+        &ChunkChanges {
+            metadata: Some(Some(&metadata)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 101));
+    let fog = Chunk::hybrid_search(
+        &mut app,
+        &t.scope,
+        &t.space,
+        &y,
+        "foghorn",
+        &SearchFilter::default(),
+        &HybridOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fog.iter()
+            .filter(|h| h.text_rank.is_some())
+            .map(|h| &h.chunk.id)
+            .collect::<Vec<_>>(),
+        [&one.id],
+        "the updated text is what the text side matches"
+    );
+
+    EmbeddingSpace::set_text_search_language(&mut app, &t.scope, &t.space.id, "simple")
+        .await
+        .unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 101));
+    let simple: N = diesel::sql_query(
+        "SELECT count(*) AS n FROM chunk_search_vectors WHERE \"searchVector\" = to_tsvector('simple', (SELECT text FROM chunks WHERE id = \"chunkId\"))",
+    )
+    .get_result(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(simple.n, 101, "the copy follows the space's language");
+
+    Chunk::delete(&mut app, &t.scope, &one.id).await.unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 100));
+
+    // Written only by the triggers: the application role's own writes are refused.
+    for sql in [
+        format!(
+            "INSERT INTO chunk_search_vectors VALUES ('forged', '{}', to_tsvector('forged'))",
+            t.space.id
+        ),
+        "UPDATE chunk_search_vectors SET \"searchVector\" = to_tsvector('forged')".to_owned(),
+        "DELETE FROM chunk_search_vectors".to_owned(),
+    ] {
+        let err = app.batch_execute(&sql).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+
+    Document::delete(&mut app, &t.scope, &t.document.id)
+        .await
+        .unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 0));
+
+    let second = Document::create(
+        &mut app,
+        &t.scope,
+        &NewDocument {
+            dataset_id: Some(&t.dataset.id),
+            owner_id: &t.user,
+            embedding_space_id: Some(&t.space.id),
+            title: "Second",
+            content: "",
+            status: None,
+            metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let again: Vec<ChunkRow> = rows(300, 5)
+        .into_iter()
+        .map(|r| ChunkRow {
+            document_id: second.id.clone(),
+            ..r
+        })
+        .collect();
+    Chunk::insert_many(&mut app, &t.scope, target, &again)
+        .await
+        .unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 5));
+    owner.batch_execute("TRUNCATE chunks").await.unwrap();
+    assert_eq!(differences(&mut owner).await, (0, 0));
 }

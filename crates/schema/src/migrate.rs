@@ -150,16 +150,15 @@ where
     let mut conn = url.connect_with(&migration_options()).await?;
     check_pgvector(&mut conn, url.target()).await?;
     let applied = with_lock(conn, move |harness| apply_pending(harness, source)).await?;
-    if applied
-        .iter()
-        .any(|m| m.starts_with(SEARCH_VECTOR_MIGRATION))
-    {
+    if applied.iter().any(|m| {
+        m.starts_with(SEARCH_VECTOR_MIGRATION) || m.starts_with(SEARCH_VECTOR_COPY_MIGRATION)
+    }) {
         let mut conn = url.connect_with(&migration_options()).await?;
         backfill_search_vectors(&mut conn, SEARCH_VECTOR_BATCH)
             .await
             .map_err(|e| MigrateError::Failed {
                 migration: format!(
-                    "{SEARCH_VECTOR_MIGRATION} (backfill of chunks.\"searchVector\")"
+                    "{SEARCH_VECTOR_MIGRATION} (backfill of chunks.\"searchVector\" and chunk_search_vectors)"
                 ),
                 applied: applied.clone(),
                 reason: one_line(&e.to_string()),
@@ -171,6 +170,9 @@ where
 /// The migration that added `chunks."searchVector"` (nullable, kept by a trigger from then
 /// on); the rows it found are filled by [`backfill_search_vectors`] right after it.
 const SEARCH_VECTOR_MIGRATION: &str = "20261203000000";
+/// The migration that added `chunk_search_vectors`, the narrow copy of each chunk's
+/// tsvector the text side reads; [`backfill_search_vectors`] copies the rows it found.
+const SEARCH_VECTOR_COPY_MIGRATION: &str = "20261205000000";
 /// Rows per backfill transaction: short transactions, each locking only its own rows.
 const SEARCH_VECTOR_BATCH: i64 = 5_000;
 
@@ -183,11 +185,14 @@ struct Filled {
 }
 
 /// Fills `chunks."searchVector"` where it is NULL (rows written before the column existed),
-/// `batch` rows per transaction in primary-key order, each in its space's text-search
-/// language; returns the rows filled. The trigger keeps new and changed rows current, so
-/// this is needed once, after the migration (`run_pending` calls it then) or after
-/// restoring old data. Safe to run again or beside writers: each batch is its own
-/// statement and takes only its rows' locks.
+/// each in its space's text-search language, and copies every filled one missing from
+/// `chunk_search_vectors` (rows written before that table existed), `batch` rows per
+/// transaction in primary-key order; returns the rows filled or copied. The triggers keep
+/// new and changed rows current, so this is needed once, after either migration
+/// (`run_pending` calls it then) or after restoring old data. Safe to run again or beside
+/// writers: each batch is its own statement and takes only its rows' locks (a key-share
+/// lock on the rows it copies, so a chunk deleted meanwhile is not copied after its
+/// delete trigger ran).
 pub async fn backfill_search_vectors(
     conn: &mut AsyncPgConnection,
     batch: i64,
@@ -196,15 +201,26 @@ pub async fn backfill_search_vectors(
     let mut total = 0u64;
     loop {
         let done: Filled = sql_query(
+            // Rows filled here reach the copy through the update trigger; the copy's rows
+            // are inserted by this statement only for rows that had a tsvector already.
             r#"WITH batch AS (
-                   SELECT c.id FROM public.chunks c WHERE c.id > $1 ORDER BY c.id LIMIT $2),
+                   SELECT c.id FROM public.chunks c WHERE c.id > $1 ORDER BY c.id LIMIT $2
+                   FOR KEY SHARE),
                filled AS (
                    UPDATE public.chunks c SET "searchVector" = to_tsvector(
                        COALESCE((SELECT s."textSearchConfig"::regconfig FROM public.embedding_spaces s
                                  WHERE s.id = c."embeddingSpaceId"), 'english'::regconfig), c.text)
                    FROM batch WHERE c.id = batch.id AND c."searchVector" IS NULL
+                   RETURNING 1),
+               copied AS (
+                   INSERT INTO public.chunk_search_vectors ("chunkId", "embeddingSpaceId", "searchVector")
+                   SELECT c.id, c."embeddingSpaceId", c."searchVector" FROM public.chunks c JOIN batch ON batch.id = c.id
+                   WHERE c."searchVector" IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM public.chunk_search_vectors v WHERE v."chunkId" = c.id)
+                   ON CONFLICT ("chunkId") DO NOTHING
                    RETURNING 1)
-               SELECT (SELECT count(*) FROM filled) AS filled, (SELECT max(id) FROM batch) AS last"#,
+               SELECT (SELECT count(*) FROM filled) + (SELECT count(*) FROM copied) AS filled,
+                      (SELECT max(id) FROM batch) AS last"#,
         )
         .bind::<Text, _>(&after)
         .bind::<BigInt, _>(batch)

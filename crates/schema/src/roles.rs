@@ -128,6 +128,10 @@ pub async fn ensure_app_role(
            IF to_regclass('public.__diesel_schema_migrations') IS NOT NULL THEN
              REVOKE INSERT, UPDATE, DELETE ON public.__diesel_schema_migrations FROM \"{name}\";
            END IF;
+           -- Derived from chunks by their triggers (owner's rights), never written directly.
+           IF to_regclass('public.chunk_search_vectors') IS NOT NULL THEN
+             REVOKE INSERT, UPDATE, DELETE ON public.chunk_search_vectors FROM \"{name}\";
+           END IF;
          END $$;
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role};

@@ -489,6 +489,18 @@ diesel::table! {
     use crate::vector::sql_types::*;
     use super::sql_types::Tsvector;
 
+    chunk_search_vectors (chunkId) {
+        chunkId -> Text,
+        embeddingSpaceId -> Text,
+        searchVector -> Tsvector,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::vector::sql_types::*;
+    use super::sql_types::Tsvector;
+
     chunks (id) {
         id -> Text,
         datasetId -> Text,

@@ -224,7 +224,9 @@ async fn parsed_in(conn: &mut AsyncPgConnection, language: &str) -> i64 {
 
 /// `chunks."searchVector"` came after chunks existed: re-applying its migration to a
 /// database with chunks fills every row (the migration runner backfills in batches), and the
-/// backfill alone fills rows left NULL in their space's language.
+/// backfill alone fills rows left NULL in their space's language; the same for the narrow
+/// copy the text side reads, `chunk_search_vectors`, applied to a database that had the
+/// column already.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_search_vector_is_backfilled_for_rows_written_before_it() {
     let db = TestDatabase::migrated().await;
@@ -272,4 +274,30 @@ async fn the_search_vector_is_backfilled_for_rows_written_before_it() {
             .unwrap(),
         0
     );
+    assert_eq!(copied(&mut conn).await, 12);
+
+    // A database that had the stored column before the narrow copy existed: applying the
+    // copy's migrations copies every row (in batches, after the migration).
+    let since = migrate::status(db.url())
+        .await
+        .unwrap()
+        .applied
+        .iter()
+        .filter(|m| m.version.as_str() >= "20261205000000")
+        .count();
+    migrate::revert(db.url(), since, false).await.unwrap();
+    let tables = "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'chunk_search_vectors'";
+    assert_eq!(count(&mut conn, tables).await, 0);
+    assert_eq!(migrate::run_pending(db.url()).await.unwrap().len(), since);
+    assert_eq!(copied(&mut conn).await, 12);
+}
+
+/// Rows of `chunk_search_vectors` equal to their chunk's id, space and tsvector.
+async fn copied(conn: &mut AsyncPgConnection) -> i64 {
+    count(
+        conn,
+        r#"SELECT count(*) AS n FROM chunks c JOIN chunk_search_vectors v ON v."chunkId" = c.id
+            AND v."embeddingSpaceId" = c."embeddingSpaceId" AND v."searchVector" = c."searchVector""#,
+    )
+    .await
 }
