@@ -157,7 +157,7 @@ pub fn hybrid_statement(
     // `@@` is not leakproof: under row-level security PostgreSQL will not match it through
     // the GIN index, so an unfiltered text side goes through `nh_chunk_text_matches` (owner's
     // rights, the space checked against `app.current_org`; it ranks from the narrow copy, so
-    // a query of common words reads 40 rows a page, not 4; ids and scores only, the rows are
+    // a query of common words reads 30 rows a page, not 3 to 5; ids and scores only, the rows are
     // read below under row-level security). A filtered one matches in place, the filters
     // beside it, so no match the filters keep is cut by a limit taken before them.
     let text_side = if filter.is_empty() {

@@ -1,5 +1,5 @@
 -- The text side of hybrid search reads a narrow copy of each chunk's stored tsvector
--- (chunk id, space, tsvector: about 40 rows per page) instead of the chunks themselves (4
+-- (chunk id, space, tsvector: about 30 rows per page) instead of the chunks themselves (3
 -- to 5 rows per page, each holding its embedding): ranking fetches every chunk matching all
 -- the query's words, so a query of common words read thousands of wide pages. On the
 -- bench's 375k chunks the text side's p90 fell from 9.8 to 6.2 ms and its p95 from 38 to
