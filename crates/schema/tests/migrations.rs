@@ -301,3 +301,72 @@ async fn copied(conn: &mut AsyncPgConnection) -> i64 {
     )
     .await
 }
+
+/// The backfill beside writers: while it copies 2,000 chunks in batches of 7, other
+/// connections delete chunks and two more rewrite the same others' text, each statement in
+/// its own transaction. After
+/// both, the copy equals the chunks row for row: no copy of a deleted chunk (the batch's
+/// key-share lock makes a delete either wait for the batch or hide the row from it), none
+/// missing, none stale.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backfill_beside_deletes_and_updates_leaves_the_copy_exact() {
+    let db = TestDatabase::migrated().await;
+    let mut conn = db.connect().await;
+    let many = CHUNKS.replace("generate_series(1, 12)", "generate_series(1, 2000)");
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &many)
+        .await
+        .unwrap();
+    // As a database that had the column before the copy existed.
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        "DELETE FROM chunk_search_vectors",
+    )
+    .await
+    .unwrap();
+    let url = db.url().clone();
+    let backfill = tokio::spawn(async move {
+        let mut conn = url.connect().await.unwrap();
+        migrate::backfill_search_vectors(&mut conn, 7)
+            .await
+            .unwrap()
+    });
+    let mut writers = Vec::new();
+    for w in 0..3i64 {
+        let url = db.url().clone();
+        writers.push(tokio::spawn(async move {
+            let mut conn = url.connect().await.unwrap();
+            // Writer 0 deletes every third chunk from the end (the backfill starts at the
+            // beginning, so they meet); writers 1 and 2 both rewrite the text of all the
+            // others, racing each other row by row.
+            for i in (1..=2000i64).rev().filter(|i| (i % 3 == 0) == (w == 0)) {
+                let sql = if w == 0 {
+                    format!("DELETE FROM chunks WHERE id = 'c{i}'")
+                } else {
+                    format!("UPDATE chunks SET text = 'Neue Häuser {w} {i}' WHERE id = 'c{i}'")
+                };
+                diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &sql)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let copied_by_backfill = backfill.await.unwrap();
+    assert!(copied_by_backfill > 0, "the backfill copied nothing");
+    let chunks = count(&mut conn, "SELECT count(*) AS n FROM chunks").await;
+    let deleted = (1..=2000i64).filter(|i| i % 3 == 0).count() as i64;
+    assert_eq!(chunks, 2000 - deleted);
+    assert_eq!(
+        count(
+            &mut conn,
+            r#"SELECT count(*) AS n FROM chunks c FULL JOIN chunk_search_vectors v ON v."chunkId" = c.id
+               WHERE c.id IS NULL OR v."chunkId" IS NULL OR v."embeddingSpaceId" <> c."embeddingSpaceId"
+                  OR v."searchVector" <> c."searchVector""#,
+        )
+        .await,
+        0
+    );
+    assert_eq!(copied(&mut conn).await, chunks);
+}
