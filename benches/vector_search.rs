@@ -618,13 +618,37 @@ async fn recall(
     sql_filter: &str,
     options: &SearchOptions,
 ) -> (f64, f64) {
+    let truths = truths(b, space, sql_filter).await;
+    recall_against(b, space, filter, options, &truths).await
+}
+
+/// The exact top 10 of every query (`sql_filter` is the filter in SQL).
+async fn truths(b: &Bench, space: &EmbeddingSpace, sql_filter: &str) -> Vec<HashSet<String>> {
+    let mut conn = b.url.connect().await.unwrap();
+    let mut truths = Vec::new();
+    for q in &b.queries {
+        truths.push(
+            exact(&mut conn, space, q, sql_filter)
+                .await
+                .into_iter()
+                .collect(),
+        );
+    }
+    truths
+}
+
+/// recall@10 of the repository's search against `truths` (one per query, in order), and the
+/// rows it returned per query.
+async fn recall_against(
+    b: &Bench,
+    space: &EmbeddingSpace,
+    filter: &SearchFilter,
+    options: &SearchOptions,
+    truths: &[HashSet<String>],
+) -> (f64, f64) {
     let mut conn = b.url.connect().await.unwrap();
     let (mut found, mut returned) = (0usize, 0usize);
-    for q in &b.queries {
-        let truth: HashSet<String> = exact(&mut conn, space, q, sql_filter)
-            .await
-            .into_iter()
-            .collect();
+    for (q, truth) in b.queries.iter().zip(truths) {
         let hits = Chunk::search(&mut conn, &b.scope, space, q, filter, options)
             .await
             .unwrap();
@@ -1129,43 +1153,15 @@ async fn storages(b: &mut Bench) {
     let manager = IndexManager::new(b.url.clone());
     let storages = [IndexStorage::Full, IndexStorage::Half, IndexStorage::Binary];
     // The exact top 10 of every query, once: each recall below is measured against it.
-    let truths: Vec<HashSet<String>> = {
-        let mut conn = b.url.connect().await.unwrap();
-        let mut truths = Vec::new();
-        for q in &b.queries {
-            truths.push(
-                exact(&mut conn, &b.space, q, "")
-                    .await
-                    .into_iter()
-                    .collect(),
-            );
-        }
-        truths
-    };
+    let truths = truths(b, &b.space, "").await;
     let recall_of = async |storage: IndexStorage| -> f64 {
-        let mut conn = b.url.connect().await.unwrap();
         let options = SearchOptions {
             storage,
             ..SearchOptions::default()
         };
-        let mut found = 0usize;
-        for (q, truth) in b.queries.iter().zip(&truths) {
-            let hits = Chunk::search(
-                &mut conn,
-                &b.scope,
-                &b.space,
-                q,
-                &SearchFilter::default(),
-                &options,
-            )
+        recall_against(b, &b.space, &SearchFilter::default(), &options, &truths)
             .await
-            .unwrap();
-            found += hits
-                .iter()
-                .filter(|h| truth.contains(h.row.id.as_str()))
-                .count();
-        }
-        found as f64 / (10 * truths.len()) as f64
+            .0
     };
     // Every index is built STORAGE_BUILDS times, full and half alternating, its recall read
     // after each build: two builds of one HNSW index (its levels are drawn at random) differ
